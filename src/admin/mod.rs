@@ -1,0 +1,21 @@
+//! The operator's admin API (`/admin/v1`), bearer-authenticated with the
+//! admin token. One file per resource; handlers named path + verb.
+
+mod audit;
+mod orgs;
+mod people;
+mod tokens;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+use crate::http::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(orgs::router())
+        .merge(tokens::router())
+        .merge(people::router())
+        .merge(audit::router())
+        .layer(DefaultBodyLimit::max(state.admin_body_limit))
+}

@@ -1,0 +1,117 @@
+//! Configuration: command-line flags, then IDBRIDGE_* environment variables,
+//! then an optional TOML file, then defaults — in that order of precedence.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::secrets::Secret;
+
+/// Default database file.
+pub const DEFAULT_DB: &str = "./idbridge.db";
+/// Default listen address: loopback only, until the operator says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default body limit on /admin (1 MiB): mapping documents are the largest bodies.
+pub const DEFAULT_ADMIN_BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// The optional TOML file (`--config FILE`); every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub db: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub admin_body_limit: Option<usize>,
+    pub secret_key_file: Option<PathBuf>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Everything the server needs, resolved.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub db: PathBuf,
+    pub listen: SocketAddr,
+    /// None: `http://<bound address>`.
+    pub public_url: Option<String>,
+    pub admin_token: Option<Secret>,
+    pub secret_key: Option<Secret>,
+    /// Where the generated secret key lives when IDBRIDGE_SECRET_KEY is unset.
+    pub secret_key_file: PathBuf,
+    pub log_format: LogFormat,
+    pub admin_body_limit: usize,
+}
+
+impl Config {
+    /// A config for `db` with every other value at its default.
+    pub fn for_db(db: impl Into<PathBuf>) -> Config {
+        let db = db.into();
+        Config {
+            secret_key_file: key_file_beside(&db),
+            db,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            admin_token: None,
+            secret_key: None,
+            log_format: LogFormat::Human,
+            admin_body_limit: DEFAULT_ADMIN_BODY_LIMIT,
+        }
+    }
+}
+
+/// `idbridge.db` → `idbridge.db.key`.
+pub fn key_file_beside(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "idbridge.db".into());
+    name.push(".key");
+    db.with_file_name(name)
+}
+
+/// Validate a public URL: absolute http(s), no query or fragment; trailing slash removed.
+pub fn normalize_public_url(url: &str) -> Result<String, String> {
+    let u = url.trim().trim_end_matches('/');
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or_else(|| format!("public URL {url:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) || rest.starts_with('/') {
+        return Err(format!("public URL {url:?} must be scheme://host[:port][/path] without query"));
+    }
+    Ok(u.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_sits_beside_the_db() {
+        assert_eq!(key_file_beside(Path::new("/var/lib/x/id.db")), PathBuf::from("/var/lib/x/id.db.key"));
+        assert_eq!(key_file_beside(Path::new("id.db")), PathBuf::from("id.db.key"));
+    }
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(
+            normalize_public_url("https://sso.example.com/").as_deref(),
+            Ok("https://sso.example.com")
+        );
+        assert_eq!(normalize_public_url("http://127.0.0.1:8080").as_deref(), Ok("http://127.0.0.1:8080"));
+        assert!(normalize_public_url("ftp://x").is_err());
+        assert!(normalize_public_url("https://x?y=1").is_err());
+        assert!(normalize_public_url("https:///x").is_err());
+    }
+}

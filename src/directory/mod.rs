@@ -1,0 +1,12 @@
+//! The directory: orgs, projects, users, groups and memberships — the facts
+//! the IdPs and operators state. Types here are plain data shared by the
+//! store, the domain functions and the HTTP surfaces.
+
+pub mod model;
+pub mod names;
+pub mod orgs;
+pub mod people;
+pub mod tokens;
+
+pub use model::*;
+pub use names::{Email, Slug};

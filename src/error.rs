@@ -1,0 +1,107 @@
+//! Errors: `Error` for the domain (with evidence), `ApiError` for the JSON wire
+//! format of the admin and session APIs: `{"error":{"code","message"}}`.
+//! Internals are logged, never shown.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// A domain failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The named thing does not exist (in this org).
+    #[error("{what} {key:?} not found")]
+    NotFound { what: &'static str, key: String },
+    /// The thing already exists (a uniqueness constraint).
+    #[error("already exists: {what}")]
+    Conflict { what: String },
+    /// A well-formed request with an invalid value.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl Error {
+    pub fn not_found(what: &'static str, key: impl Into<String>) -> Self {
+        Error::NotFound { what, key: key.into() }
+    }
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid { field: field.into(), message: message.into() }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { what } => Error::Conflict { what },
+            other => Error::Store(other),
+        }
+    }
+}
+
+/// An error on the JSON APIs.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            Error::Conflict { what } => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", format!("already exists ({what})"))
+            }
+            Error::Invalid { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string())
+            }
+            Error::Store(inner) => {
+                tracing::error!(error = %inner, "store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_client_error() {
+            tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request refused");
+        }
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut resp = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}

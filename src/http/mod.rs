@@ -1,0 +1,74 @@
+//! HTTP assembly: the shared state, the router with its layers (request id,
+//! tracing, metrics, catch-panic, body limits), and the extractors every
+//! surface uses.
+
+pub mod extract;
+pub mod layers;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::secrets::SecretBox;
+use crate::store::Db;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub metrics: Arc<Metrics>,
+    /// SHA-256 of the operator token.
+    pub admin_token_hash: Arc<[u8; 32]>,
+    pub secret_box: SecretBox,
+    /// Absolute base URL without a trailing slash.
+    pub public_url: Arc<str>,
+    pub admin_body_limit: usize,
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let app = Router::new()
+        .route("/healthz", get(healthz_get))
+        .route("/readyz", get(readyz_get))
+        .route("/metrics", get(metrics_get))
+        .merge(crate::admin::router(&state))
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
+    layers::apply(app, state)
+}
+
+async fn healthz_get() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz_get(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> Result<impl IntoResponse, ApiError> {
+    let ok: Result<i64, crate::store::StoreError> =
+        s.db.read(|c| Ok(c.query_row("SELECT count(*) FROM orgs", [], |r| r.get(0))?)).await;
+    match ok {
+        Ok(_) => Ok(axum::Json(serde_json::json!({"status": "ready"}))),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check failed");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database not reachable"))
+        }
+    }
+}
+
+async fn metrics_get(axum::extract::State(s): axum::extract::State<AppState>) -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render())
+}
+
+async fn fallback() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
+}

@@ -1,0 +1,134 @@
+//! Prometheus metrics: HTTP requests by route and status, latency histograms,
+//! the store's write-queue depth and commit batch sizes. Served at /metrics.
+
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub surface: String,
+    pub reason: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    queue_depth: Gauge<i64, AtomicI64>,
+    batch_size: Histogram,
+    commit_seconds: Histogram,
+    refusals: Family<ReasonLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency =
+            Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let queue_depth = Gauge::<i64, AtomicI64>::default();
+        let batch_size = Histogram::new([1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0]);
+        let commit_seconds = latency_histogram();
+        let refusals = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "idbridge_http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "idbridge_http_request_duration_seconds",
+            "HTTP request latency by method and route",
+            latency.clone(),
+        );
+        registry.register(
+            "idbridge_store_write_queue_depth",
+            "Write jobs waiting for the store writer",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "idbridge_store_commit_batch_size",
+            "Write jobs committed per transaction (group commit)",
+            batch_size.clone(),
+        );
+        registry.register(
+            "idbridge_store_commit_duration_seconds",
+            "Time to run and commit one batch",
+            commit_seconds.clone(),
+        );
+        registry.register(
+            "idbridge_refusals",
+            "Refused logins and requests by surface and precise reason",
+            refusals.clone(),
+        );
+        Metrics { registry, requests, latency, queue_depth, batch_size, commit_seconds, refusals }
+    }
+
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels { method: method.into(), route: route.into(), status })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { method: method.into(), route: route.into() })
+            .observe(seconds);
+    }
+
+    pub fn write_queue_inc(&self) {
+        self.queue_depth.inc();
+    }
+
+    pub fn write_queue_dec(&self, n: usize) {
+        self.queue_depth.dec_by(n as i64);
+    }
+
+    pub fn observe_commit(&self, jobs: usize, seconds: f64) {
+        self.batch_size.observe(jobs as f64);
+        self.commit_seconds.observe(seconds);
+    }
+
+    /// Count a refusal (login refused, bad token, ...) by its precise reason code.
+    pub fn refusal(&self, surface: &str, reason: &str) {
+        self.refusals.get_or_create(&ReasonLabels { surface: surface.into(), reason: reason.into() }).inc();
+    }
+
+    /// Current depth (for tests and logs).
+    pub fn write_queue_depth(&self) -> i64 {
+        self.queue_depth.get()
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

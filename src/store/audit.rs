@@ -1,0 +1,43 @@
+//! Append-only audit events, written in the same transaction as the change.
+
+use rusqlite::{Connection, params};
+use serde_json::Value;
+
+use super::StoreError;
+use crate::directory::AuditEvent;
+
+/// One event to append.
+pub struct NewEvent<'a> {
+    pub org_id: Option<&'a str>,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub detail: Value,
+}
+
+pub fn append(conn: &Connection, at: &str, e: NewEvent<'_>) -> Result<i64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO audit_events (org_id, at, actor, action, target, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![e.org_id, at, e.actor, e.action, e.target, e.detail.to_string()])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Events of one org with id > `after`, oldest first, at most `limit`.
+pub fn list(conn: &Connection, org_id: &str, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, at, actor, action, target, detail FROM audit_events
+         WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![org_id, after, limit], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, at, actor, action, target, detail) = row?;
+        let detail = serde_json::from_str(&detail).unwrap_or(Value::String(detail));
+        out.push(AuditEvent { id, at, actor, action, target, detail });
+    }
+    Ok(out)
+}

@@ -1,0 +1,124 @@
+//! The SQLite store: one writer thread with group commit, a small pool of
+//! readers, numbered migrations. This module alone knows rusqlite; the domain
+//! hands it closures built from the per-aggregate functions below.
+
+mod error;
+mod migrate;
+mod readers;
+mod writer;
+
+pub mod audit;
+pub mod grants;
+pub mod orgs;
+pub mod settings;
+pub mod tokens;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use rusqlite::Connection;
+
+use crate::metrics::Metrics;
+
+/// How many read connections the pool holds (readers never block the writer in WAL).
+const READERS: usize = 4;
+/// How long a connection waits on a lock before SQLITE_BUSY.
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+/// Shared handle to the database: cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    writer: writer::Writer,
+    readers: Arc<readers::Readers>,
+    path: Arc<PathBuf>,
+}
+
+/// Open a connection with the pragmas every connection needs.
+fn open_conn(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    // WAL: readers do not block the writer. synchronous=FULL: a committed
+    // transaction survives power loss, not only a process crash.
+    // foreign_keys is per connection and off by default in SQLite.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA synchronous = FULL;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16000;",
+    )?;
+    Ok(conn)
+}
+
+impl Db {
+    /// Open (creating if needed) the database at `path`, apply migrations, and
+    /// start the writer thread and the reader pool.
+    pub fn open(path: &Path, metrics: Arc<Metrics>) -> Result<Db, StoreError> {
+        let mut conn = open_conn(path, false)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Setup(format!("journal_mode is {mode}, WAL required")));
+        }
+        migrate::apply(&mut conn)?;
+        let mut pool = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let c = open_conn(path, true)?;
+            c.execute_batch("PRAGMA query_only = ON;")?;
+            pool.push(c);
+        }
+        Ok(Db {
+            writer: writer::Writer::start(conn, metrics)?,
+            readers: Arc::new(readers::Readers::new(pool)),
+            path: Arc::new(path.to_path_buf()),
+        })
+    }
+
+    /// Apply migrations only (for `idbridge migrate`); returns the versions applied.
+    pub fn migrate_only(path: &Path) -> Result<Vec<u32>, StoreError> {
+        let mut conn = open_conn(path, false)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        migrate::apply(&mut conn)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `job` on the writer thread inside a transaction (batched with other
+    /// queued jobs; each in its own savepoint). The answer comes only after the
+    /// commit is durable; if `job` fails, its changes are rolled back.
+    pub async fn write<T, E, F>(&self, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.writer.submit(job).await
+    }
+
+    /// Run `job` on a pooled read connection off the async runtime.
+    pub async fn read<T, E, F>(&self, job: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.readers.run(job).await
+    }
+
+    /// Stop the writer after the jobs already queued; waits for the thread.
+    pub fn close(&self) {
+        self.writer.close();
+    }
+}
