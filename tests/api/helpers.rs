@@ -1,0 +1,169 @@
+//! `spawn_app()`: the whole application in-process on 127.0.0.1:0 with a temp
+//! database, plus request helpers. `spawn_process()` runs the real binary.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use idbridge::App;
+use idbridge::config::Config;
+use idbridge::http::AppState;
+use idbridge::secrets::Secret;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+pub const SECRET_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    spawn_app_in(dir).await
+}
+
+pub async fn spawn_app_in(dir: tempfile::TempDir) -> TestApp {
+    let mut cfg = Config::for_db(dir.path().join("idbridge.db"));
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin_token = Some(Secret::new(ADMIN_TOKEN));
+    cfg.secret_key = Some(Secret::new(SECRET_KEY));
+    let app = App::build(cfg).await.unwrap();
+    let addr = app.addr;
+    let state = app.state.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.run(async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        state,
+        dir,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json)
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::GET, path, Some(ADMIN_TOKEN), None).await
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, Some(ADMIN_TOKEN), Some(body)).await
+    }
+
+    pub async fn admin_delete(&self, path: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::DELETE, path, Some(ADMIN_TOKEN), None).await
+    }
+
+    /// Create an org and return its slug.
+    pub async fn org(&self, slug: &str) -> String {
+        let (s, _) = self.admin_post("/admin/v1/orgs", serde_json::json!({"slug": slug, "name": slug})).await;
+        assert_eq!(s, StatusCode::CREATED);
+        slug.to_string()
+    }
+
+    pub async fn project(&self, org: &str, slug: &str) {
+        let (s, b) = self
+            .admin_post(&format!("/admin/v1/orgs/{org}/projects"), serde_json::json!({"slug": slug, "name": slug}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+
+    /// Stop the server gracefully and wait for it (store closed).
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.unwrap();
+        }
+        self.dir
+    }
+}
+
+/// The real `idbridge serve` process.
+pub struct Process {
+    pub child: Child,
+    pub base: String,
+    pub stderr_lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// Start `idbridge serve` on `db`, wait for its "listening on" line.
+pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_idbridge"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .env("IDBRIDGE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("IDBRIDGE_SECRET_KEY", SECRET_KEY)
+        .env_remove("IDBRIDGE_PUBLIC_URL")
+        .env_remove("IDBRIDGE_LISTEN")
+        .env_remove("IDBRIDGE_DB")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).expect("server did not print its listening line");
+        if let Some(i) = line.find("listening on http://") {
+            let addr: String = line[i + "listening on ".len()..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '"')
+                .collect();
+            return Process { child, base: addr, stderr_lines: rx };
+        }
+    }
+}
+
+pub fn db_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("idbridge.db")
+}

@@ -1,0 +1,95 @@
+//! The process contract: `migrate`, a generated operator token printed once,
+//! SIGTERM draining and exiting 0, JSON logs.
+
+use std::io::Read;
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{ADMIN_TOKEN, db_path, spawn_process};
+
+#[test]
+fn migrate_creates_the_schema_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_path(&dir);
+    for expected in ["1 migration(s) applied", "0 migration(s) applied"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_idbridge")).args(["migrate", "--db"]).arg(&db).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(expected));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_idbridge")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("serve") && help.contains("migrate"));
+}
+
+#[tokio::test]
+async fn generated_admin_token_is_printed_once_and_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_path(&dir);
+    let run = |db: std::path::PathBuf| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_idbridge"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .env_remove("IDBRIDGE_ADMIN_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = child.kill();
+        let _ = child.wait();
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        out
+    };
+    let first = run(db.clone());
+    let token = first.split_whitespace().find(|w| w.starts_with("idb_admin_")).expect("token printed").to_string();
+    let second = run(db.clone());
+    assert!(!second.contains("idb_admin_"), "printed twice: {second}");
+    let stored = std::fs::read(&db).unwrap();
+    assert!(!stored.windows(token.len()).any(|w| w == token.as_bytes()));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idbridge"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .env_remove("IDBRIDGE_ADMIN_TOKEN")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        if let Some(i) = line.find("listening on http://") {
+            break line[i + 13..].trim().to_string();
+        }
+    };
+    let client = reqwest::Client::new();
+    let r = client.get(format!("{base}/admin/v1/orgs")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = client.get(format!("{base}/admin/v1/orgs")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_zero_with_json_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proc = spawn_process(&db_path(&dir), &[("IDBRIDGE_LOG_FORMAT", "json")]);
+    let client = reqwest::Client::new();
+    let r = client.get(format!("{}/healthz", proc.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let pid = proc.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = proc.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let lines: Vec<String> = proc.stderr_lines.try_iter().collect();
+    assert!(lines.iter().any(|l| l.contains("\"stopped\"")), "{lines:?}");
+    for l in &lines {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|_| panic!("not JSON: {l}"));
+    }
+}
