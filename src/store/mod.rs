@@ -122,3 +122,61 @@ impl Db {
         self.writer.close();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    enum TestError {
+        Store,
+        Refused,
+    }
+    impl From<StoreError> for TestError {
+        fn from(_: StoreError) -> Self {
+            TestError::Store
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn group_commit_isolates_failed_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let db = Db::open(&dir.path().join("t.db"), metrics.clone()).unwrap();
+        let mut handles = Vec::new();
+        for i in 0..300i64 {
+            let db = db.clone();
+            handles.push(tokio::spawn(async move {
+                db.write(move |c| {
+                    c.execute("INSERT INTO settings (key, value) VALUES (?1, 'x')", [format!("k{i}")])
+                        .map_err(StoreError::from)?;
+                    if i % 3 == 0 { Err(TestError::Refused) } else { Ok(i) }
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(TestError::Refused) => {}
+                Err(TestError::Store) => panic!("store error"),
+            }
+        }
+        assert_eq!(ok, 200);
+        let n: i64 = db
+            .read(|c| Ok::<_, StoreError>(c.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 200, "failed jobs rolled back, the others committed");
+        assert_eq!(metrics.write_queue_depth(), 0);
+        // A panicking job is contained and the writer keeps serving.
+        let r: Result<(), TestError> = db.write(|_| panic!("boom")).await;
+        assert!(matches!(r, Err(TestError::Store)));
+        let r: Result<i64, TestError> = db.write(|_| Ok(7)).await;
+        assert_eq!(r.unwrap(), 7);
+        db.close();
+        let r: Result<i64, TestError> = db.write(|_| Ok(7)).await;
+        assert!(matches!(r, Err(TestError::Store)), "closed writer refuses");
+    }
+}

@@ -45,7 +45,9 @@ async fn bad_org_input_is_refused_and_writes_nothing() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(err["error"]["message"].as_str().unwrap().len() > 5);
     }
-    for body in [json!({"slug": 5, "name": "x"}), json!({"name": "x"}), json!({"slug": "a", "name": "x", "extra": 1})] {
+    for body in
+        [json!({"slug": 5, "name": "x"}), json!({"name": "x"}), json!({"slug": "a", "name": "x", "extra": 1})]
+    {
         let (s, err) = app.admin_post("/admin/v1/orgs", body.clone()).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(err["error"]["code"], "invalid_request");
@@ -86,9 +88,16 @@ async fn admin_auth_is_required_and_checked() {
     let (s, _) = app.send(Method::GET, "/admin/v1/orgs", Some("wrong"), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let almost = &ADMIN_TOKEN[..ADMIN_TOKEN.len() - 1];
-    let (s, _) = app.send(Method::POST, "/admin/v1/orgs", Some(almost), Some(json!({"slug":"a","name":"a"}))).await;
+    let (s, _) =
+        app.send(Method::POST, "/admin/v1/orgs", Some(almost), Some(json!({"slug":"a","name":"a"}))).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let resp = app.client.get(app.url("/admin/v1/orgs")).header("authorization", format!("Basic {ADMIN_TOKEN}")).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/admin/v1/orgs"))
+        .header("authorization", format!("Basic {ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");
 }
@@ -109,17 +118,20 @@ async fn projects_create_list_and_errors() {
     let app = spawn_app().await;
     app.org("acme").await;
     app.org("globex").await;
-    let (s, p) = app.admin_post("/admin/v1/orgs/acme/projects", json!({"slug": "research", "name": "Research"})).await;
+    let (s, p) =
+        app.admin_post("/admin/v1/orgs/acme/projects", json!({"slug": "research", "name": "Research"})).await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(p["slug"], "research");
     app.project("acme", "inference").await;
     // The same slug in another org is fine; twice in one org is a conflict.
     app.project("globex", "research").await;
-    let (s, _) = app.admin_post("/admin/v1/orgs/acme/projects", json!({"slug": "research", "name": "R2"})).await;
+    let (s, _) =
+        app.admin_post("/admin/v1/orgs/acme/projects", json!({"slug": "research", "name": "R2"})).await;
     assert_eq!(s, StatusCode::CONFLICT);
     let (s, _) = app.admin_post("/admin/v1/orgs/nope/projects", json!({"slug": "x", "name": "x"})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = app.admin_post("/admin/v1/orgs/acme/projects", json!({"slug": "Bad Slug", "name": "x"})).await;
+    let (s, _) =
+        app.admin_post("/admin/v1/orgs/acme/projects", json!({"slug": "Bad Slug", "name": "x"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
     let (s, list) = app.admin_get("/admin/v1/orgs/acme/projects").await;
@@ -144,7 +156,13 @@ async fn scim_tokens_are_shown_once_stored_hashed_and_revoked_at_once() {
     assert!(token.starts_with("idb_scim_") && token.len() > 40);
 
     // An empty body is fine too.
-    let resp = app.client.post(app.url("/admin/v1/orgs/acme/scim-tokens")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/admin/v1/orgs/acme/scim-tokens"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
 
     // Listed without the secret.
@@ -182,7 +200,8 @@ async fn scim_tokens_are_shown_once_stored_hashed_and_revoked_at_once() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     let (_, audit) = app.admin_get("/admin/v1/orgs/acme/audit").await;
-    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> =
+        audit.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["org.create", "scim_token.create", "scim_token.create", "scim_token.revoke"]);
     assert!(!audit.to_string().contains(&token));
 }
@@ -198,7 +217,10 @@ async fn health_ready_and_metrics() {
     let resp = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert!(resp.headers().get("x-request-id").is_some());
     let text = resp.text().await.unwrap();
-    assert!(text.contains(r#"idbridge_http_requests_total{method="POST",route="/admin/v1/orgs",status="201"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"idbridge_http_requests_total{method="POST",route="/admin/v1/orgs",status="201"} 1"#),
+        "{text}"
+    );
     assert!(text.contains("idbridge_http_request_duration_seconds_bucket"));
     assert!(text.contains("idbridge_store_write_queue_depth"));
     assert!(text.contains("idbridge_store_commit_batch_size_count"));

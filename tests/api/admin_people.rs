@@ -69,9 +69,19 @@ async fn collaborator_bad_input_changes_nothing() {
         assert_eq!(s, status, "{body} -> {err}");
         assert!(err["error"]["message"].is_string());
     }
-    let (s, _) = app.admin_post("/admin/v1/orgs/acme/projects/nope/collaborators", json!({"email": "a@b.com", "role": "member"})).await;
+    let (s, _) = app
+        .admin_post(
+            "/admin/v1/orgs/acme/projects/nope/collaborators",
+            json!({"email": "a@b.com", "role": "member"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = app.admin_post("/admin/v1/orgs/nope/projects/research/collaborators", json!({"email": "a@b.com", "role": "member"})).await;
+    let (s, _) = app
+        .admin_post(
+            "/admin/v1/orgs/nope/projects/research/collaborators",
+            json!({"email": "a@b.com", "role": "member"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, list) = app.admin_get(path).await;
     assert_eq!(list, json!([]));
@@ -89,14 +99,18 @@ async fn grants_do_not_leak_across_orgs() {
     app.project("acme", "research").await;
     app.project("globex", "research").await;
     let (_, c) = app
-        .admin_post("/admin/v1/orgs/acme/projects/research/collaborators", json!({"email": "a@x.com", "role": "admin"}))
+        .admin_post(
+            "/admin/v1/orgs/acme/projects/research/collaborators",
+            json!({"email": "a@x.com", "role": "admin"}),
+        )
         .await;
     let user_id = c["user_id"].as_str().unwrap();
     let (_, list) = app.admin_get("/admin/v1/orgs/globex/projects/research/collaborators").await;
     assert_eq!(list, json!([]));
     let (s, _) = app.admin_get(&format!("/admin/v1/orgs/globex/users/{user_id}/access")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = app.admin_delete(&format!("/admin/v1/orgs/globex/projects/research/collaborators/{user_id}")).await;
+    let (s, _) =
+        app.admin_delete(&format!("/admin/v1/orgs/globex/projects/research/collaborators/{user_id}")).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 

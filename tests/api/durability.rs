@@ -15,7 +15,13 @@ async fn thousand_acknowledged_writes_survive_sigkill() {
     let mut proc = spawn_process(&db, &[]);
     let client = reqwest::Client::new();
     let base = proc.base.clone();
-    let r = client.post(format!("{base}/admin/v1/orgs")).bearer_auth(ADMIN_TOKEN).json(&json!({"slug":"acme","name":"Acme"})).send().await.unwrap();
+    let r = client
+        .post(format!("{base}/admin/v1/orgs"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"slug":"acme","name":"Acme"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
 
     // 1,000 project creations from 16 concurrent clients; count the 201s.
@@ -48,14 +54,25 @@ async fn thousand_acknowledged_writes_survive_sigkill() {
     proc.child.wait().unwrap();
 
     let mut proc = spawn_process(&db, &[]);
-    let r = client.get(format!("{}/admin/v1/orgs/acme/projects", proc.base)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let r = client
+        .get(format!("{}/admin/v1/orgs/acme/projects", proc.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     let list: serde_json::Value = r.json().await.unwrap();
-    let mut got: Vec<String> = list.as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap().to_string()).collect();
+    let mut got: Vec<String> =
+        list.as_array().unwrap().iter().map(|p| p["slug"].as_str().unwrap().to_string()).collect();
     let mut want = acked.lock().unwrap().clone();
     got.sort();
     want.sort();
     assert_eq!(got, want);
-    let r = client.get(format!("{}/admin/v1/orgs/acme/audit?limit=1000&after=1", proc.base)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let r = client
+        .get(format!("{}/admin/v1/orgs/acme/audit?limit=1000&after=1", proc.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     let audit: serde_json::Value = r.json().await.unwrap();
     assert_eq!(audit.as_array().unwrap().len(), 1000, "every change has its audit event");
     proc.child.kill().unwrap();
@@ -72,7 +89,12 @@ async fn eight_concurrent_clients_lose_nothing() {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..40 {
-                let (s, _) = app.admin_post("/admin/v1/orgs/acme/projects", json!({"slug": format!("w{w}-{i}"), "name": "x"})).await;
+                let (s, _) = app
+                    .admin_post(
+                        "/admin/v1/orgs/acme/projects",
+                        json!({"slug": format!("w{w}-{i}"), "name": "x"}),
+                    )
+                    .await;
                 assert_eq!(s, StatusCode::CREATED);
                 let (s, _) = app
                     .admin_post(
@@ -82,7 +104,12 @@ async fn eight_concurrent_clients_lose_nothing() {
                     .await;
                 assert_eq!(s, StatusCode::CREATED);
                 // Everyone also races on the same slug: exactly one wins.
-                let (s, _) = app.admin_post("/admin/v1/orgs/acme/projects", json!({"slug": format!("race-{i}"), "name": "x"})).await;
+                let (s, _) = app
+                    .admin_post(
+                        "/admin/v1/orgs/acme/projects",
+                        json!({"slug": format!("race-{i}"), "name": "x"}),
+                    )
+                    .await;
                 assert!(s == StatusCode::CREATED || s == StatusCode::CONFLICT, "{s}");
             }
         }));

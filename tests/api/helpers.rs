@@ -66,7 +66,13 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, self.url(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -77,7 +83,11 @@ impl TestApp {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, json)
     }
 
@@ -102,7 +112,10 @@ impl TestApp {
 
     pub async fn project(&self, org: &str, slug: &str) {
         let (s, b) = self
-            .admin_post(&format!("/admin/v1/orgs/{org}/projects"), serde_json::json!({"slug": slug, "name": slug}))
+            .admin_post(
+                &format!("/admin/v1/orgs/{org}/projects"),
+                serde_json::json!({"slug": slug, "name": slug}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
     }

@@ -14,7 +14,8 @@ fn migrate_creates_the_schema_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_path(&dir);
     for expected in ["1 migration(s) applied", "0 migration(s) applied"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_idbridge")).args(["migrate", "--db"]).arg(&db).output().unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_idbridge")).args(["migrate", "--db"]).arg(&db).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains(expected));
     }
@@ -44,7 +45,8 @@ async fn generated_admin_token_is_printed_once_and_works() {
         out
     };
     let first = run(db.clone());
-    let token = first.split_whitespace().find(|w| w.starts_with("idb_admin_")).expect("token printed").to_string();
+    let token =
+        first.split_whitespace().find(|w| w.starts_with("idb_admin_")).expect("token printed").to_string();
     let second = run(db.clone());
     assert!(!second.contains("idb_admin_"), "printed twice: {second}");
     let stored = std::fs::read(&db).unwrap();
