@@ -139,7 +139,16 @@ pub struct Process {
     pub stderr_lines: std::sync::mpsc::Receiver<String>,
 }
 
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Start `idbridge serve` on `db`, wait for its "listening on" line.
+/// The child is waited for by `Process`'s Drop.
+#[allow(clippy::zombie_processes)]
 pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_idbridge"));
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--db"])
