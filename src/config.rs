@@ -32,6 +32,10 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub admin_body_limit: Option<usize>,
     pub secret_key_file: Option<PathBuf>,
+    /// Absolute session lifetime in seconds (default 28800 = 8 h).
+    pub session_lifetime_secs: Option<u64>,
+    /// Session idle timeout in seconds (default 3600).
+    pub session_idle_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -54,6 +58,7 @@ pub struct Config {
     pub secret_key_file: PathBuf,
     pub log_format: LogFormat,
     pub admin_body_limit: usize,
+    pub session: crate::session::SessionConfig,
 }
 
 impl Config {
@@ -69,6 +74,7 @@ impl Config {
             secret_key: None,
             log_format: LogFormat::Human,
             admin_body_limit: DEFAULT_ADMIN_BODY_LIMIT,
+            session: crate::session::SessionConfig::default(),
         }
     }
 }

@@ -18,9 +18,15 @@ pub enum Error {
     /// The thing already exists (a uniqueness constraint).
     #[error("already exists: {what}")]
     Conflict { what: String },
+    /// The caller is authenticated but not allowed to do this.
+    #[error("forbidden: {reason}")]
+    Forbidden { reason: String },
     /// A well-formed request with an invalid value.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// A document (mapping) failed validation; every issue names its field path.
+    #[error("invalid document: {}", issues.iter().map(|i| format!("{}: {}", i.path, i.message)).collect::<Vec<_>>().join("; "))]
+    InvalidDocument { issues: Vec<crate::access::mapping::ValidationIssue> },
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
@@ -50,11 +56,13 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Structured evidence (e.g. validation issues with field paths).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), details: None }
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
@@ -74,8 +82,16 @@ impl From<Error> for ApiError {
             Error::Conflict { what } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", format!("already exists ({what})"))
             }
+            Error::Forbidden { .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             Error::Invalid { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.to_string())
+            }
+            Error::InvalidDocument { ref issues } => {
+                let details = serde_json::json!(issues);
+                let mut e2 =
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_mapping", e.to_string());
+                e2.details = Some(details);
+                e2
             }
             Error::Store(inner) => {
                 tracing::error!(error = %inner, "store failure");
@@ -96,7 +112,10 @@ impl IntoResponse for ApiError {
         if self.status.is_client_error() {
             tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request refused");
         }
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if let Some(d) = self.details {
+            body["error"]["details"] = d;
+        }
         let mut resp = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()

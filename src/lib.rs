@@ -7,6 +7,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::await_holding_lock)
 )]
 
+pub mod access;
 pub mod admin;
 pub mod clock;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod secrets;
+pub mod session;
 pub mod store;
 
 use std::future::Future;
@@ -86,6 +88,10 @@ impl App {
             Some(u) => config::normalize_public_url(u).map_err(StartError::Config)?,
             None => format!("http://{addr}"),
         };
+        let keys = session::keys::Keys::load(&db, &secret_box)
+            .await
+            .map_err(|e| StartError::Config(format!("session keys: {e}")))?;
+        let sessions = Arc::new(session::Sessions { keys, config: config.session });
         let state = AppState {
             db,
             metrics,
@@ -93,6 +99,7 @@ impl App {
             secret_box,
             public_url: public_url.into(),
             admin_body_limit: config.admin_body_limit,
+            sessions,
         };
         Ok(App { state, listener, addr, generated_admin_token })
     }
@@ -101,9 +108,24 @@ impl App {
     /// the write queue and close the store.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let db = self.state.db.clone();
+        // Pick up keys rotated by `idbridge keys rotate` in another process.
+        let reload = {
+            let s = self.state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = s.sessions.keys.reload(&s.db, &s.secret_box).await {
+                        tracing::warn!(error = %e, "reloading session keys failed");
+                    }
+                }
+            })
+        };
         let router = http::router(self.state);
         tracing::info!("listening on http://{}", self.addr);
         let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        reload.abort();
         tokio::task::spawn_blocking(move || db.close()).await.ok();
         tracing::info!("stopped");
         served.map_err(StartError::Serve)

@@ -41,6 +41,55 @@ enum Command {
         #[arg(long, env = "IDBRIDGE_DB")]
         db: Option<PathBuf>,
     },
+    /// Show, preview or apply an org's group-to-role mapping (TOML files).
+    Mapping {
+        #[command(subcommand)]
+        action: MappingCmd,
+    },
+    /// Session signing keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum MappingCmd {
+    /// Print the org's current mapping as TOML.
+    Show {
+        #[arg(long)]
+        org: String,
+        #[arg(long, env = "IDBRIDGE_DB")]
+        db: Option<PathBuf>,
+    },
+    /// Print what applying FILE would change; nothing is written.
+    Preview {
+        #[arg(long)]
+        org: String,
+        file: PathBuf,
+        #[arg(long, env = "IDBRIDGE_DB")]
+        db: Option<PathBuf>,
+    },
+    /// Apply FILE as the org's new mapping and re-evaluate every user.
+    Apply {
+        #[arg(long)]
+        org: String,
+        file: PathBuf,
+        #[arg(long, env = "IDBRIDGE_DB")]
+        db: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Start signing sessions with a new key; old keys keep verifying for the overlap.
+    Rotate {
+        #[arg(long, env = "IDBRIDGE_DB")]
+        db: Option<PathBuf>,
+        /// How long retired keys keep verifying (default: the 8 h session lifetime).
+        #[arg(long, default_value_t = 8 * 3600)]
+        overlap_secs: u64,
+    },
 }
 
 fn init_logs(format: LogFormat) {
@@ -67,6 +116,33 @@ fn main() -> anyhow::Result<()> {
             println!("{}: {} migration(s) applied", db.display(), applied.len());
             Ok(())
         }
+        Command::Mapping { action } => {
+            init_logs(cli.log_format.unwrap_or(LogFormat::Human));
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(mapping(action))
+        }
+        Command::Keys { action: KeysCmd::Rotate { db, overlap_secs } } => {
+            init_logs(cli.log_format.unwrap_or(LogFormat::Human));
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                let db_path = db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
+                let store = open_store(&db_path)?;
+                let env_key = std::env::var("IDBRIDGE_SECRET_KEY").ok().filter(|k| !k.is_empty());
+                let sb = idbridge::secrets::SecretBox::load(
+                    env_key.as_deref(),
+                    &config::key_file_beside(&db_path),
+                )?;
+                let kid = idbridge::session::keys::rotate(
+                    &store,
+                    &sb,
+                    std::time::Duration::from_secs(overlap_secs),
+                )
+                .await?;
+                store.close();
+                println!("new signing key {kid}; running servers pick it up within a minute");
+                Ok(())
+            })
+        }
         Command::Serve { db, listen, public_url, config } => {
             let file = match &config {
                 Some(p) => FileConfig::load(p).map_err(anyhow::Error::msg)?,
@@ -88,6 +164,12 @@ fn main() -> anyhow::Result<()> {
             if let Some(k) = file.secret_key_file {
                 cfg.secret_key_file = k;
             }
+            if let Some(secs) = file.session_lifetime_secs {
+                cfg.session.lifetime = std::time::Duration::from_secs(secs);
+            }
+            if let Some(secs) = file.session_idle_secs {
+                cfg.session.idle = std::time::Duration::from_secs(secs);
+            }
             cfg.admin_token =
                 std::env::var("IDBRIDGE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(Secret::new);
             cfg.secret_key =
@@ -96,6 +178,45 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(serve(cfg))
         }
     }
+}
+
+fn open_store(path: &std::path::Path) -> anyhow::Result<idbridge::store::Db> {
+    let metrics = std::sync::Arc::new(idbridge::metrics::Metrics::new());
+    idbridge::store::Db::open(path, metrics).with_context(|| format!("opening {}", path.display()))
+}
+
+async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
+    use idbridge::access::{mapping as doc, service};
+    let read = |file: &std::path::Path| -> anyhow::Result<doc::MappingDocument> {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        Ok(doc::parse_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?)
+    };
+    let path = |db: Option<PathBuf>| db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
+    match action {
+        MappingCmd::Show { org, db } => {
+            let store = open_store(&path(db))?;
+            let current = service::get(&store, &org).await?;
+            println!("# version {}", current.version);
+            print!("{}", doc::to_toml(&current.mapping)?);
+            store.close();
+        }
+        MappingCmd::Preview { org, file, db } => {
+            let d = read(&file)?;
+            let store = open_store(&path(db))?;
+            let changes = service::preview(&store, &org, d).await?;
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"changes": changes}))?);
+            store.close();
+        }
+        MappingCmd::Apply { org, file, db } => {
+            let d = read(&file)?;
+            let store = open_store(&path(db))?;
+            let applied = service::apply(&store, "cli", &org, d).await?;
+            eprintln!("applied mapping version {} ({} changes)", applied.version, applied.changes.len());
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"changes": applied.changes}))?);
+            store.close();
+        }
+    }
+    Ok(())
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! admin token. One file per resource; handlers named path + verb.
 
 mod audit;
+mod mapping;
 mod orgs;
 mod people;
 mod tokens;
@@ -17,5 +18,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(tokens::router())
         .merge(people::router())
         .merge(audit::router())
+        .merge(mapping::router())
         .layer(DefaultBodyLimit::max(state.admin_body_limit))
 }

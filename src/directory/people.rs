@@ -43,7 +43,7 @@ pub async fn add_collaborator(
     role: &str,
 ) -> Result<Collaborator, Error> {
     let email = Email::parse(email).map_err(|e| Error::invalid("email", e.to_string()))?;
-    let role = Role::parse(role).ok_or_else(|| {
+    let role = role.parse::<Role>().ok().ok_or_else(|| {
         Error::invalid("role", format!("{role:?} is not a role; use \"admin\" or \"member\""))
     })?;
     let (actor, org, project) = (actor.to_string(), org.to_string(), project.to_string());
@@ -111,6 +111,9 @@ pub async fn remove_collaborator(
         if !store::grants::delete_manual_project_grant(tx, &p.id, &user_id)? {
             return Err(Error::not_found("manual grant for user", user_id));
         }
+        if let Some(user) = store::users::by_id(tx, &org.id, &user_id)? {
+            crate::access::reconcile::enforce(tx, &user, &actor, &crate::clock::now_str())?;
+        }
         audit::append(
             tx,
             &clock::now_str(),
@@ -171,6 +174,33 @@ pub async fn access(db: &Db, org: &str, user_id: &str) -> Result<Access, Error> 
         }
         let org_role = RoleExplained { role: effective(&org_rows), grants: org_rows };
         Ok(Access { user, org: org_role, projects })
+    })
+    .await
+}
+
+/// Activate or deactivate a user, then re-evaluate their grants (deactivation
+/// removes every mapping grant and ends their sessions; manual grants stay).
+pub async fn set_active(db: &Db, actor: &str, org: &str, user_id: &str, active: bool) -> Result<bool, Error> {
+    let (actor, org, user_id) = (actor.to_string(), org.to_string(), user_id.to_string());
+    db.write(move |tx| {
+        let org = org_in(tx, &org)?;
+        let now = clock::now_str();
+        let changed = store::users::set_active(tx, &org.id, &user_id, active, &now)?;
+        if changed {
+            audit::append(
+                tx,
+                &now,
+                NewEvent {
+                    org_id: Some(&org.id),
+                    actor: &actor,
+                    action: if active { "user.activate" } else { "user.deactivate" },
+                    target: &format!("user:{user_id}"),
+                    detail: json!({}),
+                },
+            )?;
+        }
+        crate::access::reconcile::reconcile_user(tx, &org.id, &user_id, &actor)?;
+        Ok(changed)
     })
     .await
 }

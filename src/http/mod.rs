@@ -28,6 +28,7 @@ pub struct AppState {
     /// Absolute base URL without a trailing slash.
     pub public_url: Arc<str>,
     pub admin_body_limit: usize,
+    pub sessions: crate::session::SharedSessions,
 }
 
 /// The whole application router.
@@ -37,6 +38,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz_get))
         .route("/metrics", get(metrics_get))
         .merge(crate::admin::router(&state))
+        .merge(crate::session::routes::router())
+        .merge(crate::access::routes::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

@@ -8,7 +8,7 @@ use super::StoreError;
 use crate::directory::{Collaborator, GrantRow, GrantSource, Member, Role};
 
 fn parse_role(s: String) -> Result<Role, StoreError> {
-    Role::parse(&s).ok_or(StoreError::Corrupt { what: "grant role", message: s })
+    s.parse::<Role>().map_err(|_| StoreError::Corrupt { what: "grant role", message: s })
 }
 
 fn source(s: String) -> Result<GrantSource, StoreError> {
@@ -165,5 +165,37 @@ pub fn of_user(conn: &Connection, user_id: &str) -> Result<Vec<GrantRow>, StoreE
         });
     }
     out.sort_by(|a, b| a.project.cmp(&b.project).then(b.role.cmp(&a.role)));
+    Ok(out)
+}
+
+/// A user's highest stored role in the org and on each project (all sources),
+/// without regard to whether the user is active.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoredRoles {
+    pub org: Option<Role>,
+    /// (project id, project slug, role), by slug.
+    pub projects: Vec<(String, String, Role)>,
+}
+
+pub fn stored_roles(conn: &Connection, user_id: &str) -> Result<StoredRoles, StoreError> {
+    let mut out = StoredRoles::default();
+    let mut stmt = conn.prepare_cached("SELECT role FROM org_grants WHERE user_id = ?1")?;
+    let mut rows = stmt.query(params![user_id])?;
+    while let Some(r) = rows.next()? {
+        let ro = parse_role(r.get(0)?)?;
+        out.org = out.org.max(Some(ro));
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.id, p.slug, g.role FROM project_grants g JOIN projects p ON p.id = g.project_id
+         WHERE g.user_id = ?1 ORDER BY p.slug",
+    )?;
+    let mut rows = stmt.query(params![user_id])?;
+    while let Some(r) = rows.next()? {
+        let (id, slug, ro): (String, String, Role) = (r.get(0)?, r.get(1)?, parse_role(r.get(2)?)?);
+        match out.projects.last_mut() {
+            Some(last) if last.0 == id => last.2 = last.2.max(ro),
+            _ => out.projects.push((id, slug, ro)),
+        }
+    }
     Ok(out)
 }

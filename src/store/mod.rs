@@ -7,9 +7,14 @@ mod migrate;
 mod readers;
 mod writer;
 
+pub mod api_keys;
 pub mod audit;
 pub mod grants;
+pub mod keys;
+pub mod mapping_grants;
+pub mod mappings;
 pub mod orgs;
+pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;

@@ -28,6 +28,13 @@ pub fn org_by_slug(conn: &Connection, slug: &str) -> Result<Option<Org>, StoreEr
         .optional()?)
 }
 
+pub fn org_by_id(conn: &Connection, id: &str) -> Result<Option<Org>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id, slug, name, created_at FROM orgs WHERE id = ?1")?
+        .query_row(params![id], org_row)
+        .optional()?)
+}
+
 pub fn list_orgs(conn: &Connection) -> Result<Vec<Org>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id, slug, name, created_at FROM orgs ORDER BY slug")?;
     let rows = stmt.query_map([], org_row)?;

@@ -65,3 +65,54 @@ pub fn by_email(conn: &Connection, org_id: &str, email_key: &str) -> Result<Opti
     );
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, email_key], user_row).optional()?)
 }
+
+pub fn by_external_id(
+    conn: &Connection,
+    org_id: &str,
+    external_id: &str,
+) -> Result<Option<User>, StoreError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND external_id = ?2");
+    Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, external_id], user_row).optional()?)
+}
+
+pub fn by_user_name(
+    conn: &Connection,
+    org_id: &str,
+    user_name_key: &str,
+) -> Result<Option<User>, StoreError> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND user_name_key = ?2");
+    Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, user_name_key], user_row).optional()?)
+}
+
+/// Replace the raw group values a connection last asserted for a user.
+pub fn set_claim_groups(
+    conn: &Connection,
+    user_id: &str,
+    connection_id: &str,
+    groups: &[String],
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM user_claim_groups WHERE user_id = ?1 AND connection_id = ?2")?
+        .execute(params![user_id, connection_id])?;
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR IGNORE INTO user_claim_groups (user_id, connection_id, value) VALUES (?1, ?2, ?3)",
+    )?;
+    for g in groups {
+        stmt.execute(params![user_id, connection_id, g])?;
+    }
+    Ok(())
+}
+
+/// Set a user's active flag; true if it changed.
+pub fn set_active(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    active: bool,
+    at: &str,
+) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE users SET active = ?3, updated_at = ?4, version = version + 1
+         WHERE org_id = ?1 AND id = ?2 AND active != ?3",
+        params![org_id, id, active, at],
+    )? == 1)
+}

@@ -189,3 +189,62 @@ pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
 pub fn db_path(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("idbridge.db")
 }
+
+impl TestApp {
+    /// Complete an SSO login as the protocol handlers do (JIT on, match by email).
+    pub async fn login(
+        &self,
+        org: &str,
+        email: &str,
+        groups: &[&str],
+    ) -> Result<String, idbridge::session::login::LoginRefused> {
+        let org_id = self.org_id(org).await;
+        let facts = idbridge::session::login::LoginFacts {
+            org_id,
+            connection_id: "test-connection".into(),
+            subject: email.into(),
+            email: Some(email.into()),
+            given_name: Some("Test".into()),
+            family_name: Some("User".into()),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            jit: true,
+            ..Default::default()
+        };
+        let (issued, _) = idbridge::session::login::complete(
+            &self.state.db,
+            self.state.sessions.clone(),
+            &self.state.public_url,
+            facts,
+        )
+        .await?;
+        Ok(issued.token)
+    }
+
+    pub async fn org_id(&self, org: &str) -> String {
+        let (_, o) = self.admin_get(&format!("/admin/v1/orgs/{org}")).await;
+        o["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn put_mapping(&self, org: &str, doc: Value) -> (StatusCode, Value) {
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/admin/v1/orgs/{org}/mapping"),
+            Some(ADMIN_TOKEN),
+            Some(doc),
+        )
+        .await
+    }
+
+    pub async fn me(&self, token: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::GET, "/v1/me", Some(token), None).await
+    }
+
+    /// The user id behind an email in the org's member list.
+    pub async fn member_id(&self, org: &str, email: &str) -> String {
+        let (_, members) = self.admin_get(&format!("/admin/v1/orgs/{org}/members")).await;
+        members.as_array().unwrap().iter().find(|m| m["email"] == email).unwrap()["user_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}

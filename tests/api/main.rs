@@ -1,6 +1,7 @@
 //! The one integration-test binary: every surface driven over HTTP against a
 //! real server on 127.0.0.1:0 with a real SQLite file in a temp dir.
 
+mod access_mapping;
 mod admin_orgs;
 mod admin_people;
 mod durability;

@@ -1,0 +1,18 @@
+//! Access: the one place that decides roles.
+//!
+//! - [`mapping`]: the mapping document (JSON from the admin API, TOML from the CLI), its
+//!   parsing and validation against the org's projects.
+//! - [`evaluate`]: turns a user's group facts into desired grants through a compiled mapping,
+//!   and diffs desired against the grants the mapping currently owns.
+//! - [`permissions`]: the roles-and-permissions matrix (documented in docs/roles.md).
+//!
+//! SCIM, SAML and OIDC only record facts; reconciliation asks this module what the grants
+//! should be and writes only the difference, touching grants whose source is `mapping`.
+
+pub mod api_keys;
+pub mod evaluate;
+pub mod mapping;
+pub mod permissions;
+pub mod reconcile;
+pub mod routes;
+pub mod service;

@@ -1,0 +1,210 @@
+//! The end of every SSO login: "this person, with these facts, logged in
+//! through this connection" → match or create the user, record the groups the
+//! IdP asserted, reconcile through access/, and issue a session — or refuse.
+//! A refusal is returned from inside the write job, so everything the attempt
+//! wrote is rolled back: a refused login creates and changes nothing.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Issued, Sessions, token};
+use crate::access::reconcile::{effective_roles, reconcile_user};
+use crate::clock;
+use crate::directory::orgs::new_id;
+use crate::directory::{Email, User};
+use crate::error::Error;
+use crate::store::audit::{self, NewEvent};
+use crate::store::sessions::SessionRow;
+use crate::store::{self, Connection, Db, StoreError};
+
+/// How a login is matched to an existing (e.g. SCIM-provisioned) user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchBy {
+    /// The IdP's stable id (Entra object id, OIDC `sub`) against SCIM externalId.
+    ExternalId,
+    /// The login subject (NameID) against SCIM userName, case-insensitively.
+    UserName,
+    /// The asserted email against the user's email or userName, case-insensitively.
+    #[default]
+    Email,
+}
+
+/// What an IdP asserted, after the protocol handler validated it.
+#[derive(Clone, Debug, Default)]
+pub struct LoginFacts {
+    pub org_id: String,
+    pub connection_id: String,
+    /// NameID (SAML) or `sub` (OIDC).
+    pub subject: String,
+    /// The IdP's stable object id when it sends one (Entra `objectidentifier`, `oid`).
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// Raw group claim values (names from Okta, object-id GUIDs from Entra).
+    pub groups: Vec<String>,
+    pub match_by: MatchBy,
+    /// Create the user just in time when no user matches.
+    pub jit: bool,
+}
+
+/// Why a login was refused; `reason()` is the precise code that is logged and counted.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginRefused {
+    /// No user matches and just-in-time creation is off.
+    #[error("no user matches {by:?} {key:?} and just-in-time provisioning is off")]
+    NoSuchUser { by: MatchBy, key: String },
+    /// The IdP did not assert the attribute the connection matches on.
+    #[error("the identity provider did not send the {by:?} attribute needed to match the user")]
+    MissingAttribute { by: MatchBy },
+    /// The user was deactivated (SCIM active=false).
+    #[error("user {user_id} is deactivated")]
+    Inactive { user_id: String },
+    /// The mapping gives the user no role in the org or its projects.
+    #[error("user {user_id} is not a member of this organization")]
+    NotMember { user_id: String },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl LoginRefused {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LoginRefused::NoSuchUser { .. } => "no_such_user",
+            LoginRefused::MissingAttribute { .. } => "missing_attribute",
+            LoginRefused::Inactive { .. } => "user_inactive",
+            LoginRefused::NotMember { .. } => "not_member",
+            LoginRefused::Store(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for LoginRefused {
+    fn from(e: StoreError) -> Self {
+        LoginRefused::Store(e.into())
+    }
+}
+
+fn find_user(conn: &Connection, f: &LoginFacts) -> Result<Option<User>, LoginRefused> {
+    let missing = || LoginRefused::MissingAttribute { by: f.match_by };
+    match f.match_by {
+        MatchBy::ExternalId => {
+            let key = f.external_id.as_deref().unwrap_or(&f.subject);
+            Ok(store::users::by_external_id(conn, &f.org_id, key)?)
+        }
+        MatchBy::UserName => Ok(store::users::by_user_name(conn, &f.org_id, &f.subject.to_lowercase())?),
+        MatchBy::Email => {
+            let email = f.email.as_deref().ok_or_else(missing)?;
+            Ok(store::users::by_email(conn, &f.org_id, &email.trim().to_lowercase())?)
+        }
+    }
+}
+
+fn create_user(conn: &Connection, f: &LoginFacts, now: &str) -> Result<User, LoginRefused> {
+    let email = f.email.as_deref().and_then(|e| Email::parse(e).ok()).map(|e| e.as_str().to_string());
+    let user_name = match f.match_by {
+        MatchBy::Email => email.clone().ok_or(LoginRefused::MissingAttribute { by: MatchBy::Email })?,
+        _ => f.subject.clone(),
+    };
+    let u = User {
+        id: new_id(),
+        org_id: f.org_id.clone(),
+        origin: "sso".into(),
+        user_name,
+        external_id: match f.match_by {
+            MatchBy::ExternalId => Some(f.external_id.clone().unwrap_or_else(|| f.subject.clone())),
+            _ => f.external_id.clone(),
+        },
+        email,
+        display_name: f.display_name.clone(),
+        given_name: f.given_name.clone(),
+        family_name: f.family_name.clone(),
+        active: true,
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+    };
+    store::users::insert(conn, &u)?;
+    Ok(u)
+}
+
+/// Complete a validated login: the session, or the refusal (nothing written).
+pub async fn complete(
+    db: &Db,
+    sessions: Arc<Sessions>,
+    issuer: &str,
+    facts: LoginFacts,
+) -> Result<(Issued, User), LoginRefused> {
+    let issuer = issuer.to_string();
+    db.write(move |tx| {
+        let now_t = clock::now();
+        let now = clock::format(now_t);
+        let actor = format!("sso:{}", facts.connection_id);
+        let user = match find_user(tx, &facts)? {
+            Some(u) => u,
+            None if facts.jit => create_user(tx, &facts, &now)?,
+            None => {
+                let key = match facts.match_by {
+                    MatchBy::Email => facts.email.clone().unwrap_or_default(),
+                    MatchBy::ExternalId => facts.external_id.clone().unwrap_or_else(|| facts.subject.clone()),
+                    MatchBy::UserName => facts.subject.clone(),
+                };
+                return Err(LoginRefused::NoSuchUser { by: facts.match_by, key });
+            }
+        };
+        if !user.active {
+            return Err(LoginRefused::Inactive { user_id: user.id });
+        }
+        store::users::set_claim_groups(tx, &user.id, &facts.connection_id, &facts.groups)?;
+        reconcile_user(tx, &facts.org_id, &user.id, &actor)?;
+        let (org_role, projects) = effective_roles(tx, &user)?;
+        if org_role.is_none() && projects.is_empty() {
+            return Err(LoginRefused::NotMember { user_id: user.id });
+        }
+        let org = store::orgs::org_by_id(tx, &facts.org_id)?
+            .ok_or_else(|| Error::not_found("org", &facts.org_id))?;
+        let expires = now_t + sessions.config.lifetime;
+        let claims = token::Claims {
+            iss: issuer,
+            sub: user.id.clone(),
+            aud: token::AUDIENCE.into(),
+            iat: now_t.unix_timestamp(),
+            nbf: now_t.unix_timestamp(),
+            exp: expires.unix_timestamp(),
+            jti: crate::secrets::random_hex(16),
+            org: org.slug.clone(),
+        };
+        let signed = token::sign(&sessions.keys.ring(), &claims)
+            .map_err(|e| StoreError::Setup(format!("cannot sign session: {e}")))?;
+        store::sessions::insert(
+            tx,
+            &SessionRow {
+                jti: claims.jti.clone(),
+                user_id: user.id.clone(),
+                org_id: org.id.clone(),
+                connection_id: Some(facts.connection_id.clone()),
+                created_at: now.clone(),
+                expires_at: clock::format(expires),
+                last_seen_at: now.clone(),
+                revoked_at: None,
+            },
+        )?;
+        audit::append(
+            tx,
+            &now,
+            NewEvent {
+                org_id: Some(&org.id),
+                actor: &actor,
+                action: "session.create",
+                target: &format!("user:{}", user.id),
+                detail: json!({"jti": claims.jti, "groups": facts.groups.len()}),
+            },
+        )?;
+        Ok((Issued { token: signed, jti: claims.jti, expires_at: clock::format(expires) }, user))
+    })
+    .await
+}

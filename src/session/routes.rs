@@ -1,0 +1,107 @@
+//! Session endpoints: `GET /v1/me`, `POST /v1/logout`, `GET /.well-known/jwks.json`,
+//! and the `SessionUser` extractor (cookie `idbridge_session` or bearer token).
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::{COOKIE, SessionContext, SessionError, authenticate};
+use crate::clock;
+use crate::error::ApiError;
+use crate::http::AppState;
+use crate::http::extract::bearer;
+use crate::store;
+
+/// The session token of a request: the cookie, else a bearer token.
+pub fn presented_token(parts: &Parts) -> Option<String> {
+    cookie_value(&parts.headers, COOKIE).or_else(|| bearer(parts).map(str::to_string))
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name && !v.is_empty()).then(|| v.to_string())
+        })
+}
+
+/// A request made with a live session.
+pub struct SessionUser(pub SessionContext);
+
+impl FromRequestParts<AppState> for SessionUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = presented_token(parts).ok_or(SessionError::Missing);
+        let result = match token {
+            Ok(t) => authenticate(state, &t).await,
+            Err(e) => Err(e),
+        };
+        result.map(SessionUser).map_err(|e| session_error(state, e))
+    }
+}
+
+/// Convert a session refusal into a 401 (logged with its precise reason).
+pub fn session_error(state: &AppState, e: SessionError) -> ApiError {
+    match e {
+        SessionError::Store(inner) => inner.into(),
+        other => {
+            let reason = match &other {
+                SessionError::Missing => "missing",
+                SessionError::Token(_) => "bad_token",
+                SessionError::Ended { .. } => "ended",
+                SessionError::NotMember => "not_member",
+                SessionError::Store(_) => "internal",
+            };
+            state.metrics.refusal("session", reason);
+            ApiError::unauthorized(other.to_string())
+        }
+    }
+}
+
+async fn v1_me_get(SessionUser(ctx): SessionUser) -> impl IntoResponse {
+    let name =
+        ctx.user.display_name.clone().or_else(|| match (&ctx.user.given_name, &ctx.user.family_name) {
+            (Some(g), Some(f)) => Some(format!("{g} {f}")),
+            (Some(g), None) => Some(g.clone()),
+            (None, Some(f)) => Some(f.clone()),
+            (None, None) => None,
+        });
+    let projects: Vec<_> =
+        ctx.projects.iter().map(|(_, slug, role)| json!({"slug": slug, "role": role})).collect();
+    Json(json!({
+        "user": {"id": ctx.user.id, "email": ctx.user.email.clone().unwrap_or_else(|| ctx.user.user_name.clone()), "name": name},
+        "org": {"slug": ctx.org_slug, "role": ctx.org_role},
+        "projects": projects,
+    }))
+}
+
+async fn v1_logout_post(
+    State(s): State<AppState>,
+    SessionUser(ctx): SessionUser,
+) -> Result<impl IntoResponse, ApiError> {
+    let jti = ctx.jti.clone();
+    s.db.write(move |tx| store::sessions::revoke(tx, &jti, &clock::now_str())).await?;
+    let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]))
+}
+
+async fn jwks_get(State(s): State<AppState>) -> impl IntoResponse {
+    let ring = s.sessions.keys.ring();
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(ring.jwks.clone()))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/me", get(v1_me_get))
+        .route("/v1/logout", post(v1_logout_post))
+        .route("/.well-known/jwks.json", get(jwks_get))
+}

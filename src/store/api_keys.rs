@@ -1,0 +1,117 @@
+//! Project-scoped API keys: a public prefix and the SHA-256 of the secret.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::StoreError;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiKeyRow {
+    pub id: String,
+    #[serde(skip)]
+    pub org_id: String,
+    #[serde(skip)]
+    pub project_id: String,
+    pub user_id: String,
+    pub name: String,
+    pub prefix: String,
+    #[serde(skip)]
+    pub secret_hash: Vec<u8>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+const COLS: &str = "id, org_id, project_id, user_id, name, prefix, secret_hash, created_at, revoked_at";
+
+fn row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        project_id: r.get(2)?,
+        user_id: r.get(3)?,
+        name: r.get(4)?,
+        prefix: r.get(5)?,
+        secret_hash: r.get(6)?,
+        created_at: r.get(7)?,
+        revoked_at: r.get(8)?,
+    })
+}
+
+pub fn insert(conn: &Connection, k: &ApiKeyRow) -> Result<(), StoreError> {
+    conn.execute(
+        &format!("INSERT INTO api_keys ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            k.id,
+            k.org_id,
+            k.project_id,
+            k.user_id,
+            k.name,
+            k.prefix,
+            k.secret_hash,
+            k.created_at,
+            k.revoked_at
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn by_prefix(conn: &Connection, prefix: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLS} FROM api_keys WHERE prefix = ?1"))?
+        .query_row(params![prefix], row)
+        .optional()?)
+}
+
+pub fn by_id(conn: &Connection, project_id: &str, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND id = ?2"))?
+        .query_row(params![project_id, id], row)
+        .optional()?)
+}
+
+/// Keys of a project, optionally only one user's, newest first.
+pub fn list(
+    conn: &Connection,
+    project_id: &str,
+    user_id: Option<&str>,
+) -> Result<Vec<ApiKeyRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND (?2 IS NULL OR user_id = ?2)
+         ORDER BY created_at DESC, id"
+    ))?;
+    let rows = stmt.query_map(params![project_id, user_id], row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn revoke(conn: &Connection, id: &str, now: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+        params![id, now],
+    )? == 1)
+}
+
+/// Revoke a user's live keys on the projects in `project_ids`; returns how many.
+pub fn revoke_user_projects(
+    conn: &Connection,
+    user_id: &str,
+    project_ids: &[String],
+    now: &str,
+) -> Result<usize, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE api_keys SET revoked_at = ?3 WHERE user_id = ?1 AND project_id = ?2 AND revoked_at IS NULL",
+    )?;
+    let mut n = 0;
+    for p in project_ids {
+        n += stmt.execute(params![user_id, p, now])?;
+    }
+    Ok(n)
+}
+
+/// Project ids on which a user holds live keys.
+pub fn projects_with_live_keys(conn: &Connection, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT project_id FROM api_keys WHERE user_id = ?1 AND revoked_at IS NULL",
+    )?;
+    let rows = stmt.query_map(params![user_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

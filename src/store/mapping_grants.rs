@@ -1,0 +1,152 @@
+//! The grants owned by the mapping engine (source `mapping`), and the facts it
+//! reads (group memberships, SSO claim groups) — per user and in bulk per org.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+
+use super::StoreError;
+use crate::access::mapping::Role;
+
+/// One group fact of a user: (display name, externalId, raw claim value).
+pub type Fact = (Option<String>, Option<String>, Option<String>);
+
+/// A user's mapping grants: org role and (project slug → role).
+#[derive(Clone, Debug, Default)]
+pub struct MappingGrants {
+    pub org: Option<Role>,
+    pub projects: Vec<(String, Role)>,
+}
+
+fn role(s: String) -> Result<Role, StoreError> {
+    s.parse::<Role>().map_err(|_| StoreError::Corrupt { what: "grant role", message: s })
+}
+
+const USER_FACTS: &str = "SELECT m.user_id, g.display_name, g.external_id, NULL
+     FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = ?1
+     UNION ALL
+     SELECT user_id, NULL, NULL, value FROM user_claim_groups WHERE user_id = ?1";
+
+const ORG_FACTS: &str = "SELECT m.user_id, g.display_name, g.external_id, NULL
+     FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.org_id = ?1
+     UNION ALL
+     SELECT c.user_id, NULL, NULL, c.value FROM user_claim_groups c JOIN users u ON u.id = c.user_id
+     WHERE u.org_id = ?1";
+
+fn collect_facts(conn: &Connection, sql: &str, key: &str) -> Result<HashMap<String, Vec<Fact>>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params![key])?;
+    let mut out: HashMap<String, Vec<Fact>> = HashMap::new();
+    while let Some(r) = rows.next()? {
+        out.entry(r.get(0)?).or_default().push((r.get(1)?, r.get(2)?, r.get(3)?));
+    }
+    Ok(out)
+}
+
+pub fn user_facts(conn: &Connection, user_id: &str) -> Result<Vec<Fact>, StoreError> {
+    Ok(collect_facts(conn, USER_FACTS, user_id)?.remove(user_id).unwrap_or_default())
+}
+
+pub fn org_facts(conn: &Connection, org_id: &str) -> Result<HashMap<String, Vec<Fact>>, StoreError> {
+    collect_facts(conn, ORG_FACTS, org_id)
+}
+
+pub fn of_user(conn: &Connection, user_id: &str) -> Result<MappingGrants, StoreError> {
+    let mut out = MappingGrants::default();
+    let mut stmt =
+        conn.prepare_cached("SELECT role FROM org_grants WHERE user_id = ?1 AND source = 'mapping'")?;
+    let mut rows = stmt.query(params![user_id])?;
+    if let Some(r) = rows.next()? {
+        out.org = Some(role(r.get(0)?)?);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.slug, g.role FROM project_grants g JOIN projects p ON p.id = g.project_id
+         WHERE g.user_id = ?1 AND g.source = 'mapping'",
+    )?;
+    let mut rows = stmt.query(params![user_id])?;
+    while let Some(r) = rows.next()? {
+        out.projects.push((r.get(0)?, role(r.get(1)?)?));
+    }
+    Ok(out)
+}
+
+pub fn of_org(conn: &Connection, org_id: &str) -> Result<HashMap<String, MappingGrants>, StoreError> {
+    let mut out: HashMap<String, MappingGrants> = HashMap::new();
+    let mut stmt =
+        conn.prepare_cached("SELECT user_id, role FROM org_grants WHERE org_id = ?1 AND source = 'mapping'")?;
+    let mut rows = stmt.query(params![org_id])?;
+    while let Some(r) = rows.next()? {
+        out.entry(r.get(0)?).or_default().org = Some(role(r.get(1)?)?);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.user_id, p.slug, g.role FROM project_grants g JOIN projects p ON p.id = g.project_id
+         WHERE p.org_id = ?1 AND g.source = 'mapping'",
+    )?;
+    let mut rows = stmt.query(params![org_id])?;
+    while let Some(r) = rows.next()? {
+        out.entry(r.get(0)?).or_default().projects.push((r.get(1)?, role(r.get(2)?)?));
+    }
+    Ok(out)
+}
+
+/// Set (insert or change) the mapping's org grant of a user.
+pub fn put_org(
+    conn: &Connection,
+    org_id: &str,
+    user_id: &str,
+    role: Role,
+    reason: &str,
+    version: i64,
+    at: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO org_grants (org_id, user_id, source, role, reason, mapping_version, created_at)
+         VALUES (?1, ?2, 'mapping', ?3, ?4, ?5, ?6)
+         ON CONFLICT (user_id, source) DO UPDATE SET role = excluded.role, reason = excluded.reason,
+             mapping_version = excluded.mapping_version",
+    )?
+    .execute(params![org_id, user_id, role.as_str(), reason, version, at])?;
+    Ok(())
+}
+
+pub fn delete_org(conn: &Connection, user_id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM org_grants WHERE user_id = ?1 AND source = 'mapping'")?
+        .execute(params![user_id])?;
+    Ok(())
+}
+
+pub fn put_project(
+    conn: &Connection,
+    project_id: &str,
+    user_id: &str,
+    role: Role,
+    reason: &str,
+    version: i64,
+    at: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO project_grants (project_id, user_id, source, role, reason, mapping_version, created_at)
+         VALUES (?1, ?2, 'mapping', ?3, ?4, ?5, ?6)
+         ON CONFLICT (project_id, user_id, source) DO UPDATE SET role = excluded.role,
+             reason = excluded.reason, mapping_version = excluded.mapping_version",
+    )?
+    .execute(params![project_id, user_id, role.as_str(), reason, version, at])?;
+    Ok(())
+}
+
+pub fn delete_project(conn: &Connection, project_id: &str, user_id: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "DELETE FROM project_grants WHERE project_id = ?1 AND user_id = ?2 AND source = 'mapping'",
+    )?
+    .execute(params![project_id, user_id])?;
+    Ok(())
+}
+
+/// (id, email or userName, active) of every user of an org.
+pub fn org_users(conn: &Connection, org_id: &str) -> Result<Vec<(String, String, bool)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, COALESCE(email, user_name), active FROM users WHERE org_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![org_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
