@@ -189,7 +189,7 @@ async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
     use idbridge::access::{mapping as doc, service};
     let read = |file: &std::path::Path| -> anyhow::Result<doc::MappingDocument> {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        Ok(doc::parse_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?)
+        doc::parse_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
     };
     let path = |db: Option<PathBuf>| db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
     match action {
