@@ -35,10 +35,16 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_in(dir: tempfile::TempDir) -> TestApp {
+    spawn_app_with(dir, |_| {}).await
+}
+
+/// Like `spawn_app_in`, with a chance to change the configuration.
+pub async fn spawn_app_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut cfg = Config::for_db(dir.path().join("idbridge.db"));
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.admin_token = Some(Secret::new(ADMIN_TOKEN));
     cfg.secret_key = Some(Secret::new(SECRET_KEY));
+    tweak(&mut cfg);
     let app = App::build(cfg).await.unwrap();
     let addr = app.addr;
     let state = app.state.clone();

@@ -4,6 +4,8 @@
 mod access_mapping;
 mod admin_orgs;
 mod admin_people;
+mod authz;
 mod durability;
 mod helpers;
 mod process;
+mod sessions;

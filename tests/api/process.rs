@@ -95,3 +95,71 @@ async fn sigterm_drains_and_exits_zero_with_json_logs() {
         serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|_| panic!("not JSON: {l}"));
     }
 }
+
+#[tokio::test]
+async fn mapping_cli_applies_toml_and_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_path(&dir);
+    {
+        let proc = spawn_process(&db, &[]);
+        let client = reqwest::Client::new();
+        for (path, body) in [
+            ("/admin/v1/orgs", serde_json::json!({"slug": "acme", "name": "Acme"})),
+            ("/admin/v1/orgs/acme/projects", serde_json::json!({"slug": "research", "name": "R"})),
+        ] {
+            let r = client
+                .post(format!("{}{path}", proc.base))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED);
+        }
+    }
+    let file = dir.path().join("mapping.toml");
+    std::fs::write(
+        &file,
+        "default_org_role = \"none\"\n\n[[rules]]\ngroup = \"Engineering\"\norg_role = \"member\"\n\n[rules.projects]\nresearch = \"admin\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_idbridge"))
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .env("IDBRIDGE_SECRET_KEY", crate::helpers::SECRET_KEY)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["mapping", "preview", "--org", "acme", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["mapping", "show", "--org", "acme"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("# version 0"));
+    let out = run(&["mapping", "apply", "--org", "acme", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["mapping", "show", "--org", "acme"]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("# version 1")
+            && shown.contains("Engineering")
+            && shown.contains("research = \"admin\""),
+        "{shown}"
+    );
+
+    // An invalid file is refused with the field path and applies nothing.
+    std::fs::write(&file, "[[rules]]\ngroup = \"Eng\"\n[rules.projects]\nnope = \"admin\"\n").unwrap();
+    let out = run(&["mapping", "apply", "--org", "acme", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rules[0].projects.nope"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["mapping", "show", "--org", "acme"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("# version 1"));
+
+    let out = run(&["keys", "rotate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("new signing key"));
+}
