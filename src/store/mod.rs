@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::StoreError;
-pub use rusqlite::Connection;
+pub use rusqlite::{Connection, Params, params_from_iter};
 
 use crate::metrics::Metrics;
 
