@@ -157,6 +157,7 @@ pub fn reconcile_org(
     let mut facts = mapping_grants::org_facts(conn, org_id)?;
     let mut grants = mapping_grants::of_org(conn, org_id)?;
     let pids = project_ids(conn, org_id)?;
+    let key_holders = store::api_keys::users_with_live_keys(conn, org_id)?;
     let now = clock::now_str();
     let mut out = Vec::new();
     for (user_id, email, active) in users {
@@ -168,8 +169,13 @@ pub fn reconcile_org(
         }
         if write {
             apply(conn, org_id, &user_id, &changes, mapping.version, &pids, actor, &now)?;
-            if let Some(user) = store::users::by_id(conn, org_id, &user_id)? {
-                enforce(conn, &user, actor, &now)?;
+            // Only a loss can end sessions (when no mapping role is left) or
+            // revoke keys (when the user holds some); everything else skips the check.
+            let no_mapping_role = desired.org.is_none() && desired.projects.is_empty();
+            if changes.iter().any(is_loss) && (no_mapping_role || key_holders.contains(&user_id)) {
+                if let Some(user) = store::users::by_id(conn, org_id, &user_id)? {
+                    enforce(conn, &user, actor, &now)?;
+                }
             }
         }
         out.extend(changes.into_iter().map(|change| UserChange {
@@ -179,6 +185,13 @@ pub fn reconcile_org(
         }));
     }
     Ok(out)
+}
+
+/// A grant removed or lowered.
+fn is_loss(c: &Change) -> bool {
+    match c {
+        Change::Org { before, after, .. } | Change::Project { before, after, .. } => after < before,
+    }
 }
 
 /// (project id, project slug, role).

@@ -12,6 +12,25 @@ use super::AppState;
 use crate::error::ApiError;
 use crate::secrets;
 
+/// Read the body, mapping the limit to 413.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "request body is over the size limit",
+            )
+        } else {
+            ApiError::bad_request(format!("cannot read body: {}", e.body_text()))
+        }
+    })
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+}
+
 /// A JSON body; any content type is read as JSON (bearer-token APIs have no CSRF exposure).
 pub struct ApiJson<T>(pub T);
 
@@ -19,43 +38,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "request body is over the size limit",
-                )
-            } else {
-                ApiError::bad_request(format!("cannot read body: {}", e.body_text()))
-            }
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+        parse(&body_bytes(req, state).await?).map(ApiJson)
     }
 }
 
-/// A JSON body that may be absent (empty body → None).
+/// A JSON body that may be absent (an empty body → None).
 pub struct ApiJsonOpt<T>(pub Option<T>);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJsonOpt<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let ApiJson(v) = ApiJson::<serde_json::Value>::from_request(req, state).await.or_else(|e| {
-            if e.message.contains("EOF while parsing a value at line 1 column 0") {
-                Ok(ApiJson(serde_json::Value::Null))
-            } else {
-                Err(e)
-            }
-        })?;
-        if v.is_null() {
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(ApiJsonOpt(None));
         }
-        serde_json::from_value(v)
-            .map(|t| ApiJsonOpt(Some(t)))
-            .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+        parse(&bytes).map(|t| ApiJsonOpt(Some(t)))
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod keys;
 pub mod login;
+pub mod redirect;
 pub mod routes;
 pub mod token;
 

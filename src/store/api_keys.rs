@@ -115,3 +115,14 @@ pub fn projects_with_live_keys(conn: &Connection, user_id: &str) -> Result<Vec<S
     let rows = stmt.query_map(params![user_id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Users of an org holding at least one live key.
+pub fn users_with_live_keys(
+    conn: &Connection,
+    org_id: &str,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT DISTINCT user_id FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL")?;
+    let rows = stmt.query_map(params![org_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
