@@ -35,4 +35,13 @@ if [ "$want_test" -eq 1 ] && command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
+# Per-surface test tools (Python venvs, npm packages), one script each.
+if [ "$want_test" -eq 1 ]; then
+  here="$(cd "$(dirname "$0")" && pwd)"
+  for f in "$here"/test-deps/*.sh; do
+    [ -e "$f" ] || continue
+    echo "install-deps: $(basename "$f")" >&2
+    bash "$f"
+  done
+fi
 exit 0

@@ -11,10 +11,13 @@ pub mod access;
 pub mod admin;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod directory;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod oidc;
+pub mod saml;
 pub mod secrets;
 pub mod session;
 pub mod store;
@@ -100,6 +103,8 @@ impl App {
             public_url: public_url.into(),
             admin_body_limit: config.admin_body_limit,
             sessions,
+            saml: Arc::new(saml::SamlState::default()),
+            oidc: Arc::new(oidc::OidcState::default()),
         };
         Ok(App { state, listener, addr, generated_admin_token })
     }

@@ -2,6 +2,7 @@
 //! admin token. One file per resource; handlers named path + verb.
 
 mod audit;
+mod connections;
 mod mapping;
 mod orgs;
 mod people;
@@ -18,6 +19,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(tokens::router())
         .merge(people::router())
         .merge(audit::router())
+        .merge(connections::router())
         .merge(mapping::router())
         .layer(DefaultBodyLimit::max(state.admin_body_limit))
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     pub admin_body_limit: usize,
     pub sessions: crate::session::SharedSessions,
+    pub saml: Arc<crate::saml::SamlState>,
+    pub oidc: Arc<crate::oidc::OidcState>,
 }
 
 /// The whole application router.
@@ -40,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin::router(&state))
         .merge(crate::session::routes::router())
         .merge(crate::access::routes::router())
+        .merge(crate::saml::router())
+        .merge(crate::oidc::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

@@ -6,7 +6,10 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Every migration, in order; the number is its position (1-based).
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    ("0002_login_states", include_str!("migrations/0002_login_states.sql")),
+];
 
 /// Apply the migrations the database has not seen yet; returns their numbers.
 pub fn apply(conn: &mut Connection) -> Result<Vec<u32>, StoreError> {
@@ -37,7 +40,7 @@ mod tests {
     #[test]
     fn applies_once_and_records_version() -> Result<(), StoreError> {
         let mut conn = Connection::open_in_memory()?;
-        assert_eq!(apply(&mut conn)?, vec![1]);
+        assert_eq!(apply(&mut conn)?, vec![1, 2]);
         assert_eq!(apply(&mut conn)?, Vec::<u32>::new());
         let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         assert_eq!(v, MIGRATIONS.len() as u32);

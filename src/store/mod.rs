@@ -3,14 +3,16 @@
 //! hands it closures built from the per-aggregate functions below.
 
 mod error;
-mod migrate;
+pub(crate) mod migrate;
 mod readers;
 mod writer;
 
 pub mod api_keys;
 pub mod audit;
+pub mod connections;
 pub mod grants;
 pub mod keys;
+pub mod login_states;
 pub mod mapping_grants;
 pub mod mappings;
 pub mod orgs;

@@ -1,0 +1,111 @@
+//! SSO connections of an org. The kind-specific work (metadata, keys,
+//! discovery, validation of settings) is done by `saml::admin` and
+//! `oidc::admin`; this file dispatches on `kind` and never returns secrets.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use crate::connections;
+use crate::directory::orgs;
+use crate::error::{ApiError, Error};
+use crate::http::AppState;
+use crate::http::extract::{ApiJson, Operator};
+use crate::store::connections::ConnectionRow;
+
+fn describe(s: &AppState, row: &ConnectionRow) -> Value {
+    match row.kind.as_str() {
+        "saml" => crate::saml::admin::describe(s, row),
+        _ => crate::oidc::admin::describe(s, row),
+    }
+}
+
+async fn admin_org_connections_post(
+    State(s): State<AppState>,
+    _op: Operator,
+    Path(org): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    let org = orgs::get_org(&s.db, &org).await?;
+    let created = match body.get("kind").and_then(Value::as_str) {
+        Some("saml") => crate::saml::admin::create(&s, &org, body).await?,
+        Some("oidc") => crate::oidc::admin::create(&s, &org, body).await?,
+        other => {
+            return Err(Error::invalid("kind", format!("{other:?}: use \"saml\" or \"oidc\"")).into());
+        }
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn admin_org_connections_get(
+    State(s): State<AppState>,
+    _op: Operator,
+    Path(org): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let org = orgs::get_org(&s.db, &org).await?;
+    let rows = connections::list(&s.db, &org.id).await?;
+    Ok(Json(rows.iter().map(|r| describe(&s, r)).collect::<Vec<_>>()))
+}
+
+async fn connection_of(
+    s: &AppState,
+    org: &str,
+    id: &str,
+) -> Result<(ConnectionRow, crate::directory::Org), ApiError> {
+    let org = orgs::get_org(&s.db, org).await?;
+    let (row, _) = connections::get(&s.db, id).await?;
+    if row.org_id != org.id {
+        return Err(Error::not_found("connection", id).into());
+    }
+    Ok((row, org))
+}
+
+async fn admin_org_connection_get(
+    State(s): State<AppState>,
+    _op: Operator,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (row, _) = connection_of(&s, &org, &id).await?;
+    Ok(Json(describe(&s, &row)))
+}
+
+async fn admin_org_connection_patch(
+    State(s): State<AppState>,
+    _op: Operator,
+    Path((org, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (row, org) = connection_of(&s, &org, &id).await?;
+    let updated = match row.kind.as_str() {
+        "saml" => crate::saml::admin::update(&s, &org, row, body).await?,
+        _ => crate::oidc::admin::update(&s, &org, row, body).await?,
+    };
+    Ok(Json(updated))
+}
+
+async fn admin_org_connection_delete(
+    State(s): State<AppState>,
+    _op: Operator,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (_, org) = connection_of(&s, &org, &id).await?;
+    connections::delete(&s.db, Operator::ACTOR, &org, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin/v1/orgs/{org}/connections",
+            get(admin_org_connections_get).post(admin_org_connections_post),
+        )
+        .route(
+            "/admin/v1/orgs/{org}/connections/{id}",
+            get(admin_org_connection_get)
+                .patch(admin_org_connection_patch)
+                .delete(admin_org_connection_delete),
+        )
+}

@@ -1,0 +1,165 @@
+//! SSO connections shared by SAML and OIDC: the settings every login
+//! connection has (just-in-time provisioning, how a login is matched to a
+//! user, which return addresses are allowed) and storage with audit.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::clock;
+use crate::directory::Org;
+use crate::error::Error;
+use crate::session::login::MatchBy;
+use crate::store::audit::{self, NewEvent};
+use crate::store::connections::ConnectionRow;
+use crate::store::{self, Db};
+
+/// Settings common to every login connection (part of its JSON config).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoginSettings {
+    /// Create users just in time on their first login (default true).
+    #[serde(default = "yes")]
+    pub jit: bool,
+    /// How a login finds an existing (e.g. SCIM-provisioned) user.
+    #[serde(default)]
+    pub match_by: MatchBy,
+    /// Origins (scheme://host[:port]) a login may return to besides idbridge's own.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Where to go after login when no (allowed) return address was asked for.
+    #[serde(default)]
+    pub default_return_to: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        LoginSettings {
+            jit: true,
+            match_by: MatchBy::default(),
+            allowed_origins: Vec::new(),
+            default_return_to: None,
+        }
+    }
+}
+
+impl LoginSettings {
+    /// Each allowed origin must be an absolute http(s) origin without path.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (i, o) in self.allowed_origins.iter().enumerate() {
+            let ok = url::Url::parse(o)
+                .map(|u| {
+                    matches!(u.scheme(), "http" | "https")
+                        && u.host_str().is_some()
+                        && u.path() == "/"
+                        && u.query().is_none()
+                        && u.username().is_empty()
+                })
+                .unwrap_or(false);
+            if !ok {
+                return Err(Error::invalid(
+                    format!("allowed_origins[{i}]"),
+                    format!("{o:?} is not an origin like https://app.example.com"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The post-login address when nothing (allowed) was asked for.
+    pub fn default_target(&self, public_url: &str) -> String {
+        self.default_return_to.clone().unwrap_or_else(|| format!("{public_url}/v1/me"))
+    }
+}
+
+/// Store a new connection and audit it.
+pub async fn insert(db: &Db, actor: &str, org: &Org, row: ConnectionRow) -> Result<ConnectionRow, Error> {
+    let (actor, org_id) = (actor.to_string(), org.id.clone());
+    db.write(move |tx| {
+        store::connections::insert(tx, &row)?;
+        audit::append(
+            tx,
+            &row.created_at,
+            NewEvent {
+                org_id: Some(&org_id),
+                actor: &actor,
+                action: "connection.create",
+                target: &format!("connection:{}", row.id),
+                detail: json!({"kind": row.kind, "name": row.name}),
+            },
+        )?;
+        Ok(row)
+    })
+    .await
+}
+
+/// Replace a connection's name/config/secret and audit it.
+pub async fn update(db: &Db, actor: &str, mut row: ConnectionRow) -> Result<ConnectionRow, Error> {
+    let actor = actor.to_string();
+    db.write(move |tx| {
+        row.updated_at = clock::now_str();
+        if !store::connections::update(tx, &row)? {
+            return Err(Error::not_found("connection", row.id));
+        }
+        audit::append(
+            tx,
+            &row.updated_at,
+            NewEvent {
+                org_id: Some(&row.org_id),
+                actor: &actor,
+                action: "connection.update",
+                target: &format!("connection:{}", row.id),
+                detail: json!({"kind": row.kind, "name": row.name}),
+            },
+        )?;
+        Ok(row)
+    })
+    .await
+}
+
+/// A connection with its org, by id (the SSO endpoints know only the id).
+pub async fn get(db: &Db, id: &str) -> Result<(ConnectionRow, Org), Error> {
+    let id = id.to_string();
+    db.read(move |c| {
+        let row = store::connections::by_id(c, &id)?.ok_or_else(|| Error::not_found("connection", &id))?;
+        let org =
+            store::orgs::org_by_id(c, &row.org_id)?.ok_or_else(|| Error::not_found("org", &row.org_id))?;
+        Ok((row, org))
+    })
+    .await
+}
+
+pub async fn list(db: &Db, org_id: &str) -> Result<Vec<ConnectionRow>, Error> {
+    let org_id = org_id.to_string();
+    db.read(move |c| Ok(store::connections::list(c, &org_id)?)).await
+}
+
+pub async fn delete(db: &Db, actor: &str, org: &Org, id: &str) -> Result<(), Error> {
+    let (actor, org_id, id) = (actor.to_string(), org.id.clone(), id.to_string());
+    db.write(move |tx| {
+        if !store::connections::delete(tx, &org_id, &id)? {
+            return Err(Error::not_found("connection", id));
+        }
+        audit::append(
+            tx,
+            &clock::now_str(),
+            NewEvent {
+                org_id: Some(&org_id),
+                actor: &actor,
+                action: "connection.delete",
+                target: &format!("connection:{id}"),
+                detail: json!({}),
+            },
+        )?;
+        Ok(())
+    })
+    .await
+}
+
+/// The secret-box context of a connection's sealed secret.
+pub fn secret_context(id: &str) -> String {
+    format!("connection:{id}")
+}

@@ -1,0 +1,91 @@
+//! Single-use login state with an expiry (SAML request ids and assertion ids,
+//! OIDC state). `insert` refuses a key that is already there (replay);
+//! `take` deletes and returns a live entry, so each can be used once.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoginState {
+    pub kind: String,
+    pub key: String,
+    pub connection_id: String,
+    /// JSON.
+    pub data: String,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// Insert; `StoreError::Conflict` if (kind, key) exists and has not expired.
+pub fn insert(conn: &Connection, s: &LoginState, now: &str) -> Result<(), StoreError> {
+    // An expired entry with the same key no longer blocks.
+    conn.prepare_cached("DELETE FROM login_states WHERE kind = ?1 AND key = ?2 AND expires_at <= ?3")?
+        .execute(params![s.kind, s.key, now])?;
+    conn.prepare_cached(
+        "INSERT INTO login_states (kind, key, connection_id, data, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![s.kind, s.key, s.connection_id, s.data, s.created_at, s.expires_at])?;
+    Ok(())
+}
+
+/// Delete and return the entry if it exists and has not expired at `now`.
+pub fn take(conn: &Connection, kind: &str, key: &str, now: &str) -> Result<Option<LoginState>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "DELETE FROM login_states WHERE kind = ?1 AND key = ?2
+             RETURNING kind, key, connection_id, data, created_at, expires_at",
+        )?
+        .query_row(params![kind, key], |r| {
+            Ok(LoginState {
+                kind: r.get(0)?,
+                key: r.get(1)?,
+                connection_id: r.get(2)?,
+                data: r.get(3)?,
+                created_at: r.get(4)?,
+                expires_at: r.get(5)?,
+            })
+        })
+        .optional()?;
+    Ok(row.filter(|s| s.expires_at.as_str() > now))
+}
+
+/// Remove expired entries; returns how many.
+pub fn purge_expired(conn: &Connection, now: &str) -> Result<usize, StoreError> {
+    Ok(conn.execute("DELETE FROM login_states WHERE expires_at <= ?1", params![now])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(key: &str, expires_at: &str) -> LoginState {
+        LoginState {
+            kind: "saml_assertion".into(),
+            key: key.into(),
+            connection_id: "c".into(),
+            data: "{}".into(),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            expires_at: expires_at.into(),
+        }
+    }
+
+    #[test]
+    fn single_use_replay_refused_and_expiry() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate::apply(&mut conn).unwrap();
+        let now = "2026-01-01T00:00:00.000Z";
+        insert(&conn, &state("a", "2026-01-01T00:05:00.000Z"), now).unwrap();
+        assert!(matches!(
+            insert(&conn, &state("a", "2026-01-01T00:05:00.000Z"), now),
+            Err(StoreError::Conflict { .. })
+        ));
+        assert!(take(&conn, "saml_assertion", "a", now).unwrap().is_some());
+        assert!(take(&conn, "saml_assertion", "a", now).unwrap().is_none(), "single use");
+        insert(&conn, &state("b", "2026-01-01T00:00:01.000Z"), now).unwrap();
+        assert!(take(&conn, "saml_assertion", "b", "2026-01-01T00:00:02.000Z").unwrap().is_none(), "expired");
+        insert(&conn, &state("c", "2026-01-01T00:00:01.000Z"), now).unwrap();
+        assert_eq!(purge_expired(&conn, "2026-01-01T00:00:02.000Z").unwrap(), 1);
+    }
+}
