@@ -18,6 +18,7 @@ pub mod http;
 pub mod metrics;
 pub mod oidc;
 pub mod saml;
+pub mod scim;
 pub mod secrets;
 pub mod session;
 pub mod store;

@@ -164,6 +164,12 @@ impl CompiledMapping {
         desired
     }
 
+    /// Whether any rule names this group: when none does, a change of the
+    /// group's members cannot change anyone's grants.
+    pub fn matches_group(&self, fact: &GroupFact) -> bool {
+        !self.matching_rules(std::slice::from_ref(fact)).is_empty()
+    }
+
     /// Indices of the rules matching any value of any fact, ascending and without repeats.
     fn matching_rules(&self, groups: &[GroupFact]) -> Vec<usize> {
         let mut found = Vec::new();

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::access::routes::router())
         .merge(crate::saml::router())
         .merge(crate::oidc::router())
+        .merge(crate::scim::router())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

@@ -30,7 +30,7 @@ pub fn members(conn: &Connection, org_id: &str) -> Result<Vec<Member>, StoreErro
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.email, u.user_name, u.active, g.role, g.source
          FROM users u LEFT JOIN org_grants g ON g.user_id = u.id
-         WHERE u.org_id = ?1 AND (g.user_id IS NOT NULL OR u.origin IN ('scim', 'sso'))
+         WHERE u.org_id = ?1 AND u.deleted = 0 AND (g.user_id IS NOT NULL OR u.origin IN ('scim', 'sso'))
          ORDER BY u.user_name_key, u.id",
     )?;
     let mut rows = stmt.query(params![org_id])?;

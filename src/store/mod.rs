@@ -16,6 +16,7 @@ pub mod login_states;
 pub mod mapping_grants;
 pub mod mappings;
 pub mod orgs;
+pub mod scim;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;

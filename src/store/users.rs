@@ -60,7 +60,7 @@ pub fn by_id(conn: &Connection, org_id: &str, id: &str) -> Result<Option<User>, 
 /// The user whose email, or else whose userName, equals `email_key` (lowercased).
 pub fn by_email(conn: &Connection, org_id: &str, email_key: &str) -> Result<Option<User>, StoreError> {
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND (email_key = ?2 OR user_name_key = ?2)
+        "SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND deleted = 0 AND (email_key = ?2 OR user_name_key = ?2)
          ORDER BY (email_key = ?2) DESC, created_at LIMIT 1"
     );
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, email_key], user_row).optional()?)
@@ -71,7 +71,8 @@ pub fn by_external_id(
     org_id: &str,
     external_id: &str,
 ) -> Result<Option<User>, StoreError> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND external_id = ?2");
+    let sql =
+        format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND external_id = ?2 AND deleted = 0");
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, external_id], user_row).optional()?)
 }
 
@@ -80,7 +81,8 @@ pub fn by_user_name(
     org_id: &str,
     user_name_key: &str,
 ) -> Result<Option<User>, StoreError> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND user_name_key = ?2");
+    let sql =
+        format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND user_name_key = ?2 AND deleted = 0");
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, user_name_key], user_row).optional()?)
 }
 

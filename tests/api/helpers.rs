@@ -254,3 +254,105 @@ impl TestApp {
             .to_string()
     }
 }
+
+/// A SCIM client for one org.
+pub struct Scim<'a> {
+    pub app: &'a TestApp,
+    pub org: String,
+    pub token: String,
+}
+
+impl TestApp {
+    /// Create a SCIM token for `org` and return a client.
+    pub async fn scim(&self, org: &str) -> Scim<'_> {
+        let (s, t) =
+            self.admin_post(&format!("/admin/v1/orgs/{org}/scim-tokens"), serde_json::json!({})).await;
+        assert_eq!(s, StatusCode::CREATED);
+        Scim { app: self, org: org.to_string(), token: t["token"].as_str().unwrap().to_string() }
+    }
+}
+
+impl Scim<'_> {
+    pub fn url(&self, path: &str) -> String {
+        self.app.url(&format!("/scim/v2/{}{path}", self.org))
+    }
+
+    /// Send with `application/scim+json`; returns status, headers and JSON.
+    pub async fn req(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut r = self.app.client.request(method, self.url(path)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            r = r.header("content-type", "application/scim+json").body(b.to_string());
+        }
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let resp = r.send().await.unwrap();
+        let (status, h) = (resp.status(), resp.headers().clone());
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            h,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            },
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let (s, _, v) = self.req(reqwest::Method::GET, path, None, &[]).await;
+        (s, v)
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, _, v) = self.req(reqwest::Method::POST, path, Some(body), &[]).await;
+        (s, v)
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, _, v) = self.req(reqwest::Method::PUT, path, Some(body), &[]).await;
+        (s, v)
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, _, v) = self.req(reqwest::Method::PATCH, path, Some(body), &[]).await;
+        (s, v)
+    }
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        self.req(reqwest::Method::DELETE, path, None, &[]).await.0
+    }
+
+    /// POST a user and return its id.
+    pub async fn user(&self, user_name: &str, external_id: &str) -> String {
+        let (s, v) = self
+            .post(
+                "/Users",
+                serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": user_name, "externalId": external_id, "active": true,
+                    "name": {"givenName": "Given", "familyName": "Family"},
+                    "emails": [{"value": user_name, "type": "work", "primary": true}]
+                }),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// POST a group with members and return its id.
+    pub async fn group(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members.iter().map(|m| serde_json::json!({"value": m})).collect();
+        let (s, v) = self
+            .post(
+                "/Groups",
+                serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": name, "members": members}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+}

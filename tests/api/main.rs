@@ -8,4 +8,5 @@ mod authz;
 mod durability;
 mod helpers;
 mod process;
+mod scim_users;
 mod sessions;

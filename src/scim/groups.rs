@@ -1,0 +1,317 @@
+//! SCIM Groups: create, read, replace, delete, list, and membership changes
+//! that cost O(change). When no mapping rule names a group (by displayName or
+//! externalId), its membership cannot change anyone's grants and no
+//! reconciliation runs; otherwise exactly the users who joined or left (or
+//! every member, when the group's name changes) are reconciled.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use super::error::ScimError;
+use super::filter::matches;
+use super::query::{ListParams, compile, excludes, order_by, project};
+use super::resource::{group_resource, normalize_group};
+use super::schema::{Kind, LIST_SCHEMA, case_exact};
+use super::users::{Ctx, check_if_match};
+use crate::access::evaluate::GroupFact;
+use crate::access::reconcile::{active_mapping, reconcile_user};
+use crate::clock;
+use crate::directory::orgs::new_id;
+use crate::store::audit::{self, NewEvent};
+use crate::store::scim::{self as st, ScimGroupRow};
+use crate::store::{Connection, Db, StoreError};
+
+fn load(conn: &Connection, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
+    st::get_group(conn, &ctx.client.org_id, id)?
+        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
+}
+
+fn render(conn: &Connection, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) -> Result<Value, ScimError> {
+    let members = if with_members { Some(st::members_of(conn, &row.id)?) } else { None };
+    Ok(group_resource(&ctx.base, row, members.as_deref()))
+}
+
+fn uniqueness(e: StoreError) -> ScimError {
+    match e {
+        StoreError::Conflict { .. } => ScimError::uniqueness("externalId is already in use by another group"),
+        other => other.into(),
+    }
+}
+
+/// Does any rule of the org's mapping name this group?
+fn mapped(
+    conn: &Connection,
+    org_id: &str,
+    display_name: &str,
+    external_id: Option<&str>,
+) -> Result<bool, ScimError> {
+    let m = active_mapping(conn, org_id).map_err(ScimError::from)?;
+    let fact = GroupFact {
+        display_name: Some(display_name.to_string()),
+        external_id: external_id.map(String::from),
+        raw_claim: None,
+    };
+    Ok(m.compiled.matches_group(&fact))
+}
+
+fn reconcile_all(
+    conn: &Connection,
+    ctx: &Ctx,
+    users: impl IntoIterator<Item = String>,
+) -> Result<(), ScimError> {
+    let actor = ctx.client.actor();
+    for u in users {
+        reconcile_user(conn, &ctx.client.org_id, &u, &actor).map_err(ScimError::from)?;
+    }
+    Ok(())
+}
+
+/// Membership changes as requested by a client, applied to one group.
+#[derive(Debug, Default, Clone)]
+pub struct MemberOps {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+    /// Replace every member with these.
+    pub replace_all: Option<Vec<String>>,
+    pub remove_all: bool,
+}
+
+/// Apply member changes; returns (added, removed). Adding an unknown user is
+/// 400 invalidValue; removing a non-member (even a deleted user) is fine.
+pub fn change_members(
+    conn: &Connection,
+    ctx: &Ctx,
+    group_id: &str,
+    ops: &MemberOps,
+) -> Result<(Vec<String>, Vec<String>), ScimError> {
+    let mut add: Vec<String> = ops.add.clone();
+    let mut remove: Vec<String> = ops.remove.clone();
+    if ops.remove_all || ops.replace_all.is_some() {
+        let current = st::member_ids(conn, group_id)?;
+        match &ops.replace_all {
+            Some(wanted) => {
+                let want: HashSet<&String> = wanted.iter().collect();
+                let have: HashSet<&String> = current.iter().collect();
+                remove.extend(current.iter().filter(|c| !want.contains(c)).cloned());
+                add.extend(wanted.iter().filter(|w| !have.contains(w)).cloned());
+            }
+            None => remove.extend(current),
+        }
+    }
+    add.sort();
+    add.dedup();
+    if !add.is_empty() {
+        let live = st::live_user_ids(conn, &ctx.client.org_id, &add)?;
+        if let Some(missing) = add.iter().find(|a| !live.contains(*a)) {
+            return Err(ScimError::bad(
+                "invalidValue",
+                format!("member {missing:?} is not a user of this organization"),
+            ));
+        }
+    }
+    let removed = st::remove_members(conn, group_id, &remove)?;
+    let added = st::add_members(conn, group_id, &add)?;
+    Ok((added, removed))
+}
+
+fn audit_group(conn: &Connection, ctx: &Ctx, action: &str, id: &str, detail: Value) -> Result<(), ScimError> {
+    audit::append(
+        conn,
+        &clock::now_str(),
+        NewEvent {
+            org_id: Some(&ctx.client.org_id),
+            actor: &ctx.client.actor(),
+            action,
+            target: &format!("group:{id}"),
+            detail,
+        },
+    )?;
+    Ok(())
+}
+
+pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), ScimError> {
+    let (display_name, external_id, attributes, members) = normalize_group(body)?;
+    let ctx = ctx.clone();
+    db.write(move |tx| {
+        let now = clock::now_str();
+        let row = ScimGroupRow {
+            id: new_id(),
+            display_name,
+            external_id,
+            attributes,
+            version: 1,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        st::insert_group(tx, &ctx.client.org_id, &row).map_err(uniqueness)?;
+        let ops = MemberOps { add: members.unwrap_or_default(), ..Default::default() };
+        let (added, _) = change_members(tx, &ctx, &row.id, &ops)?;
+        if mapped(tx, &ctx.client.org_id, &row.display_name, row.external_id.as_deref())? {
+            reconcile_all(tx, &ctx, added.clone())?;
+        }
+        audit_group(
+            tx,
+            &ctx,
+            "scim.group.create",
+            &row.id,
+            json!({"displayName": row.display_name, "members_added": added.len()}),
+        )?;
+        let row = load(tx, &ctx, &row.id)?;
+        Ok((render(tx, &ctx, &row, true)?, row.version))
+    })
+    .await
+}
+
+pub async fn get(db: &Db, ctx: &Ctx, id: &str, p: ListParams) -> Result<(Value, i64), ScimError> {
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.read(move |c| {
+        let row = load(c, &ctx, &id)?;
+        let v = render(c, &ctx, &row, !excludes(&p, "members"))?;
+        Ok((project(v, &p.attributes, &p.excluded), row.version))
+    })
+    .await
+}
+
+/// Write new attributes and member changes; reconcile who is affected.
+pub fn update_in(
+    tx: &Connection,
+    ctx: &Ctx,
+    before: &ScimGroupRow,
+    after: ScimGroupRow,
+    ops: &MemberOps,
+    action: &str,
+) -> Result<ScimGroupRow, ScimError> {
+    let now = clock::now_str();
+    let renamed = before.display_name != after.display_name || before.external_id != after.external_id;
+    if renamed || before.attributes != after.attributes {
+        st::update_group(tx, &ctx.client.org_id, &after, &now).map_err(uniqueness)?;
+    }
+    let (added, removed) = change_members(tx, ctx, &before.id, ops)?;
+    if !added.is_empty() || !removed.is_empty() {
+        st::touch_group(tx, &before.id, &now)?;
+    }
+    let org = &ctx.client.org_id;
+    let was = mapped(tx, org, &before.display_name, before.external_id.as_deref())?;
+    let is = mapped(tx, org, &after.display_name, after.external_id.as_deref())?;
+    if renamed && (was || is) {
+        let mut everyone: HashSet<String> = st::member_ids(tx, &before.id)?.into_iter().collect();
+        everyone.extend(removed.iter().cloned());
+        reconcile_all(tx, ctx, everyone)?;
+    } else if was || is {
+        reconcile_all(tx, ctx, added.iter().chain(removed.iter()).cloned())?;
+    }
+    audit_group(
+        tx,
+        ctx,
+        action,
+        &before.id,
+        json!({"displayName": after.display_name, "members_added": added.len(), "members_removed": removed.len()}),
+    )?;
+    load(tx, ctx, &before.id)
+}
+
+/// PUT: replaces displayName, externalId, other attributes and the member list.
+pub async fn replace(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    body: Value,
+    if_match: Option<String>,
+) -> Result<(Value, i64), ScimError> {
+    let (display_name, external_id, attributes, members) = normalize_group(body)?;
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.write(move |tx| {
+        let before = load(tx, &ctx, &id)?;
+        check_if_match(if_match.as_deref(), before.version)?;
+        let after = ScimGroupRow { display_name, external_id, attributes, ..before.clone() };
+        let ops = MemberOps { replace_all: Some(members.unwrap_or_default()), ..Default::default() };
+        let row = update_in(tx, &ctx, &before, after, &ops, "scim.group.replace")?;
+        Ok((render(tx, &ctx, &row, true)?, row.version))
+    })
+    .await
+}
+
+/// Load a group for PATCH (the caller computes the new row and member ops).
+pub fn load_for_patch(conn: &Connection, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
+    load(conn, ctx, id)
+}
+
+/// Render after a PATCH: members only when the client will see them.
+pub fn render_after_patch(conn: &Connection, ctx: &Ctx, row: &ScimGroupRow) -> Result<Value, ScimError> {
+    render(conn, ctx, row, true)
+}
+
+pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.write(move |tx| {
+        let before = load(tx, &ctx, &id)?;
+        check_if_match(if_match.as_deref(), before.version)?;
+        let members = st::member_ids(tx, &id)?;
+        st::delete_group(tx, &ctx.client.org_id, &id)?;
+        if mapped(tx, &ctx.client.org_id, &before.display_name, before.external_id.as_deref())? {
+            reconcile_all(tx, &ctx, members.clone())?;
+        }
+        audit_group(
+            tx,
+            &ctx,
+            "scim.group.delete",
+            &id,
+            json!({"displayName": before.display_name, "members": members.len()}),
+        )?;
+        Ok(())
+    })
+    .await
+}
+
+/// GET /Groups; `excludedAttributes=members` never loads members.
+pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError> {
+    let ctx = ctx.clone();
+    db.read(move |c| {
+        let org = &ctx.client.org_id;
+        let order = order_by(Kind::Group, p.sort_by.as_ref(), p.descending);
+        let with_members = !excludes(&p, "members");
+        let compiled = p.filter.as_ref().map(|f| compile(Kind::Group, f));
+        let (total, rows) = match (&p.filter, compiled) {
+            (Some(f), Some(None)) => {
+                let all = st::list_groups(c, org, "1", &[], &order, i64::MAX, 0)?;
+                let exact = |path: &super::filter::AttrPath| case_exact(Kind::Group, path);
+                let mut hits = Vec::new();
+                for r in &all {
+                    let res = render(c, &ctx, r, true)?;
+                    if matches(f, &res, &exact) {
+                        hits.push(if with_members { res } else { render(c, &ctx, r, false)? });
+                    }
+                }
+                let total = hits.len() as i64;
+                (
+                    total,
+                    hits.into_iter()
+                        .skip((p.start_index - 1) as usize)
+                        .take(p.count as usize)
+                        .collect::<Vec<_>>(),
+                )
+            }
+            (_, compiled) => {
+                let sql = compiled.flatten().unwrap_or_default();
+                let w = if sql.where_sql.is_empty() { "1".to_string() } else { sql.where_sql.clone() };
+                let total = st::count_groups(c, org, &w, &sql.args)?;
+                let rows = if p.count == 0 {
+                    Vec::new()
+                } else {
+                    st::list_groups(c, org, &w, &sql.args, &order, p.count, p.start_index - 1)?
+                };
+                let rendered =
+                    rows.iter().map(|r| render(c, &ctx, r, with_members)).collect::<Result<Vec<_>, _>>()?;
+                (total, rendered)
+            }
+        };
+        let resources: Vec<Value> =
+            rows.into_iter().map(|r| project(r, &p.attributes, &p.excluded)).collect();
+        Ok(json!({
+            "schemas": [LIST_SCHEMA], "totalResults": total, "startIndex": p.start_index,
+            "itemsPerPage": resources.len(), "Resources": resources,
+        }))
+    })
+    .await
+}

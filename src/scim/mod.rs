@@ -1,0 +1,18 @@
+//! SCIM 2.0 server (RFC 7643/7644) that Okta's and Microsoft Entra ID's
+//! provisioning clients push users and groups into, per org, with per-org
+//! bearer tokens. Client quirks are normalised at the edge (resource.rs,
+//! patch/); facts are recorded and access/ reconciles the affected users.
+
+pub mod auth;
+pub mod bulk;
+pub mod error;
+pub mod filter;
+pub mod groups;
+pub mod patching;
+pub mod query;
+pub mod resource;
+pub mod routes;
+pub mod schema;
+pub mod users;
+
+pub use routes::router;

@@ -1,0 +1,256 @@
+//! SCIM Users: create, read, replace, delete, list. Every change records the
+//! facts and asks access/ to reconcile the user in the same transaction, with
+//! an audit event. DELETE and `active: false` deprovision: mapping grants go,
+//! sessions and API keys are revoked; manual grants stay.
+
+use serde_json::{Value, json};
+
+use super::auth::ScimClient;
+use super::error::ScimError;
+use super::filter::matches;
+use super::query::{ListParams, compile, order_by, project};
+use super::resource::{etag, normalize_user, user_resource};
+use super::schema::{Kind, LIST_SCHEMA, case_exact};
+use crate::access::reconcile::reconcile_user;
+use crate::clock;
+use crate::directory::orgs::new_id;
+use crate::store::audit::{self, NewEvent};
+use crate::store::scim::{self as st, ScimUserRow};
+use crate::store::{Connection, Db};
+
+/// Who is asking, and the base URL of their org's SCIM endpoint.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub client: ScimClient,
+    pub base: String,
+}
+
+/// RFC 7644 §3.14: If-Match with a stale version → 412.
+pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    let Some(h) = if_match else { return Ok(()) };
+    let current = etag(version);
+    let ok = h
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == current || t.trim_start_matches("W/") == &current[2..]);
+    if ok {
+        Ok(())
+    } else {
+        Err(ScimError::new(
+            axum::http::StatusCode::PRECONDITION_FAILED,
+            None,
+            format!("resource version is {current}, not {h}"),
+        ))
+    }
+}
+
+fn audit_user(conn: &Connection, ctx: &Ctx, action: &str, id: &str, detail: Value) -> Result<(), ScimError> {
+    audit::append(
+        conn,
+        &clock::now_str(),
+        NewEvent {
+            org_id: Some(&ctx.client.org_id),
+            actor: &ctx.client.actor(),
+            action,
+            target: &format!("user:{id}"),
+            detail,
+        },
+    )?;
+    Ok(())
+}
+
+fn render(conn: &Connection, ctx: &Ctx, row: &ScimUserRow) -> Result<Value, ScimError> {
+    let groups = st::groups_of_user(conn, &row.id)?;
+    Ok(user_resource(&ctx.base, row, &groups))
+}
+
+fn load(conn: &Connection, ctx: &Ctx, id: &str) -> Result<ScimUserRow, ScimError> {
+    st::get_user(conn, &ctx.client.org_id, id)?
+        .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))
+}
+
+fn reconcile(conn: &Connection, ctx: &Ctx, id: &str) -> Result<(), ScimError> {
+    reconcile_user(conn, &ctx.client.org_id, id, &ctx.client.actor()).map_err(ScimError::from)?;
+    Ok(())
+}
+
+pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), ScimError> {
+    let cols = normalize_user(body)?;
+    let ctx = ctx.clone();
+    db.write(move |tx| {
+        let id = new_id();
+        let now = clock::now_str();
+        st::insert_user(tx, &ctx.client.org_id, &id, &cols, &now).map_err(uniqueness)?;
+        reconcile(tx, &ctx, &id)?;
+        audit_user(
+            tx,
+            &ctx,
+            "scim.user.create",
+            &id,
+            json!({"userName": cols.user_name, "externalId": cols.external_id, "active": cols.active}),
+        )?;
+        let row = load(tx, &ctx, &id)?;
+        Ok((render(tx, &ctx, &row)?, row.version))
+    })
+    .await
+}
+
+/// Map a uniqueness failure to SCIM's 409 `uniqueness` naming the attribute.
+pub fn uniqueness(e: crate::store::StoreError) -> ScimError {
+    match e {
+        crate::store::StoreError::Conflict { what } => {
+            let attr = if what.contains("user_name") {
+                "userName"
+            } else if what.contains("external_id") {
+                "externalId"
+            } else {
+                "a unique attribute"
+            };
+            ScimError::uniqueness(format!("{attr} is already in use in this organization"))
+        }
+        other => other.into(),
+    }
+}
+
+pub async fn get(db: &Db, ctx: &Ctx, id: &str) -> Result<(Value, i64), ScimError> {
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.read(move |c| {
+        let row = load(c, &ctx, &id)?;
+        Ok((render(c, &ctx, &row)?, row.version))
+    })
+    .await
+}
+
+/// PUT: the body replaces every client attribute (Okta sends the full user).
+pub async fn replace(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    body: Value,
+    if_match: Option<String>,
+) -> Result<(Value, i64), ScimError> {
+    let cols = normalize_user(body)?;
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.write(move |tx| {
+        let before = load(tx, &ctx, &id)?;
+        check_if_match(if_match.as_deref(), before.version)?;
+        st::replace_user(tx, &ctx.client.org_id, &id, &cols, &clock::now_str()).map_err(uniqueness)?;
+        reconcile(tx, &ctx, &id)?;
+        let action = match (before.active, cols.active) {
+            (true, false) => "scim.user.deactivate",
+            (false, true) => "scim.user.activate",
+            _ => "scim.user.replace",
+        };
+        audit_user(
+            tx,
+            &ctx,
+            action,
+            &id,
+            json!({"userName": cols.user_name, "externalId": cols.external_id, "active": cols.active}),
+        )?;
+        let row = load(tx, &ctx, &id)?;
+        Ok((render(tx, &ctx, &row)?, row.version))
+    })
+    .await
+}
+
+/// Store an already-patched resource (PATCH goes through here).
+pub async fn store_patched(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    patch: impl FnOnce(Value) -> Result<Value, ScimError> + Send + 'static,
+    if_match: Option<String>,
+) -> Result<(Value, i64), ScimError> {
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.write(move |tx| {
+        let before = load(tx, &ctx, &id)?;
+        check_if_match(if_match.as_deref(), before.version)?;
+        let current = render(tx, &ctx, &before)?;
+        let patched = patch(current)?;
+        let cols = normalize_user(patched)?;
+        st::replace_user(tx, &ctx.client.org_id, &id, &cols, &clock::now_str()).map_err(uniqueness)?;
+        reconcile(tx, &ctx, &id)?;
+        let action = match (before.active, cols.active) {
+            (true, false) => "scim.user.deactivate",
+            (false, true) => "scim.user.activate",
+            _ => "scim.user.patch",
+        };
+        audit_user(
+            tx,
+            &ctx,
+            action,
+            &id,
+            json!({"userName": cols.user_name, "externalId": cols.external_id, "active": cols.active}),
+        )?;
+        let row = load(tx, &ctx, &id)?;
+        Ok((render(tx, &ctx, &row)?, row.version))
+    })
+    .await
+}
+
+pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.write(move |tx| {
+        let before = load(tx, &ctx, &id)?;
+        check_if_match(if_match.as_deref(), before.version)?;
+        let now = clock::now_str();
+        // Memberships go with the user; the row stays (inactive, hidden) for manual grants.
+        tx.execute("DELETE FROM group_members WHERE user_id = ?1", [&id])
+            .map_err(crate::store::StoreError::from)?;
+        st::soft_delete_user(tx, &ctx.client.org_id, &id, &now)?;
+        reconcile(tx, &ctx, &id)?;
+        audit_user(tx, &ctx, "scim.user.delete", &id, json!({"userName": before.user_name}))?;
+        Ok(())
+    })
+    .await
+}
+
+/// GET /Users with filter, paging, sorting and projection.
+pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError> {
+    let ctx = ctx.clone();
+    db.read(move |c| {
+        let org = &ctx.client.org_id;
+        let order = order_by(Kind::User, p.sort_by.as_ref(), p.descending);
+        let (total, rows) = match p.filter.as_ref().map(|f| (f, compile(Kind::User, f))) {
+            None | Some((_, Some(_))) => {
+                let sql = p.filter.as_ref().and_then(|f| compile(Kind::User, f)).unwrap_or_default();
+                let w = if sql.where_sql.is_empty() { "1".to_string() } else { sql.where_sql.clone() };
+                let total = st::count_users(c, org, &w, &sql.args)?;
+                let rows = if p.count == 0 {
+                    Vec::new()
+                } else {
+                    st::list_users(c, org, &w, &sql.args, &order, p.count, p.start_index - 1)?
+                };
+                let rendered = rows.iter().map(|r| render(c, &ctx, r)).collect::<Result<Vec<_>, _>>()?;
+                (total, rendered)
+            }
+            Some((f, None)) => {
+                // Not expressible on indexed columns: evaluate on every user of the org.
+                let all = st::list_users(c, org, "1", &[], &order, i64::MAX, 0)?;
+                let exact = |path: &super::filter::AttrPath| case_exact(Kind::User, path);
+                let mut hits = Vec::new();
+                for r in &all {
+                    let res = render(c, &ctx, r)?;
+                    if matches(f, &res, &exact) {
+                        hits.push(res);
+                    }
+                }
+                let total = hits.len() as i64;
+                let page =
+                    hits.into_iter().skip((p.start_index - 1) as usize).take(p.count as usize).collect();
+                (total, page)
+            }
+        };
+        let resources: Vec<Value> =
+            rows.into_iter().map(|r| project(r, &p.attributes, &p.excluded)).collect();
+        Ok(json!({
+            "schemas": [LIST_SCHEMA],
+            "totalResults": total,
+            "startIndex": p.start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }))
+    })
+    .await
+}

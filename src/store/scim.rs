@@ -1,0 +1,363 @@
+//! SCIM storage: users and groups as SCIM resources (the client's JSON in
+//! `attributes`, with indexed columns beside it), group memberships changed
+//! one row at a time (O(change), not O(group size)), and list queries whose
+//! WHERE clause comes from the compiled filter (always bound parameters).
+
+use std::collections::HashSet;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use super::StoreError;
+
+/// The indexed columns of a SCIM user, extracted from its JSON.
+#[derive(Clone, Debug, Default)]
+pub struct UserColumns {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub active: bool,
+    /// The resource as stored (JSON, no id/meta/password/groups).
+    pub attributes: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ScimUserRow {
+    pub id: String,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub attributes: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const USER_COLS: &str =
+    "u.id, u.user_name, u.external_id, u.active, u.attributes, u.version, u.created_at, u.updated_at";
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<ScimUserRow> {
+    Ok(ScimUserRow {
+        id: r.get(0)?,
+        user_name: r.get(1)?,
+        external_id: r.get(2)?,
+        active: r.get(3)?,
+        attributes: r.get(4)?,
+        version: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+pub fn insert_user(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    c: &UserColumns,
+    now: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO users (id, org_id, origin, user_name, user_name_key, external_id, email, email_key,
+                            display_name, given_name, family_name, active, attributes, created_at, updated_at)
+         VALUES (?1, ?2, 'scim', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+    )?
+    .execute(params![
+        id,
+        org_id,
+        c.user_name,
+        c.user_name.to_lowercase(),
+        c.external_id,
+        c.email,
+        c.email.as_ref().map(|e| e.to_lowercase()),
+        c.display_name,
+        c.given_name,
+        c.family_name,
+        c.active,
+        c.attributes,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Replace a user's columns and JSON, bumping its version; true if found.
+pub fn replace_user(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    c: &UserColumns,
+    now: &str,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE users SET user_name = ?3, user_name_key = ?4, external_id = ?5, email = ?6, email_key = ?7,
+                display_name = ?8, given_name = ?9, family_name = ?10, active = ?11, attributes = ?12,
+                updated_at = ?13, version = version + 1
+             WHERE org_id = ?1 AND id = ?2 AND deleted = 0",
+        )?
+        .execute(params![
+            org_id,
+            id,
+            c.user_name,
+            c.user_name.to_lowercase(),
+            c.external_id,
+            c.email,
+            c.email.as_ref().map(|e| e.to_lowercase()),
+            c.display_name,
+            c.given_name,
+            c.family_name,
+            c.active,
+            c.attributes,
+            now
+        ])?
+        == 1)
+}
+
+pub fn get_user(conn: &Connection, org_id: &str, id: &str) -> Result<Option<ScimUserRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLS} FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0"
+        ))?
+        .query_row(params![org_id, id], user_row)
+        .optional()?)
+}
+
+/// SCIM DELETE: inactive, hidden from SCIM, userName and externalId freed;
+/// the row stays for manual grants and the audit trail.
+pub fn soft_delete_user(conn: &Connection, org_id: &str, id: &str, now: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE users SET deleted = 1, active = 0, external_id = NULL,
+                user_name_key = 'deleted:' || id || ':' || user_name_key, updated_at = ?3, version = version + 1
+             WHERE org_id = ?1 AND id = ?2 AND deleted = 0",
+        )?
+        .execute(params![org_id, id, now])?
+        == 1)
+}
+
+/// Users matching `where_sql` (a fragment over alias `u`, `?` placeholders
+/// numbered after the org id), ordered, one page.
+pub fn list_users(
+    conn: &Connection,
+    org_id: &str,
+    where_sql: &str,
+    args: &[SqlValue],
+    order_sql: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ScimUserRow>, StoreError> {
+    let sql = format!(
+        "SELECT {USER_COLS} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND ({where_sql})
+         ORDER BY {order_sql} LIMIT ? OFFSET ?"
+    );
+    let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
+    all.extend_from_slice(args);
+    all.push(SqlValue::Integer(limit));
+    all.push(SqlValue::Integer(offset));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(all), user_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn count_users(
+    conn: &Connection,
+    org_id: &str,
+    where_sql: &str,
+    args: &[SqlValue],
+) -> Result<i64, StoreError> {
+    let sql = format!("SELECT count(*) FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND ({where_sql})");
+    let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
+    all.extend_from_slice(args);
+    Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(all), |r| r.get(0))?)
+}
+
+/// The groups a user belongs to: (group id, displayName).
+pub fn groups_of_user(conn: &Connection, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
+         WHERE m.user_id = ?1 ORDER BY g.display_name_key",
+    )?;
+    let rows = stmt.query_map(params![user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[derive(Clone, Debug)]
+pub struct ScimGroupRow {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub attributes: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const GROUP_COLS: &str =
+    "g.id, g.display_name, g.external_id, g.attributes, g.version, g.created_at, g.updated_at";
+
+fn group_row(r: &Row<'_>) -> rusqlite::Result<ScimGroupRow> {
+    Ok(ScimGroupRow {
+        id: r.get(0)?,
+        display_name: r.get(1)?,
+        external_id: r.get(2)?,
+        attributes: r.get(3)?,
+        version: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+    })
+}
+
+pub fn insert_group(conn: &Connection, org_id: &str, g: &ScimGroupRow) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO groups (id, org_id, display_name, display_name_key, external_id, attributes, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+    )?
+    .execute(params![g.id, org_id, g.display_name, g.display_name.to_lowercase(), g.external_id, g.attributes, g.created_at])?;
+    Ok(())
+}
+
+/// Replace displayName/externalId/attributes and bump the version.
+pub fn update_group(
+    conn: &Connection,
+    org_id: &str,
+    g: &ScimGroupRow,
+    now: &str,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE groups SET display_name = ?3, display_name_key = ?4, external_id = ?5, attributes = ?6,
+                updated_at = ?7, version = version + 1
+             WHERE org_id = ?1 AND id = ?2",
+        )?
+        .execute(params![
+            org_id,
+            g.id,
+            g.display_name,
+            g.display_name.to_lowercase(),
+            g.external_id,
+            g.attributes,
+            now
+        ])?
+        == 1)
+}
+
+/// A membership change: bump version and lastModified only.
+pub fn touch_group(conn: &Connection, group_id: &str, now: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE groups SET updated_at = ?2, version = version + 1 WHERE id = ?1")?
+        .execute(params![group_id, now])?;
+    Ok(())
+}
+
+pub fn get_group(conn: &Connection, org_id: &str, id: &str) -> Result<Option<ScimGroupRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {GROUP_COLS} FROM groups g WHERE g.org_id = ?1 AND g.id = ?2"))?
+        .query_row(params![org_id, id], group_row)
+        .optional()?)
+}
+
+pub fn delete_group(conn: &Connection, org_id: &str, id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM groups WHERE org_id = ?1 AND id = ?2")?
+        .execute(params![org_id, id])?
+        == 1)
+}
+
+pub fn list_groups(
+    conn: &Connection,
+    org_id: &str,
+    where_sql: &str,
+    args: &[SqlValue],
+    order_sql: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ScimGroupRow>, StoreError> {
+    let sql = format!(
+        "SELECT {GROUP_COLS} FROM groups g WHERE g.org_id = ? AND ({where_sql}) ORDER BY {order_sql} LIMIT ? OFFSET ?"
+    );
+    let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
+    all.extend_from_slice(args);
+    all.push(SqlValue::Integer(limit));
+    all.push(SqlValue::Integer(offset));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(all), group_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn count_groups(
+    conn: &Connection,
+    org_id: &str,
+    where_sql: &str,
+    args: &[SqlValue],
+) -> Result<i64, StoreError> {
+    let sql = format!("SELECT count(*) FROM groups g WHERE g.org_id = ? AND ({where_sql})");
+    let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
+    all.extend_from_slice(args);
+    Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(all), |r| r.get(0))?)
+}
+
+/// Members of a group: (user id, userName, displayName).
+pub fn members_of(
+    conn: &Connection,
+    group_id: &str,
+) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.user_name, u.display_name FROM group_members m JOIN users u ON u.id = m.user_id
+         WHERE m.group_id = ?1 ORDER BY u.id",
+    )?;
+    let rows = stmt.query_map(params![group_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn member_ids(conn: &Connection, group_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM group_members WHERE group_id = ?1")?;
+    let rows = stmt.query_map(params![group_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Add members; returns those that were not members before.
+pub fn add_members(
+    conn: &Connection,
+    group_id: &str,
+    user_ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)")?;
+    let mut added = Vec::new();
+    for u in user_ids {
+        if stmt.execute(params![group_id, u])? == 1 {
+            added.push(u.clone());
+        }
+    }
+    Ok(added)
+}
+
+/// Remove members; returns those that were members.
+pub fn remove_members(
+    conn: &Connection,
+    group_id: &str,
+    user_ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")?;
+    let mut removed = Vec::new();
+    for u in user_ids {
+        if stmt.execute(params![group_id, u])? == 1 {
+            removed.push(u.clone());
+        }
+    }
+    Ok(removed)
+}
+
+/// Which of `ids` are live (not deleted) users of the org.
+pub fn live_user_ids(conn: &Connection, org_id: &str, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT 1 FROM users WHERE org_id = ?1 AND id = ?2 AND deleted = 0")?;
+    let mut out = HashSet::new();
+    for id in ids {
+        if stmt.exists(params![org_id, id])? {
+            out.insert(id.clone());
+        }
+    }
+    Ok(out)
+}
