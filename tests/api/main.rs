@@ -8,5 +8,6 @@ mod authz;
 mod durability;
 mod helpers;
 mod process;
+mod scim_groups;
 mod scim_users;
 mod sessions;
