@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 
 use super::auth::{MAX_BODY, ScimClient, ScimJson};
@@ -250,6 +250,20 @@ async fn scim_bulk_post(
     Ok(scim_response(StatusCode::OK, &out, None, None))
 }
 
+/// Any other path under an org's SCIM base: a SCIM 404.
+async fn scim_unknown(_client: ScimClient) -> ScimError {
+    ScimError::not_found("no such SCIM endpoint")
+}
+
+/// Searching several resource types at once (root `/.search`) is not offered.
+async fn scim_root_search_post(_client: ScimClient) -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "search across resource types is not supported; use /Users/.search or /Groups/.search",
+    )
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/scim/v2/{org}/Users", get(scim_users_get).post(scim_users_post))
@@ -273,5 +287,7 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/{org}/Schemas", get(scim_schemas_get))
         .route("/scim/v2/{org}/Schemas/{id}", get(scim_schema_id_get))
         .route("/scim/v2/{org}/Bulk", post(scim_bulk_post))
+        .route("/scim/v2/{org}/.search", post(scim_root_search_post))
+        .route("/scim/v2/{org}/{*rest}", any(scim_unknown))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }

@@ -27,6 +27,8 @@ pub struct Attr {
     pub returned: &'static str,
     pub uniqueness: &'static str,
     pub sub: &'static [Attr],
+    /// referenceTypes of a reference attribute.
+    pub refs: &'static [&'static str],
 }
 
 const fn a(name: &'static str, ty: &'static str) -> Attr {
@@ -40,6 +42,7 @@ const fn a(name: &'static str, ty: &'static str) -> Attr {
         returned: "default",
         uniqueness: "none",
         sub: &[],
+        refs: &["external"],
     }
 }
 
@@ -77,7 +80,7 @@ const ADDRESS: &[Attr] = &[
 
 const GROUP_REF: &[Attr] = &[
     Attr { mutability: "readOnly", ..a("value", "string") },
-    Attr { mutability: "readOnly", ..a("$ref", "reference") },
+    Attr { mutability: "readOnly", refs: &["Group"], ..a("$ref", "reference") },
     Attr { mutability: "readOnly", ..a("display", "string") },
     Attr { mutability: "readOnly", ..a("type", "string") },
 ];
@@ -108,7 +111,7 @@ pub const USER_ATTRS: &[Attr] = &[
 
 const MANAGER: &[Attr] = &[
     Attr { case_exact: true, ..a("value", "string") },
-    a("$ref", "reference"),
+    Attr { refs: &["User"], ..a("$ref", "reference") },
     Attr { mutability: "readOnly", ..a("displayName", "string") },
 ];
 
@@ -123,7 +126,7 @@ pub const ENTERPRISE_ATTRS: &[Attr] = &[
 
 const MEMBER: &[Attr] = &[
     Attr { mutability: "immutable", case_exact: true, ..a("value", "string") },
-    Attr { mutability: "immutable", ..a("$ref", "reference") },
+    Attr { mutability: "immutable", refs: &["User"], ..a("$ref", "reference") },
     Attr { mutability: "immutable", ..a("display", "string") },
     Attr { mutability: "immutable", ..a("type", "string") },
 ];
@@ -181,7 +184,7 @@ fn attr_json(x: &Attr) -> Value {
         v["subAttributes"] = Value::Array(x.sub.iter().map(attr_json).collect());
     }
     if x.ty == "reference" {
-        v["referenceTypes"] = json!(["external", "User", "Group"]);
+        v["referenceTypes"] = json!(x.refs);
     }
     v
 }
