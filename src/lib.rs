@@ -104,6 +104,7 @@ impl App {
             public_url: public_url.into(),
             admin_body_limit: config.admin_body_limit,
             sessions,
+            scim_tokens: Arc::new(directory::tokens::TokenCache::default()),
             saml: Arc::new(saml::SamlState::default()),
             oidc: Arc::new(oidc::OidcState::default()),
         };

@@ -49,6 +49,8 @@ async fn admin_org_scim_token_delete(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     tokens::revoke(&s.db, Operator::ACTOR, &org, &id).await?;
+    // Revocation takes effect at once: forget every cached verification.
+    s.scim_tokens.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -99,3 +99,70 @@ pub async fn verify(db: &Db, presented: &str) -> Result<Option<(String, String)>
     let hash = secrets::hash_token(presented);
     db.read(move |c| Ok(store::tokens::live_by_hash(c, &hash)?)).await
 }
+
+/// What a verified token resolves to: (org id, org slug, token id).
+pub type TokenOwner = (String, String, String);
+
+/// Verified SCIM tokens by hash, so a hot SCIM client costs no store read per
+/// request. Cleared whenever a token is revoked in this process, and entries
+/// older than `TTL` are re-verified (covering revocation by another process).
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<[u8; 32], (TokenOwner, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    /// How long a verification is trusted without asking the store again.
+    const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+    /// Bound on the number of cached tokens.
+    const MAX: usize = 10_000;
+
+    pub fn clear(&self) {
+        match self.entries.lock() {
+            Ok(mut m) => m.clear(),
+            Err(p) => p.into_inner().clear(),
+        }
+    }
+
+    /// The owner of a presented token, from the cache or the store.
+    pub async fn verify(&self, db: &Db, presented: &str) -> Result<Option<TokenOwner>, Error> {
+        if !presented.starts_with(SCIM_TOKEN_PREFIX) || presented.len() > 200 {
+            return Ok(None);
+        }
+        let hash = secrets::hash_token(presented);
+        {
+            let m = match self.entries.lock() {
+                Ok(m) => m,
+                Err(p) => p.into_inner(),
+            };
+            if let Some((owner, at)) = m.get(&hash) {
+                if at.elapsed() < Self::TTL {
+                    return Ok(Some(owner.clone()));
+                }
+            }
+        }
+        let found = db
+            .read(move |c| {
+                let Some((org_id, token_id)) = store::tokens::live_by_hash(c, &hash)? else { return Ok(None) };
+                let org = store::orgs::org_by_id(c, &org_id)?;
+                Ok::<_, Error>(org.map(|o| (org_id, o.slug, token_id)))
+            })
+            .await?;
+        let mut m = match self.entries.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        match &found {
+            Some(owner) => {
+                if m.len() >= Self::MAX {
+                    m.clear();
+                }
+                m.insert(hash, (owner.clone(), std::time::Instant::now()));
+            }
+            None => {
+                m.remove(&hash);
+            }
+        }
+        Ok(found)
+    }
+}

@@ -29,6 +29,7 @@ pub struct AppState {
     pub public_url: Arc<str>,
     pub admin_body_limit: usize,
     pub sessions: crate::session::SharedSessions,
+    pub scim_tokens: Arc<crate::directory::tokens::TokenCache>,
     pub saml: Arc<crate::saml::SamlState>,
     pub oidc: Arc<crate::oidc::OidcState>,
 }

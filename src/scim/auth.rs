@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use serde_json::Value;
 
 use super::error::ScimError;
-use crate::directory::tokens;
 use crate::http::AppState;
 use crate::http::extract::bearer;
 
@@ -44,15 +43,14 @@ impl FromRequestParts<AppState> for ScimClient {
             }
             Err(_) => String::new(),
         };
-        let verified = tokens::verify(&state.db, &token).await.map_err(ScimError::from)?;
-        let Some((org_id, token_id)) = verified else {
+        let verified = state.scim_tokens.verify(&state.db, &token).await.map_err(ScimError::from)?;
+        let Some((org_id, owner_slug, token_id)) = verified else {
             state.metrics.refusal("scim", "bad_token");
             return Err(ScimError::unauthorized("invalid or revoked token"));
         };
-        let org = crate::directory::orgs::get_org(&state.db, &org_slug).await.ok();
-        match org {
-            Some(o) if o.id == org_id => Ok(ScimClient { org_id, org_slug, token_id }),
-            _ => {
+        match owner_slug == org_slug {
+            true => Ok(ScimClient { org_id, org_slug, token_id }),
+            false => {
                 // A token of another org is as good as no token here.
                 state.metrics.refusal("scim", "token_of_other_org");
                 Err(ScimError::unauthorized("token is not valid for this organization"))

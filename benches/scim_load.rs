@@ -1,0 +1,205 @@
+//! Load test of the SCIM server over loopback against a real `idbridge serve`
+//! process (release build). Seeds an org with USERS users straight into a
+//! fresh SQLite file, starts the server on it, then measures
+//!   A. `GET /Users?filter=userName eq "…"` (random existing users),
+//!   B. `POST /Users` (new users; synchronous=FULL, group commit),
+//! each at CONCURRENCY for SECONDS, reporting req/s, p50/p99 and the server's peak RSS.
+//! Run: `cargo bench --bench scim_load` (env USERS=1000000 SECONDS=10 CONCURRENCY=32).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use idbridge::metrics::Metrics;
+use idbridge::store::{Db, StoreError};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+async fn seed(db: &Db, users: u64) -> Result<String, Box<dyn std::error::Error>> {
+    idbridge::directory::orgs::create_org(db, "bench", "load", "Load").await?;
+    let token = idbridge::directory::tokens::create(db, "bench", "load", "load test").await?;
+    let batch = 100_000;
+    let mut start = 0;
+    while start < users {
+        let end = (start + batch).min(users);
+        db.write(move |c| -> Result<(), StoreError> {
+            let org_id: String = c.query_row("SELECT id FROM orgs WHERE slug = 'load'", [], |r| r.get(0))?;
+            let mut st = c.prepare_cached(
+                "INSERT INTO users (id, org_id, origin, user_name, user_name_key, external_id, email, email_key,
+                                    active, attributes, created_at, updated_at)
+                 VALUES (?1, ?2, 'scim', ?3, ?3, ?4, ?3, ?3, 1, ?5, ?6, ?6)",
+            )?;
+            for i in start..end {
+                let name = format!("user{i}@load.test");
+                let attrs = format!(
+                    r#"{{"userName":"{name}","name":{{"givenName":"U","familyName":"{i}"}},"emails":[{{"value":"{name}","type":"work","primary":true}}]}}"#
+                );
+                st.execute(rusqlite_params(&[&format!("{i:032x}"), &org_id, &name, &format!("ext-{i}"), &attrs, "2026-01-01T00:00:00.000Z"]))?;
+            }
+            Ok(())
+        })
+        .await?;
+        start = end;
+    }
+    Ok(token.token.expose().to_string())
+}
+
+fn rusqlite_params<'a>(v: &'a [&'a str]) -> impl idbridge::store::Params + 'a {
+    idbridge::store::params_from_iter(v.iter())
+}
+
+struct Outcome {
+    ok: u64,
+    errors: u64,
+    latencies_us: Vec<u64>,
+    elapsed: Duration,
+}
+
+async fn drive<F, Fut>(concurrency: u64, seconds: u64, make: F) -> Outcome
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let make = Arc::new(make);
+    let stop = Arc::new(AtomicBool::new(false));
+    let counter = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (make, stop, counter) = (make.clone(), stop.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut errors, mut lat) = (0u64, 0u64, Vec::with_capacity(100_000));
+            while !stop.load(Ordering::Relaxed) {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                if make(n).await {
+                    ok += 1;
+                } else {
+                    errors += 1;
+                }
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            (ok, errors, lat)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut out = Outcome { ok: 0, errors: 0, latencies_us: Vec::new(), elapsed: Duration::ZERO };
+    for t in tasks {
+        if let Ok((ok, errors, lat)) = t.await {
+            out.ok += ok;
+            out.errors += errors;
+            out.latencies_us.extend(lat);
+        }
+    }
+    out.elapsed = started.elapsed();
+    out.latencies_us.sort_unstable();
+    out
+}
+
+fn report(name: &str, o: &Outcome) {
+    let pct = |p: f64| o.latencies_us.get(((o.latencies_us.len() as f64 * p) as usize).min(o.latencies_us.len().saturating_sub(1))).copied().unwrap_or(0);
+    println!(
+        "{name}: {:.0} req/s ({} ok, {} errors in {:.1}s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        o.ok as f64 / o.elapsed.as_secs_f64(),
+        o.ok,
+        o.errors,
+        o.elapsed.as_secs_f64(),
+        pct(0.50) as f64 / 1000.0,
+        pct(0.99) as f64 / 1000.0,
+        o.latencies_us.last().copied().unwrap_or(0) as f64 / 1000.0
+    );
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let users = env_or("USERS", 1_000_000);
+    let seconds = env_or("SECONDS", 10);
+    let concurrency = env_or("CONCURRENCY", 32);
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("load.db");
+    let t = Instant::now();
+    let db = Db::open(&path, Arc::new(Metrics::new()))?;
+    let token = seed(&db, users).await?;
+    db.close();
+    println!("seeded {users} users in {:.1}s", t.elapsed().as_secs_f64());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idbridge"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(&path)
+        .env("IDBRIDGE_ADMIN_TOKEN", "bench-admin")
+        .env("IDBRIDGE_LOG", "warn,idbridge=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stderr.take().ok_or("no stderr")?).lines();
+    let base = loop {
+        let line = lines.next().ok_or("server exited")??;
+        if let Some(i) = line.find("listening on http://") {
+            break line[i + 13..].trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    {
+        let (peak, sampling) = (peak.clone(), sampling.clone());
+        std::thread::spawn(move || {
+            while sampling.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+    }
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build()?;
+    let users_url = format!("{base}/scim/v2/load/Users");
+
+    let (c, u, tk) = (client.clone(), users_url.clone(), token.clone());
+    let get = drive(concurrency, seconds, move |n| {
+        let (c, u, tk) = (c.clone(), u.clone(), tk.clone());
+        async move {
+            let k = (n.wrapping_mul(2_654_435_761)) % users;
+            let filter = format!("userName eq \"user{k}@load.test\"");
+            match c.get(&u).query(&[("filter", filter)]).bearer_auth(&tk).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.map(|b| b.len() > 100).unwrap_or(false),
+                _ => false,
+            }
+        }
+    })
+    .await;
+    report(&format!("GET /Users?filter=userName eq (c={concurrency}, {users} users)"), &get);
+
+    let (c, u, tk) = (client.clone(), users_url.clone(), token.clone());
+    let post = drive(concurrency, seconds, move |n| {
+        let (c, u, tk) = (c.clone(), u.clone(), tk.clone());
+        async move {
+            let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": format!("new{n}@load.test"), "externalId": format!("new-{n}"),
+                "name": {"givenName": "N", "familyName": "U"},
+                "emails": [{"value": format!("new{n}@load.test"), "type": "work", "primary": true}]});
+            match c.post(&u).bearer_auth(&tk).header("content-type", "application/scim+json").body(body.to_string()).send().await {
+                Ok(r) => r.status().as_u16() == 201,
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    report(&format!("POST /Users (c={concurrency}, synchronous=FULL)"), &post);
+    sampling.store(false, Ordering::Relaxed);
+    println!("server peak RSS: {:.1} MiB", peak.load(Ordering::Relaxed) as f64 / 1024.0);
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = child.wait();
+    Ok(())
+}
