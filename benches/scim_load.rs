@@ -102,7 +102,12 @@ where
 }
 
 fn report(name: &str, o: &Outcome) {
-    let pct = |p: f64| o.latencies_us.get(((o.latencies_us.len() as f64 * p) as usize).min(o.latencies_us.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        o.latencies_us
+            .get(((o.latencies_us.len() as f64 * p) as usize).min(o.latencies_us.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "{name}: {:.0} req/s ({} ok, {} errors in {:.1}s), p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         o.ok as f64 / o.elapsed.as_secs_f64(),
@@ -118,7 +123,11 @@ fn report(name: &str, o: &Outcome) {
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -189,7 +198,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "userName": format!("new{n}@load.test"), "externalId": format!("new-{n}"),
                 "name": {"givenName": "N", "familyName": "U"},
                 "emails": [{"value": format!("new{n}@load.test"), "type": "work", "primary": true}]});
-            match c.post(&u).bearer_auth(&tk).header("content-type", "application/scim+json").body(body.to_string()).send().await {
+            match c
+                .post(&u)
+                .bearer_auth(&tk)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+            {
                 Ok(r) => r.status().as_u16() == 201,
                 Err(_) => false,
             }

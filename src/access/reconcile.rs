@@ -139,8 +139,17 @@ pub fn reconcile_user(
     let desired = mapping.compiled.evaluate(user.active, &facts);
     let changes = diff(&current(&mapping_grants::of_user(conn, user_id)?), &desired);
     let now = clock::now_str();
-    apply(conn, org_id, user_id, &changes, mapping.version, &project_ids(conn, org_id)?, actor, &now)?;
-    enforce(conn, &user, actor, &now)?;
+    let pids = if changes.iter().any(|c| matches!(c, Change::Project { .. })) {
+        project_ids(conn, org_id)?
+    } else {
+        HashMap::new()
+    };
+    apply(conn, org_id, user_id, &changes, mapping.version, &pids, actor, &now)?;
+    // Only a loss, or an inactive user (who may still hold manual grants or
+    // sessions), can require ending sessions or revoking keys.
+    if !user.active || changes.iter().any(is_loss) {
+        enforce(conn, &user, actor, &now)?;
+    }
     Ok(changes)
 }
 

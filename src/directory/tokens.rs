@@ -143,7 +143,9 @@ impl TokenCache {
         }
         let found = db
             .read(move |c| {
-                let Some((org_id, token_id)) = store::tokens::live_by_hash(c, &hash)? else { return Ok(None) };
+                let Some((org_id, token_id)) = store::tokens::live_by_hash(c, &hash)? else {
+                    return Ok(None);
+                };
                 let org = store::orgs::org_by_id(c, &org_id)?;
                 Ok::<_, Error>(org.map(|o| (org_id, o.slug, token_id)))
             })

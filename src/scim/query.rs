@@ -85,6 +85,7 @@ pub struct Sql {
 
 enum Col {
     /// A text column; `fold` means it holds lowercased text (caseExact=false).
+    /// Nullable columns are guarded with `IS NOT NULL` (see `compile_into`).
     Text(&'static str, bool),
     Bool(&'static str),
     /// Group membership by user id.
@@ -126,6 +127,11 @@ fn column(kind: Kind, path: &AttrPath) -> Option<Col> {
         Kind::Group if is(path, "members", Some("value")) || is(path, "members", None) => Some(Col::Member),
         _ => None,
     }
+}
+
+/// Columns that may hold NULL (the others are NOT NULL in the schema).
+fn nullable(c: &str) -> bool {
+    c.ends_with("external_id")
 }
 
 fn compare(kind: Kind, path: &AttrPath, op: CompareOp, value: &CompValue, out: &mut Sql) -> Option<String> {
@@ -210,14 +216,22 @@ fn compare(kind: Kind, path: &AttrPath, op: CompareOp, value: &CompValue, out: &
 }
 
 fn compile_into(kind: Kind, f: &Filter, out: &mut Sql) -> Option<String> {
-    // Every leaf is wrapped in COALESCE(…, 0) so NULL never leaks into NOT:
-    // an absent attribute matches no comparison, and `not` of that is true.
+    // Every leaf is made two-valued so NULL never leaks into NOT: an absent
+    // attribute matches no comparison, and `not` of that is true. The guard
+    // is a plain conjunct (`c IS NOT NULL AND c = ?`), which keeps the
+    // equality usable by the (org_id, user_name_key)-style indexes.
     Some(match f {
         Filter::Compare { path, op, value } => {
-            format!("COALESCE(({}), 0)", compare(kind, path, *op, value, out)?)
+            let expr = compare(kind, path, *op, value, out)?;
+            match (column(kind, path)?, value) {
+                (Col::Text(c, _), CompValue::String(_)) if nullable(c) => {
+                    format!("({c} IS NOT NULL AND {expr})")
+                }
+                _ => format!("({expr})"),
+            }
         }
         Filter::Present(path) => match column(kind, path)? {
-            Col::Text(c, _) => format!("COALESCE(({c} IS NOT NULL AND {c} <> ''), 0)"),
+            Col::Text(c, _) => format!("({c} IS NOT NULL AND {c} <> '')"),
             Col::Bool(_) => "1".into(),
             Col::Member => "EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id)".into(),
         },
@@ -404,18 +418,37 @@ mod tests {
     #[test]
     fn indexed_filters_compile_with_bound_values() {
         let (w, n) = sql(Kind::User, r#"userName eq "Bjensen@Example.com""#).unwrap();
-        assert_eq!((w.as_str(), n), ("COALESCE((u.user_name_key = ?), 0)", 1));
+        assert_eq!((w.as_str(), n), ("(u.user_name_key = ?)", 1));
         let f = parse_filter(r#"userName eq "Bjensen@Example.com""#).unwrap();
         let s = compile(Kind::User, &f).unwrap();
         assert_eq!(s.args, vec![SqlValue::Text("bjensen@example.com".into())]);
         let (w, _) = sql(Kind::User, r#"externalId eq "x" and not (active eq false)"#).unwrap();
-        assert_eq!(w, "(COALESCE((u.external_id = ?), 0) AND (NOT COALESCE((u.active = 0), 0)))");
+        assert_eq!(w, "((u.external_id IS NOT NULL AND u.external_id = ?) AND (NOT (u.active = 0)))");
         let (w, _) = sql(Kind::Group, r#"members[value eq "u1"] or displayName sw "Eng""#).unwrap();
         assert!(w.contains("EXISTS") && w.contains("substr(g.display_name_key"));
         // A value with a quote stays a bound value.
         let f = parse_filter(r#"userName eq "x' OR 1=1 --""#).unwrap();
         let s = compile(Kind::User, &f).unwrap();
         assert!(!s.where_sql.contains("OR 1=1"));
+    }
+
+    #[test]
+    fn user_name_eq_uses_the_unique_index() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::store::migrate::apply(&mut conn).unwrap();
+        let f = parse_filter(r#"userName eq "a@b.c""#).unwrap();
+        let s = compile(Kind::User, &f).unwrap();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT u.id FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND ({})",
+            s.where_sql
+        );
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params!["o", "a@b.c"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(plan.iter().any(|p| p.contains("USING INDEX") && p.contains("user_name_key=?")), "{plan:?}");
     }
 
     #[test]
