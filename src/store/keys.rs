@@ -28,7 +28,7 @@ pub fn insert(conn: &Connection, k: &KeyRow) -> Result<(), StoreError> {
 pub fn live(conn: &Connection, now: &str) -> Result<Vec<KeyRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT kid, alg, public_jwk, private_key, created_at, retired_at, expires_at FROM signing_keys
-         WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY created_at DESC, kid",
+         WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
     )?;
     let rows = stmt.query_map(params![now], |r| {
         Ok(KeyRow {

@@ -169,7 +169,8 @@ async fn scim_tokens_are_shown_once_stored_hashed_and_revoked_at_once() {
     let (_, list) = app.admin_get("/admin/v1/orgs/acme/scim-tokens").await;
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert!(!list.to_string().contains(&token));
-    assert_eq!(list[0]["description"], "Okta");
+    let okta = list.as_array().unwrap().iter().find(|t| t["id"] == id.as_str()).unwrap();
+    assert_eq!(okta["description"], "Okta");
 
     // Stored hashed: the raw token is nowhere in the database file.
     let raw = std::fs::read(app.dir.path().join("idbridge.db")).unwrap();
