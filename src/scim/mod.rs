@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod error;
 pub mod filter;
 pub mod groups;
+pub mod patch;
 pub mod patching;
 pub mod query;
 pub mod resource;

@@ -86,10 +86,16 @@ pub fn normalize_user(body: Value) -> Result<UserColumns, ScimError> {
     if user_name.chars().count() > MAX_NAME || user_name.chars().any(char::is_control) {
         return Err(ScimError::bad("invalidValue", "userName is too long or has control characters"));
     }
+    // Absent `active` means active; the stored JSON keeps whether the client set it.
     let active = match take(&mut obj, "active") {
         None | Some(Value::Null) => true,
-        Some(v) => as_bool(&v)
-            .ok_or_else(|| ScimError::bad("invalidValue", format!("active must be a boolean, got {v}")))?,
+        Some(v) => {
+            let b = as_bool(&v).ok_or_else(|| {
+                ScimError::bad("invalidValue", format!("active must be a boolean, got {v}"))
+            })?;
+            obj.insert("active".into(), Value::Bool(b));
+            b
+        }
     };
     let external_id = string_field(&obj, "externalId")?;
     fix_primary(&mut obj);
@@ -164,7 +170,11 @@ pub fn user_resource(base: &str, row: &ScimUserRow, groups: &[(String, String)])
         Some(e) => obj.insert("externalId".into(), json!(e)),
         None => obj.remove("externalId"),
     };
-    obj.insert("active".into(), json!(row.active));
+    // The column is authoritative; an `active` the client never set (or
+    // removed) is omitted while the user is active.
+    if !row.active || obj.contains_key("active") {
+        obj.insert("active".into(), json!(row.active));
+    }
     if !groups.is_empty() {
         let g: Vec<Value> = groups
             .iter()
@@ -277,9 +287,8 @@ mod tests {
         assert_eq!(c.email.as_deref(), Some("Test_User@contoso.com"));
         assert_eq!(c.given_name.as_deref(), Some("givenName"));
         let stored: Value = serde_json::from_str(&c.attributes).unwrap();
-        assert!(
-            stored.get("password").is_none() && stored.get("id").is_none() && stored.get("active").is_none()
-        );
+        assert!(stored.get("password").is_none() && stored.get("id").is_none());
+        assert_eq!(stored["active"], false);
         assert_eq!(stored["emails"][0]["primary"], true);
         assert_eq!(stored[ENTERPRISE_SCHEMA]["manager"], json!({"value": "mgr-id"}));
         assert_eq!(stored["userName"], "Test_User@contoso.com");

@@ -8,6 +8,8 @@ mod authz;
 mod durability;
 mod helpers;
 mod process;
+mod scim_conformance;
 mod scim_groups;
+mod scim_patch;
 mod scim_users;
 mod sessions;
