@@ -130,9 +130,7 @@ pub async fn update(
 ) -> Result<Value, ApiError> {
     let body = object(body)?;
     known_fields(&body)?;
-    if let Some(kind) = body.get("kind")
-        && kind != "oidc"
-    {
+    if body.get("kind").is_some_and(|k| k != "oidc") {
         return Err(Error::invalid("kind", "the kind of a connection cannot change").into());
     }
     let current: OidcConfig = serde_json::from_str(&row.config)

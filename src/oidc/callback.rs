@@ -40,7 +40,10 @@ pub(super) async fn oidc_callback_get(
     headers: HeaderMap,
 ) -> Response {
     // Whatever happens, the binding cookie of this state has served its purpose.
-    let clear = query_params(query.as_deref()).ok().and_then(|p| p.get("state").cloned()).map(|s| {
+    // (Only for a plausible connection id: it goes into the cookie's Path.)
+    let plausible_id = connection_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let params = query_params(query.as_deref()).ok().filter(|_| plausible_id);
+    let clear = params.and_then(|p| p.get("state").cloned()).map(|s| {
         let name = binding_cookie_name(&s);
         binding_cookie(&state, &connection_id, &name, "", 0)
     });
@@ -122,9 +125,8 @@ async fn finish(
         verify_with_refresh(state, &conn, provider.clone(), &id_token, &pending.nonce, &access_token).await?;
 
     let mut identity = Identity::from_claims(&verified.sub, &verified.claims, &conn.cfg.groups_claim);
-    if identity.needs_userinfo()
-        && let Some(url) = provider.metadata.userinfo_endpoint()
-    {
+    let userinfo_url = provider.metadata.userinfo_endpoint().filter(|_| identity.needs_userinfo());
+    if let Some(url) = userinfo_url {
         let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
         let ui = userinfo(http, url.as_str(), &access_token, &verified.sub).await?;
         identity.merge_userinfo(&ui, &conn.cfg.groups_claim);

@@ -201,9 +201,7 @@ impl Cache {
     ) -> Result<Arc<Provider>, DiscoveryError> {
         let slot = self.slot(id, cfg);
         let mut s = slot.lock().await;
-        if let Some(p) = &s.provider
-            && p.fetched_at.elapsed() < REFRESH_AFTER
-        {
+        if let Some(p) = s.provider.as_ref().filter(|p| p.fetched_at.elapsed() < REFRESH_AFTER) {
             return Ok(p.clone());
         }
         match discover(http, cfg).await {
@@ -234,9 +232,7 @@ impl Cache {
     ) -> Option<Arc<Provider>> {
         let slot = self.slot(id, cfg);
         let mut s = slot.lock().await;
-        if let Some(p) = &s.provider
-            && p.fetched_at > seen.fetched_at
-        {
+        if let Some(p) = s.provider.as_ref().filter(|p| p.fetched_at > seen.fetched_at) {
             return Some(p.clone());
         }
         if s.last_forced.is_some_and(|t| t.elapsed() < FORCED_REFRESH_EVERY) {

@@ -257,9 +257,7 @@ pub fn verify(
     if iat < now - MAX_AGE.as_secs() as i64 - leeway {
         return Err(IdTokenError::IssuedTooLongAgo { iat, now });
     }
-    if let Some(nbf) = int_claim(&claims, "nbf")
-        && nbf > now + leeway
-    {
+    if let Some(nbf) = int_claim(&claims, "nbf").filter(|nbf| *nbf > now + leeway) {
         return Err(IdTokenError::NotYetValid { nbf, now });
     }
     // sub: "A locally unique and never reassigned identifier ... It MUST NOT
@@ -270,9 +268,8 @@ pub fn verify(
     }
     // 3.1.3.8: if at_hash is present, it must be the left half of the hash
     // of the access token, with the hash of the ID token's alg.
-    if let Some(at_hash) = claims.get("at_hash").and_then(Value::as_str)
-        && !at_hash_matches(&alg, exp.access_token, at_hash)
-    {
+    let at_hash = claims.get("at_hash").and_then(Value::as_str);
+    if at_hash.is_some_and(|h| !at_hash_matches(&alg, exp.access_token, h)) {
         return Err(IdTokenError::AtHash);
     }
     Ok(VerifiedIdToken { sub, claims })
