@@ -88,6 +88,23 @@ async fn oidc_connection_create_refuses_bad_settings() {
         "{b}"
     );
     assert!(b["error"]["message"].as_str().unwrap().contains("issuer mismatch"), "{b}");
+    forge.set_issuers(&forge.base, &forge.base);
+    // Redirects are not followed (a provider cannot bounce idbridge elsewhere).
+    forge.redirect_discovery(Some(&format!("{}/.well-known/openid-configuration?again", forge.base)));
+    let (s, b) = post(forge.connection(json!({}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("HTTP 307"), "{b}");
+    forge.redirect_discovery(None);
+    // Documents are size-capped.
+    forge.pad_discovery(2 * 1024 * 1024);
+    let (s, b) = post(forge.connection(json!({}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("larger than"), "{b}");
+    forge.pad_discovery(0);
+    create_connection(&app, "acme", forge.connection(json!({}))).await;
+    let (_, list) = app.admin_get("/admin/v1/orgs/acme/connections").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    app.admin_delete(&format!("/admin/v1/orgs/acme/connections/{}", list[0]["id"].as_str().unwrap())).await;
     // Nothing listening.
     let (s, b) = post(forge.connection(json!({"issuer": "http://127.0.0.1:9"}))).await;
     assert_eq!(

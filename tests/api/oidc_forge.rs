@@ -115,6 +115,10 @@ struct Inner {
     /// The `iss` the tokens carry by default.
     token_issuer: Mutex<String>,
     iss_param_supported: Mutex<bool>,
+    /// Extra bytes of padding in the discovery document.
+    discovery_padding: Mutex<usize>,
+    /// Answer discovery with a redirect to this URL.
+    discovery_redirect: Mutex<Option<String>>,
     jwks: Mutex<Value>,
     plan: Mutex<Plan>,
     codes: Mutex<HashMap<String, Issued>>,
@@ -138,6 +142,8 @@ impl Forge {
             doc_issuer: Mutex::new(base.clone()),
             token_issuer: Mutex::new(base.clone()),
             iss_param_supported: Mutex::new(false),
+            discovery_padding: Mutex::new(0),
+            discovery_redirect: Mutex::new(None),
             jwks: Mutex::new(
                 json!({"keys": [jwk("rsa-a", "key-a", "RS256"), jwk("ec-a", "key-ec", "ES256")]}),
             ),
@@ -171,6 +177,14 @@ impl Forge {
     pub fn set_issuers(&self, doc: &str, token: &str) {
         *self.inner.doc_issuer.lock().unwrap() = doc.to_string();
         *self.inner.token_issuer.lock().unwrap() = token.to_string();
+    }
+    /// Pad the discovery document with `bytes` of junk.
+    pub fn pad_discovery(&self, bytes: usize) {
+        *self.inner.discovery_padding.lock().unwrap() = bytes;
+    }
+    /// Answer discovery with a 302 to `to`.
+    pub fn redirect_discovery(&self, to: Option<&str>) {
+        *self.inner.discovery_redirect.lock().unwrap() = to.map(String::from);
     }
     pub fn announce_iss_param(&self) {
         *self.inner.iss_param_supported.lock().unwrap() = true;
@@ -240,8 +254,13 @@ fn now() -> i64 {
 
 async fn discovery(State(s): State<Arc<Inner>>) -> Response {
     s.hits.discovery.fetch_add(1, Ordering::SeqCst);
+    if let Some(to) = s.discovery_redirect.lock().unwrap().clone() {
+        return Redirect::temporary(&to).into_response();
+    }
     let b = &s.base;
+    let padding = "x".repeat(*s.discovery_padding.lock().unwrap());
     axum::Json(json!({
+        "x_padding": padding,
         "issuer": *s.doc_issuer.lock().unwrap(),
         "authorization_endpoint": format!("{b}/authorize"),
         "token_endpoint": format!("{b}/token"),
