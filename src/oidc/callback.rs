@@ -15,12 +15,12 @@ use openidconnect::{
     RequestTokenError, TokenResponse,
 };
 
-use super::claims::{Identity, userinfo};
+use super::claims::{Identity, overage_groups, userinfo};
 use super::config::redirect_uri;
 use super::discovery::{IssuerRule, Provider};
 use super::login::{Pending, binding_cookie, binding_cookie_name, sha256_hex, state_key};
 use super::verify::{self, Expected, IdTokenError};
-use super::{Loaded, LoginError, STATE_KIND, graph, load, query_params};
+use super::{Loaded, LoginError, STATE_KIND, load, query_params};
 use crate::clock;
 use crate::http::AppState;
 use crate::session::{login, redirect};
@@ -138,7 +138,7 @@ async fn finish(
             .as_deref()
             .ok_or_else(|| LoginError::GroupsOverage { claim: conn.cfg.groups_claim.clone() })?;
         let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
-        identity.groups = Some(graph::overage_groups(http, url, &access_token).await?);
+        identity.groups = Some(overage_groups(http, url, &access_token).await?);
     }
 
     let facts = identity.into_facts(&conn.org.id, &conn.id, &conn.cfg)?;

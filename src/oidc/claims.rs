@@ -1,9 +1,22 @@
 //! From validated claims to `LoginFacts`: who the person is (sub, email and
 //! whether the provider verified it, names, Entra's object id), their groups
 //! (from the configured claim, userinfo, or Microsoft Graph on overage), and
-//! the userinfo call when the ID token left something out.
+//! the two calls that fill gaps: userinfo when the ID token left something
+//! out, and Graph for Entra's groups overage.
+//!
+//! Entra groups overage: when a user is in more groups than fit in a token
+//! (200 in a JWT), Entra leaves the `groups` claim out and puts
+//! `_claim_names: {"groups": "src1"}` and `_claim_sources` in its place.
+//! idbridge then asks Microsoft Graph for the user's group ids at the
+//! operator-configured endpoint, never at the endpoint named inside the token
+//! (that one is the retired Azure AD Graph, and a token is not where idbridge
+//! takes URLs to call from): `POST {graph_groups_url}` with
+//! `{"securityEnabledOnly": false}` and the login's access token, the shape
+//! of Graph's `/me/getMemberObjects`; the answer is `{"value": ["<id>", ...]}`.
+//! The access token must be for Graph, so the connection's scopes must
+//! include a Graph permission.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::config::OidcConfig;
 use super::error::LoginError;
@@ -12,6 +25,8 @@ use crate::session::login::{LoginFacts, LoginRefused, MatchBy};
 
 /// Longest single group value kept.
 const MAX_GROUP_LEN: usize = 1024;
+/// Largest Graph answer accepted (a member of thousands of groups).
+const MAX_GRAPH_BODY: usize = 4 * 1024 * 1024;
 
 /// What the provider asserted about the person, merged from the ID token
 /// and, for what it lacked, userinfo.
@@ -180,6 +195,27 @@ pub async fn userinfo(
         return Err(LoginError::UserinfoSubject { id_token: sub.to_string(), userinfo: got.to_string() });
     }
     Ok(m)
+}
+
+/// The group ids of the signed-in user, from the configured Graph endpoint.
+pub async fn overage_groups(
+    http: &HttpClient,
+    url: &str,
+    access_token: &str,
+) -> Result<Vec<String>, LoginError> {
+    let body = json!({"securityEnabledOnly": false});
+    let answer = http.post_json(url, access_token, &body, MAX_GRAPH_BODY).await.map_err(LoginError::Graph)?;
+    let Some(values) = answer.get("value").and_then(Value::as_array) else {
+        return Err(LoginError::GraphAnswer { message: "no \"value\" array".into() });
+    };
+    values
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(String::from)
+                .ok_or_else(|| LoginError::GraphAnswer { message: format!("{v} is not a group id") })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! Files: `config` (connection settings), `admin` (admin API), `fetch`
 //! (the capped HTTP client), `discovery` (metadata and keys cache),
 //! `login` and `callback` (the two endpoints), `verify` (ID token checks),
-//! `claims` (claims to `LoginFacts`, userinfo), `graph` (groups overage),
-//! `error` (refusal reasons and pages).
+//! `claims` (claims to `LoginFacts`, userinfo, Entra groups overage via
+//! Graph), `error` (refusal reasons and pages).
 
 pub mod admin;
 mod callback;
@@ -17,7 +17,6 @@ pub mod config;
 pub mod discovery;
 mod error;
 pub mod fetch;
-mod graph;
 mod login;
 pub mod verify;
 

@@ -1,10 +1,9 @@
-//! A crafted OpenID Provider for the negative tests, run in-process on
-//! 127.0.0.1 with axum: discovery, JWKS, an authorization endpoint that
-//! answers at once with a code, a token endpoint (client authentication,
-//! single-use codes, PKCE S256 checked), userinfo and a Graph-like groups
-//! endpoint. What the ID token says and how it is signed is set per test
-//! with a `Plan`, so each attack can be minted on purpose. Keys are the test
-//! keys in fixtures/oidc/keys (see fixtures/oidc/README.md).
+//! A crafted OpenID Provider for the negative tests, in-process on 127.0.0.1
+//! (axum): discovery, JWKS, an authorization endpoint that answers at once
+//! with a code, a token endpoint (client authentication, single-use codes,
+//! PKCE S256 checked), userinfo and a Graph-like groups endpoint. A `Plan`
+//! sets what the ID token says and how it is signed, so each attack is minted
+//! on purpose. Keys: fixtures/oidc/keys (see fixtures/oidc/README.md).
 
 #![allow(dead_code)]
 
@@ -302,7 +301,7 @@ async fn authorize(State(s): State<Arc<Inner>>, Query(q): Query<HashMap<String, 
             .append_pair("state", &state);
         return Redirect::to(back.as_str()).into_response();
     }
-    let access_token = format!("at-{}", URL_SAFE_NO_PAD.encode(rand_bytes()));
+    let access_token = format!("at-{}", random());
     s.access_tokens.lock().unwrap().push(access_token.clone());
     let t = now();
     let mut claims = json!({
@@ -324,7 +323,7 @@ async fn authorize(State(s): State<Arc<Inner>>, Query(q): Query<HashMap<String, 
     }
     merge(&mut header, &plan.header);
     let id_token = sign(&plan.signer, &header, &claims);
-    let code = format!("code-{}", URL_SAFE_NO_PAD.encode(rand_bytes()));
+    let code = format!("code-{}", random());
     s.codes.lock().unwrap().insert(
         code.clone(),
         Issued {
@@ -340,10 +339,8 @@ async fn authorize(State(s): State<Arc<Inner>>, Query(q): Query<HashMap<String, 
     Redirect::to(back.as_str()).into_response()
 }
 
-fn rand_bytes() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
-    b
+fn random() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())
 }
 
 fn oauth_error(status: StatusCode, error: &str) -> Response {
