@@ -7,7 +7,12 @@ here="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="$here/fixtures/oidc"
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "oidc.sh: node and npm are needed (Node >= 20), e.g. apt-get install nodejs npm" >&2
+  echo "oidc.sh: node and npm are needed (Node >= 20.12), e.g. apt-get install nodejs npm" >&2
+  exit 1
+fi
+# oidc-provider 9 uses crypto.hash (Node 20.12+).
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=12)?0:1)'; then
+  echo "oidc.sh: Node $(node --version) is too old for fixtures/oidc (oidc-provider 9 needs 20.12 or later)" >&2
   exit 1
 fi
 
