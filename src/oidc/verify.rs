@@ -221,6 +221,8 @@ pub fn verify(
     // 3. aud MUST contain client_id; tokens with untrusted extra audiences
     //    are rejected (openidconnect's default: no other audience trusted).
     // 11. nonce MUST be present and equal to the one sent.
+    // 12.-13. acr and auth_time are checked only when requested (acr_values,
+    //     max_age); idbridge requests neither, so the defaults (no check) apply.
     let nonce = Nonce::new(exp.nonce.to_string());
     id_token.claims(&verifier, &nonce).map_err(|e| map_verification_error(e, kid.clone()))?;
 
