@@ -1,0 +1,236 @@
+//! `GET /oidc/{connection_id}/callback`: finish the authorization code flow.
+//! The state is taken (single use) and must be bound to this browser; the
+//! code is exchanged with the PKCE verifier; the ID token is validated
+//! (`verify`), with one rate-limited re-discovery when it names an unknown
+//! key; missing claims come from userinfo, overage groups from Graph; then
+//! `login::complete` and the 303 with the session cookie. Any failure is a
+//! short page, a precise log line and a counted reason, and writes nothing.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use openidconnect::core::CoreClient;
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, OAuth2TokenResponse, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, TokenResponse,
+};
+
+use super::claims::{Identity, overage_groups, userinfo};
+use super::config::redirect_uri;
+use super::discovery::{IssuerRule, Provider};
+use super::login::{Pending, binding_cookie, binding_cookie_name, sha256_hex, state_key};
+use super::verify::{self, Expected, IdTokenError};
+use super::{Loaded, LoginError, STATE_KIND, load, query_params};
+use crate::clock;
+use crate::http::AppState;
+use crate::session::{login, redirect};
+use crate::store::login_states;
+
+/// Longest `error` / `error_description` kept for the log.
+const MAX_ERROR_LEN: usize = 300;
+
+fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(MAX_ERROR_LEN).collect()
+}
+
+pub(super) async fn oidc_callback_get(
+    State(state): State<AppState>,
+    Path(connection_id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    // Whatever happens, the binding cookie of this state has served its purpose.
+    // (Only for a plausible connection id: it goes into the cookie's Path.)
+    let plausible_id = connection_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let params = query_params(query.as_deref()).ok().filter(|_| plausible_id);
+    let clear = params.and_then(|p| p.get("state").cloned()).map(|s| {
+        let name = binding_cookie_name(&s);
+        binding_cookie(&state, &connection_id, &name, "", 0)
+    });
+    let mut resp = match finish(&state, &connection_id, query.as_deref(), &headers).await {
+        Ok(r) => r,
+        Err(e) => e.respond(&state, &connection_id),
+    };
+    if let Some(v) = clear.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// The value of cookie `name` in the request's Cookie headers.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+async fn finish(
+    state: &AppState,
+    connection_id: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response, LoginError> {
+    let params = query_params(query)?;
+    let param = |name: &'static str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+
+    // The provider's answer may be an error (RFC 6749 4.1.2.1): show it,
+    // and spend the state so it cannot be used again.
+    if let Some(error) = param("error") {
+        if let Some(s) = param("state") {
+            let (key, now) = (state_key(s), clock::now_str());
+            let _ = state.db.write(move |tx| login_states::take(tx, STATE_KIND, &key, &now)).await;
+        }
+        return Err(LoginError::Provider {
+            error: printable(error),
+            description: printable(param("error_description").unwrap_or_default()),
+        });
+    }
+
+    // State: issued by idbridge, for this connection, not used before, not
+    // expired, and bound to this browser.
+    let csrf = param("state").ok_or(LoginError::MissingParameter { name: "state" })?;
+    let (key, now) = (state_key(csrf), clock::now_str());
+    let taken = state
+        .db
+        .write(move |tx| login_states::take(tx, STATE_KIND, &key, &now))
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))?
+        .ok_or(LoginError::UnknownState)?;
+    if taken.connection_id != connection_id {
+        return Err(LoginError::StateOtherConnection {
+            issued_for: taken.connection_id,
+            used_on: connection_id.to_string(),
+        });
+    }
+    let pending: Pending =
+        serde_json::from_str(&taken.data).map_err(|e| LoginError::Internal(e.to_string()))?;
+    let bound = cookie(headers, &binding_cookie_name(csrf))
+        .is_some_and(|v| crate::secrets::ct_eq(sha256_hex(v).as_bytes(), pending.binding_sha256.as_bytes()));
+    if !bound {
+        return Err(LoginError::NotSameBrowser);
+    }
+
+    let conn = load(state, connection_id).await?;
+    let provider = conn.provider(state).await?;
+    check_response_issuer(&provider, &conn, param("iss"))?;
+    let code = param("code").ok_or(LoginError::MissingParameter { name: "code" })?;
+
+    let (id_token, access_token) = exchange(state, &conn, &provider, code, &pending.pkce_verifier).await?;
+    let verified =
+        verify_with_refresh(state, &conn, provider.clone(), &id_token, &pending.nonce, &access_token).await?;
+
+    let mut identity = Identity::from_claims(&verified.sub, &verified.claims, &conn.cfg.groups_claim);
+    let userinfo_url = provider.metadata.userinfo_endpoint().filter(|_| identity.needs_userinfo());
+    if let Some(url) = userinfo_url {
+        let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
+        let ui = userinfo(http, url.as_str(), &access_token, &verified.sub).await?;
+        identity.merge_userinfo(&ui, &conn.cfg.groups_claim);
+    }
+    if identity.overage {
+        let url = conn
+            .cfg
+            .graph_groups_url
+            .as_deref()
+            .ok_or_else(|| LoginError::GroupsOverage { claim: conn.cfg.groups_claim.clone() })?;
+        let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
+        identity.groups = Some(overage_groups(http, url, &access_token).await?);
+    }
+
+    let facts = identity.into_facts(&conn.org.id, &conn.id, &conn.cfg)?;
+    let (issued, user) = login::complete(&state.db, state.sessions.clone(), &state.public_url, facts).await?;
+    let default = conn.cfg.login.default_target(&state.public_url);
+    let target = redirect::safe_target(
+        &state.public_url,
+        &conn.cfg.login.allowed_origins,
+        pending.return_to.as_deref(),
+        &default,
+    );
+    tracing::info!(connection = %conn.id, user = %user.id, "OIDC login completed");
+    Ok(redirect::login_success(state, &issued, &target))
+}
+
+/// RFC 9207: when the provider names itself in the authorization response,
+/// it must be this connection's issuer (an attacker's provider cannot pass
+/// its code off as this one's); a provider that announced the parameter
+/// must send it.
+fn check_response_issuer(provider: &Provider, conn: &Loaded, iss: Option<&str>) -> Result<(), LoginError> {
+    let expected: Vec<String> = match &provider.issuer {
+        IssuerRule::Exact(e) => vec![e.clone()],
+        IssuerRule::Tenant { .. } => {
+            conn.cfg.tenant_ids.iter().filter_map(|t| provider.issuer.expected(Some(t))).collect()
+        }
+    };
+    match iss {
+        Some(got) if expected.iter().any(|e| e == got) => Ok(()),
+        None if !provider.iss_param_supported => Ok(()),
+        got => Err(LoginError::ResponseIssuer { expected: expected.join(" or "), got: got.map(printable) }),
+    }
+}
+
+/// Exchange the code (with the PKCE verifier) for the ID token and access token.
+async fn exchange(
+    state: &AppState,
+    conn: &Loaded,
+    provider: &Provider,
+    code: &str,
+    verifier: &str,
+) -> Result<(String, String), LoginError> {
+    let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
+    let secret = conn.client_secret(state)?;
+    let redirect = RedirectUrl::new(redirect_uri(&state.public_url, &conn.id))
+        .map_err(|e| LoginError::Internal(format!("redirect_uri: {e}")))?;
+    let client = CoreClient::from_provider_metadata(
+        provider.metadata.clone(),
+        ClientId::new(conn.cfg.client_id.clone()),
+        Some(ClientSecret::new(secret.expose().to_string())),
+    )
+    .set_redirect_uri(redirect)
+    .set_auth_type(provider.auth_type.clone());
+    let request = client
+        .exchange_code(AuthorizationCode::new(code.to_string()))
+        .map_err(|e| LoginError::Internal(e.to_string()))?
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()));
+    let response = request.request_async(http).await.map_err(|e| match e {
+        RequestTokenError::ServerResponse(r) => LoginError::TokenRefused {
+            error: printable(r.error().as_ref()),
+            description: printable(r.error_description().map(String::as_str).unwrap_or_default()),
+        },
+        RequestTokenError::Request(e) => LoginError::TokenEndpoint { message: e.to_string() },
+        RequestTokenError::Parse(e, _) => {
+            LoginError::TokenEndpoint { message: format!("invalid token response: {e}") }
+        }
+        RequestTokenError::Other(m) => LoginError::TokenEndpoint { message: m },
+    })?;
+    let id_token = response.id_token().ok_or(LoginError::MissingIdToken)?.to_string();
+    Ok((id_token, response.access_token().secret().clone()))
+}
+
+/// Validate the ID token; if it names a key the cached JWKS lacks, re-run
+/// discovery once (rate-limited per connection) and try again.
+async fn verify_with_refresh(
+    state: &AppState,
+    conn: &Loaded,
+    provider: std::sync::Arc<Provider>,
+    id_token: &str,
+    nonce: &str,
+    access_token: &str,
+) -> Result<verify::VerifiedIdToken, LoginError> {
+    let expected =
+        Expected { client_id: &conn.cfg.client_id, nonce, tenant_ids: &conn.cfg.tenant_ids, access_token };
+    let now = clock::now().unix_timestamp();
+    match verify::verify(&provider, &expected, id_token, now) {
+        Err(IdTokenError::UnknownKey { kid }) => {
+            let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
+            match state.oidc.discovery.refresh_for_unknown_key(http, &conn.id, &conn.cfg, &provider).await {
+                Some(fresh) => Ok(verify::verify(&fresh, &expected, id_token, now)?),
+                None => Err(IdTokenError::UnknownKey { kid }.into()),
+            }
+        }
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,188 @@
+//! An OIDC connection's settings: what the operator configures (issuer,
+//! client, scopes, groups claim, Entra tenant pinning and Graph endpoint) plus
+//! the login settings shared with SAML, stored as the connection's JSON
+//! config. The client secret is never part of it: it is sealed separately.
+
+use serde::{Deserialize, Serialize};
+
+use super::fetch::endpoint_allowed;
+use crate::connections::LoginSettings;
+use crate::error::Error;
+
+/// Scopes asked for when the operator names none.
+const DEFAULT_SCOPES: [&str; 3] = ["openid", "profile", "email"];
+/// Claim holding group values when the operator names none.
+const DEFAULT_GROUPS_CLAIM: &str = "groups";
+/// Longest client id, claim name, scope or tenant id accepted.
+const MAX_TOKEN_LEN: usize = 255;
+/// Most scopes and tenant ids accepted.
+const MAX_LIST: usize = 50;
+
+/// The stored configuration of an OIDC connection (no secret).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OidcConfig {
+    /// The OpenID Provider's Issuer Identifier; discovery is at
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Always contains `openid`.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID token / userinfo claim with the user's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Entra ID tenant pinning: when set, the token's `tid` must be one of
+    /// these, and a multi-tenant issuer (`.../{tenantid}/v2.0`) is only
+    /// accepted for them. Required when discovery shows a `{tenantid}` issuer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenant_ids: Vec<String>,
+    /// Entra groups overage: the Microsoft Graph `getMemberObjects` endpoint
+    /// (e.g. `https://graph.microsoft.com/v1.0/me/getMemberObjects`) called
+    /// with the access token when the ID token only points to the groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_groups_url: Option<String>,
+    #[serde(flatten)]
+    pub login: LoginSettings,
+}
+
+fn default_scopes() -> Vec<String> {
+    DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
+}
+
+fn default_groups_claim() -> String {
+    DEFAULT_GROUPS_CLAIM.to_string()
+}
+
+/// A scope token (RFC 6749 3.3): printable ASCII without space, quote or backslash.
+fn scope_token_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_TOKEN_LEN
+        && s.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+fn printable(s: &str) -> bool {
+    !s.trim().is_empty() && s.len() <= MAX_TOKEN_LEN && !s.chars().any(char::is_control)
+}
+
+/// An Entra tenant id: a GUID, stored lowercase.
+fn tenant_id_ok(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+impl OidcConfig {
+    /// Check every value and normalise (`openid` scope present, tenant ids
+    /// lowercase, no duplicate scopes).
+    pub fn validate(mut self) -> Result<Self, Error> {
+        let issuer = endpoint_allowed(&self.issuer).map_err(|m| Error::invalid("issuer", m))?;
+        if issuer.query().is_some() {
+            return Err(Error::invalid("issuer", "an issuer has no query string"));
+        }
+        if !printable(&self.client_id) {
+            return Err(Error::invalid("client_id", "must be 1-255 printable characters"));
+        }
+        if self.scopes.len() > MAX_LIST {
+            return Err(Error::invalid("scopes", format!("at most {MAX_LIST} scopes")));
+        }
+        let mut scopes: Vec<String> = Vec::new();
+        for (i, s) in self.scopes.iter().enumerate() {
+            if !scope_token_ok(s) {
+                return Err(Error::invalid(format!("scopes[{i}]"), format!("{s:?} is not a valid scope")));
+            }
+            if !scopes.contains(s) {
+                scopes.push(s.clone());
+            }
+        }
+        if !scopes.iter().any(|s| s == "openid") {
+            scopes.insert(0, "openid".into());
+        }
+        self.scopes = scopes;
+        if !printable(&self.groups_claim) || self.groups_claim.starts_with('_') {
+            return Err(Error::invalid("groups_claim", "must be a claim name such as \"groups\""));
+        }
+        if self.tenant_ids.len() > MAX_LIST {
+            return Err(Error::invalid("tenant_ids", format!("at most {MAX_LIST} tenant ids")));
+        }
+        for (i, t) in self.tenant_ids.iter_mut().enumerate() {
+            *t = t.trim().to_ascii_lowercase();
+            if !tenant_id_ok(t) {
+                return Err(Error::invalid(
+                    format!("tenant_ids[{i}]"),
+                    format!("{t:?} is not a tenant id (GUID)"),
+                ));
+            }
+        }
+        if let Some(g) = &self.graph_groups_url {
+            endpoint_allowed(g).map_err(|m| Error::invalid("graph_groups_url", m))?;
+        }
+        self.login.validate()?;
+        if let Some(d) = &self.login.default_return_to {
+            let path_ok = d.starts_with('/') && !d.starts_with("//") && !d.contains('\\');
+            let url_ok = url::Url::parse(d).map(|u| matches!(u.scheme(), "http" | "https")).unwrap_or(false);
+            if !(path_ok || url_ok) {
+                return Err(Error::invalid("default_return_to", "must be an http(s) URL or a path"));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The discovery document's address.
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'))
+    }
+}
+
+/// The callback address registered at the provider.
+pub fn redirect_uri(public_url: &str, connection_id: &str) -> String {
+    format!("{public_url}/oidc/{connection_id}/callback")
+}
+
+/// The address that starts a login through this connection.
+pub fn login_url(public_url: &str, connection_id: &str) -> String {
+    format!("{public_url}/oidc/{connection_id}/login")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> Result<OidcConfig, Error> {
+        serde_json::from_value::<OidcConfig>(v).map_err(|e| Error::invalid("body", e.to_string()))?.validate()
+    }
+
+    #[test]
+    fn defaults_and_normalisation() {
+        let c = parse(json!({"issuer": "https://id.example.com", "client_id": "abc"})).unwrap();
+        assert_eq!(c.scopes, ["openid", "profile", "email"]);
+        assert_eq!(c.groups_claim, "groups");
+        assert!(c.login.jit);
+        let c = parse(json!({"issuer": "https://id.example.com", "client_id": "abc",
+            "scopes": ["email", "groups", "email"], "tenant_ids": ["AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee"],
+            "match_by": "external_id", "allowed_origins": ["https://app.example.com"]}))
+        .unwrap();
+        assert_eq!(c.scopes, ["openid", "email", "groups"]);
+        assert_eq!(c.tenant_ids, ["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"]);
+        let round: OidcConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(round, c);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for bad in [
+            json!({"issuer": "http://id.example.com", "client_id": "abc"}),
+            json!({"issuer": "https://id.example.com?x=1", "client_id": "abc"}),
+            json!({"issuer": "https://id.example.com", "client_id": ""}),
+            json!({"issuer": "https://id.example.com", "client_id": "a", "scopes": ["a b"]}),
+            json!({"issuer": "https://id.example.com", "client_id": "a", "groups_claim": "_claim_names"}),
+            json!({"issuer": "https://id.example.com", "client_id": "a", "tenant_ids": ["common"]}),
+            json!({"issuer": "https://id.example.com", "client_id": "a", "graph_groups_url": "http://graph.example.com/"}),
+            json!({"issuer": "https://id.example.com", "client_id": "a", "default_return_to": "javascript:alert(1)"}),
+            json!({"issuer": "https://id.example.com", "client_id": "a", "default_return_to": "//evil.com"}),
+            json!({"issuer": "https://id.example.com", "client_id": "a", "allowed_origins": ["evil"]}),
+        ] {
+            assert!(parse(bad.clone()).is_err(), "{bad} accepted");
+        }
+    }
+}
