@@ -193,7 +193,9 @@ impl RealProvider {
             dir.join("node_modules/oidc-provider").is_dir(),
             "fixtures/oidc/node_modules is missing: run `bash scripts/test-deps/oidc.sh` (npm ci) first"
         );
-        let mut cmd = Command::new("node");
+        // scripts/test-deps/oidc.sh puts a Node >= 20.12 in .venv-node when the PATH has none.
+        let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-node/bin/node");
+        let mut cmd = Command::new(if local.exists() { local.into_os_string() } else { "node".into() });
         cmd.arg("provider.js")
             .arg("0")
             .current_dir(&dir)
