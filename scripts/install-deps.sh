@@ -14,6 +14,8 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
 # System libraries: rusqlite bundles SQLite (needs a C compiler); samael links
 # OpenSSL and libxmlsec1 and runs bindgen (libclang); xmlsec1 signs test fixtures.
 packages=(build-essential pkg-config libssl-dev libxml2-dev libxmlsec1-dev libclang-dev clang xmlsec1 curl ca-certificates)
+# The test tools live in Python virtualenvs (scim2-tester; Node for the OIDC fixture when missing).
+[ "$want_test" -eq 1 ] && packages+=(python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
