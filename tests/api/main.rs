@@ -8,4 +8,6 @@ mod authz;
 mod durability;
 mod helpers;
 mod process;
+mod saml_idp;
+mod saml_login;
 mod sessions;
