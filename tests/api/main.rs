@@ -8,6 +8,7 @@ mod authz;
 mod durability;
 mod helpers;
 mod process;
+mod saml_admin;
 mod saml_attacks;
 mod saml_idp;
 mod saml_login;
