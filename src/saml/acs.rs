@@ -18,8 +18,8 @@ use super::{attributes, keys, refuse, refuse_login, xml_guard};
 use crate::clock;
 use crate::http::AppState;
 use crate::session::{login, redirect};
-use crate::store::login_states::{self, LoginState};
 use crate::store::StoreError;
+use crate::store::login_states::{self, LoginState};
 
 /// Kind of login state that holds used assertion IDs (the replay cache).
 pub const REPLAY_KIND: &str = "saml_assertion";
@@ -41,12 +41,15 @@ fn parse_form(body: &[u8]) -> Result<Posted, SamlError> {
     for (k, v) in url::form_urlencoded::parse(body) {
         match k.as_ref() {
             "SAMLResponse" if saml_response.is_none() => saml_response = Some(v.into_owned()),
-            "SAMLResponse" => return Err(SamlError::BadEncoding { detail: "two SAMLResponse fields".into() }),
+            "SAMLResponse" => {
+                return Err(SamlError::BadEncoding { detail: "two SAMLResponse fields".into() });
+            }
             "RelayState" => relay_state = Some(v.into_owned()),
             _ => {}
         }
     }
-    let saml_response = saml_response.ok_or(SamlError::BadEncoding { detail: "no SAMLResponse field".into() })?;
+    let saml_response =
+        saml_response.ok_or(SamlError::BadEncoding { detail: "no SAMLResponse field".into() })?;
     Ok(Posted { saml_response, relay_state })
 }
 
@@ -65,8 +68,12 @@ pub async fn saml_acs_post(State(state): State<AppState>, Path(id): Path<String>
             tracing::info!(connection = %id, user = %user.id, assertion = %valid.assertion_id, "SAML login");
             let login = &conn.cfg.login;
             let default = login.default_target(&state.public_url);
-            let target =
-                redirect::safe_target(&state.public_url, &login.allowed_origins, return_to.as_deref(), &default);
+            let target = redirect::safe_target(
+                &state.public_url,
+                &login.allowed_origins,
+                return_to.as_deref(),
+                &default,
+            );
             redirect::login_success(&state, &issued, &target)
         }
         Err(e) => refuse_login(&state, &id, &e),
@@ -75,7 +82,11 @@ pub async fn saml_acs_post(State(state): State<AppState>, Path(id): Path<String>
 
 /// Validate the posted message and record its use. Returns the assertion and
 /// the requested return address (stored at SP-initiated login, else RelayState).
-async fn consume(state: &AppState, conn: &Loaded, body: &[u8]) -> Result<(ValidAssertion, Option<String>), SamlError> {
+async fn consume(
+    state: &AppState,
+    conn: &Loaded,
+    body: &[u8],
+) -> Result<(ValidAssertion, Option<String>), SamlError> {
     let posted = parse_form(body)?;
     let xml = xml_guard::decode_saml_response(&posted.saml_response)?;
     let urls = conn.urls(&state.public_url);

@@ -2,7 +2,6 @@
 //! update settings or metadata, describe (never a private key). The SP keys
 //! are generated here, per connection, and stored only sealed.
 
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -38,8 +37,13 @@ fn check_fields(body: &Value, extra: &[&str]) -> Result<(), Error> {
 fn name_of(body: &Value) -> Result<Option<String>, Error> {
     match body.get("name") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_NAME_LEN => Ok(Some(s.trim().to_string())),
-        Some(_) => Err(Error::invalid("name", format!("must be a non-empty string of at most {MAX_NAME_LEN} characters"))),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_NAME_LEN => {
+            Ok(Some(s.trim().to_string()))
+        }
+        Some(_) => Err(Error::invalid(
+            "name",
+            format!("must be a non-empty string of at most {MAX_NAME_LEN} characters"),
+        )),
     }
 }
 
@@ -48,7 +52,9 @@ async fn idp_from_body(body: &Value) -> Result<Option<IdpConfig>, Error> {
     let xml = body.get("idp_metadata_xml").and_then(Value::as_str);
     let url = body.get("idp_metadata_url").and_then(Value::as_str);
     match (xml, url) {
-        (Some(_), Some(_)) => Err(Error::invalid("idp_metadata_url", "give idp_metadata_xml or idp_metadata_url, not both")),
+        (Some(_), Some(_)) => {
+            Err(Error::invalid("idp_metadata_url", "give idp_metadata_xml or idp_metadata_url, not both"))
+        }
         (Some(x), None) => Ok(Some(idp_metadata::parse(x)?)),
         (None, Some(u)) => {
             let text = idp_metadata::fetch(u).await?;
@@ -107,7 +113,12 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
     Ok(describe(s, &row))
 }
 
-pub async fn update(s: &AppState, _org: &Org, mut row: ConnectionRow, body: Value) -> Result<Value, ApiError> {
+pub async fn update(
+    s: &AppState,
+    _org: &Org,
+    mut row: ConnectionRow,
+    body: Value,
+) -> Result<Value, ApiError> {
     check_fields(&body, &["refresh_metadata"])?;
     if body.get("kind").is_some_and(|k| k != "saml") {
         return Err(Error::invalid("kind", "the kind of a connection cannot change").into());
@@ -183,4 +194,3 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         "updated_at": row.updated_at,
     })
 }
-

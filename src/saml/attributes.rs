@@ -26,14 +26,19 @@ fn first(v: &ValidAssertion, names: &[String]) -> Option<String> {
 pub fn facts(v: &ValidAssertion, cfg: &SamlConfig, org_id: &str, connection_id: &str) -> LoginFacts {
     let names = &cfg.attributes;
     let format = v.name_id_format.as_deref().unwrap_or(FORMAT_UNSPECIFIED);
-    let name_id_is_email = format == FORMAT_EMAIL || (format == FORMAT_UNSPECIFIED && looks_like_email(&v.name_id));
+    let name_id_is_email =
+        format == FORMAT_EMAIL || (format == FORMAT_UNSPECIFIED && looks_like_email(&v.name_id));
     let email = first(v, &names.email).or_else(|| name_id_is_email.then(|| v.name_id.clone()));
     let external_id =
         first(v, &names.external_id).or_else(|| (format == FORMAT_PERSISTENT).then(|| v.name_id.clone()));
     let given_name = first(v, &names.given_name);
     let family_name = first(v, &names.family_name);
     let display_name = first(v, &names.display_name).or_else(|| {
-        let joined = [given_name.as_deref(), family_name.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        let joined = [given_name.as_deref(), family_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
         (!joined.is_empty()).then_some(joined)
     });
     let mut groups: Vec<String> = Vec::new();

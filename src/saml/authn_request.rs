@@ -95,7 +95,8 @@ pub fn redirect_url(r: &Request<'_>, relay_state: &str, key: &PKey<Private>) -> 
         s.update(query.as_bytes())?;
         s.sign_to_vec()
     };
-    let sig = sign().map_err(|e| SamlError::Misconfigured { detail: format!("signing AuthnRequest: {e}") })?;
+    let sig =
+        sign().map_err(|e| SamlError::Misconfigured { detail: format!("signing AuthnRequest: {e}") })?;
     query.push_str(&format!("&Signature={}", enc(&STANDARD.encode(sig))));
     let sep = if r.destination.contains('?') { '&' } else { '?' };
     Ok(format!("{}{sep}{query}", r.destination))
@@ -129,7 +130,8 @@ mod tests {
         flate2::read::DeflateDecoder::new(&raw[..]).read_to_string(&mut xml).unwrap();
         assert!(xml.contains(&format!("ID=\"{id}\"")));
         assert!(xml.contains("https://sp/&quot;&lt;e&gt;"));
-        let signed_part = url.split_once('?').unwrap().1.split("&Signature=").next().unwrap().replacen("x=1&", "", 1);
+        let signed_part =
+            url.split_once('?').unwrap().1.split("&Signature=").next().unwrap().replacen("x=1&", "", 1);
         let mut v = Verifier::new(MessageDigest::sha256(), &key).unwrap();
         v.update(signed_part.as_bytes()).unwrap();
         assert!(v.verify(&STANDARD.decode(&q["Signature"]).unwrap()).unwrap());

@@ -76,7 +76,10 @@ impl Default for AttributeNames {
                 "urn:oid:2.16.840.1.113730.3.1.241",
             ]),
             groups: strings(&["groups", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"]),
-            external_id: strings(&["http://schemas.microsoft.com/identity/claims/objectidentifier", "externalId"]),
+            external_id: strings(&[
+                "http://schemas.microsoft.com/identity/claims/objectidentifier",
+                "externalId",
+            ]),
         }
     }
 }
@@ -129,7 +132,9 @@ pub const SETTING_FIELDS: [&str; 9] = [
 fn field<T: serde::de::DeserializeOwned>(body: &Value, name: &str) -> Result<Option<T>, Error> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| Error::invalid(name, e.to_string())),
+        Some(v) => {
+            serde_json::from_value(v.clone()).map(Some).map_err(|e| Error::invalid(name, e.to_string()))
+        }
     }
 }
 
@@ -154,7 +159,10 @@ impl SamlConfig {
         }
         if let Some(v) = field::<i64>(body, "clock_skew_seconds")? {
             if !(0..=MAX_CLOCK_SKEW_SECS).contains(&v) {
-                return Err(Error::invalid("clock_skew_seconds", format!("must be 0..={MAX_CLOCK_SKEW_SECS}")));
+                return Err(Error::invalid(
+                    "clock_skew_seconds",
+                    format!("must be 0..={MAX_CLOCK_SKEW_SECS}"),
+                ));
             }
             self.clock_skew_seconds = v;
         }
@@ -169,7 +177,10 @@ impl SamlConfig {
         }
         if let Some(v) = field::<String>(body, "sp_entity_id")? {
             if v.trim().is_empty() || v.len() > 1024 {
-                return Err(Error::invalid("sp_entity_id", "must be a non-empty URI of at most 1024 characters"));
+                return Err(Error::invalid(
+                    "sp_entity_id",
+                    "must be a non-empty URI of at most 1024 characters",
+                ));
             }
             self.sp_entity_id = Some(v);
         }

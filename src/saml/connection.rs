@@ -72,7 +72,10 @@ pub fn config_of(row: &ConnectionRow) -> Result<SamlConfig, SamlError> {
 /// Load SAML connection `id` (any other kind or id is unknown).
 pub async fn load(state: &AppState, id: &str) -> Result<Loaded, SamlError> {
     let unknown = || SamlError::UnknownConnection { id: id.chars().take(64).collect() };
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if id.is_empty()
+        || id.len() > 64
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(unknown());
     }
     let (row, org) = match connections::get(&state.db, id).await {
@@ -108,7 +111,9 @@ fn maybe_refresh(state: &AppState, c: &Loaded) {
     tokio::spawn(async move {
         match refresh(&state, &id, &url).await {
             Ok(n) => tracing::info!(connection = %id, certificates = n, "refreshed SAML IdP metadata"),
-            Err(e) => tracing::warn!(connection = %id, error = %e, "refreshing SAML IdP metadata failed; keeping the current one"),
+            Err(e) => {
+                tracing::warn!(connection = %id, error = %e, "refreshing SAML IdP metadata failed; keeping the current one")
+            }
         }
     });
 }
@@ -123,14 +128,18 @@ pub async fn refresh(state: &AppState, id: &str, url: &str) -> Result<usize, cra
     if idp.entity_id != cfg.idp.entity_id {
         return Err(crate::error::Error::invalid(
             "idp_metadata_url",
-            format!("entityID changed from {:?} to {:?}; update the connection explicitly", cfg.idp.entity_id, idp.entity_id),
+            format!(
+                "entityID changed from {:?} to {:?}; update the connection explicitly",
+                cfg.idp.entity_id, idp.entity_id
+            ),
         ));
     }
     idp.metadata_url = Some(url.to_string());
     idp.metadata_fetched_at = Some(clock::now_str());
     let n = idp.signing_certs.len();
     cfg.idp = idp;
-    row.config = serde_json::to_string(&cfg).map_err(|e| crate::error::Error::invalid("config", e.to_string()))?;
+    row.config =
+        serde_json::to_string(&cfg).map_err(|e| crate::error::Error::invalid("config", e.to_string()))?;
     connections::update(&state.db, "saml:metadata-refresh", row).await?;
     Ok(n)
 }

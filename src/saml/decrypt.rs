@@ -148,4 +148,3 @@ fn decrypt_content(method: &str, key: &[u8], data: &[u8]) -> Result<Vec<u8>, Sam
     out.truncate(out.len() - pad);
     Ok(out)
 }
-

@@ -25,16 +25,26 @@ pub fn is(n: Node<'_, '_>, ns: &str, name: &str) -> bool {
 }
 
 /// Child elements `{ns}name`.
-pub fn children<'a, 'i>(n: Node<'a, 'i>, ns: &'a str, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+pub fn children<'a, 'i>(
+    n: Node<'a, 'i>,
+    ns: &'a str,
+    name: &'a str,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
     n.children().filter(move |c| is(*c, ns, name))
 }
 
 /// The only child element `{ns}name`, if any; two of them are refused.
-pub fn child<'a, 'i>(n: Node<'a, 'i>, ns: &'a str, name: &'static str) -> Result<Option<Node<'a, 'i>>, SamlError> {
+pub fn child<'a, 'i>(
+    n: Node<'a, 'i>,
+    ns: &'a str,
+    name: &'static str,
+) -> Result<Option<Node<'a, 'i>>, SamlError> {
     let mut it = children(n, ns, name);
     let first = it.next();
     if it.next().is_some() {
-        return Err(SamlError::Misplaced { what: format!("more than one {name} in {}", n.tag_name().name()) });
+        return Err(SamlError::Misplaced {
+            what: format!("more than one {name} in {}", n.tag_name().name()),
+        });
     }
     Ok(first)
 }

@@ -175,9 +175,11 @@ impl SamlError {
     pub fn public_message(&self) -> &'static str {
         use SamlError::*;
         match self {
-            TooLarge { .. } | BadEncoding { .. } | Doctype { .. } | ProcessingInstruction | Malformed { .. } => {
-                "The sign-in message from your identity provider could not be read."
-            }
+            TooLarge { .. }
+            | BadEncoding { .. }
+            | Doctype { .. }
+            | ProcessingInstruction
+            | Malformed { .. } => "The sign-in message from your identity provider could not be read.",
             Expired { .. } | NotYetValid { .. } => {
                 "The sign-in message has expired or is not yet valid. Please sign in again."
             }
@@ -185,7 +187,9 @@ impl SamlError {
                 "This sign-in message was already used or has expired. Please sign in again."
             }
             StatusNotSuccess { .. } => "Your identity provider did not sign you in.",
-            IdpInitiatedDisabled => "Start the sign-in from this application, not from the identity provider.",
+            IdpInitiatedDisabled => {
+                "Start the sign-in from this application, not from the identity provider."
+            }
             UnknownConnection { .. } => "This sign-in connection does not exist.",
             Misconfigured { .. } | Store(_) => "Sign-in is not available right now.",
             _ => "The sign-in message from your identity provider was not accepted.",

@@ -43,9 +43,13 @@ pub fn parse(xml: &str) -> Result<IdpConfig, Error> {
         return Err(bad(format!("root element is {}, not md:EntityDescriptor", dom::describe(root))));
     };
     let [entity] = entities.as_slice() else {
-        return Err(bad(format!("{} identity providers in the metadata; exactly one is needed", entities.len())));
+        return Err(bad(format!(
+            "{} identity providers in the metadata; exactly one is needed",
+            entities.len()
+        )));
     };
-    let entity_id = entity.attribute("entityID").filter(|s| !s.trim().is_empty()).ok_or_else(|| bad("no entityID"))?;
+    let entity_id =
+        entity.attribute("entityID").filter(|s| !s.trim().is_empty()).ok_or_else(|| bad("no entityID"))?;
     let idp = dom::children(*entity, NS_METADATA, "IDPSSODescriptor")
         .next()
         .ok_or_else(|| bad("no IDPSSODescriptor: this is not an identity provider's metadata"))?;
@@ -56,7 +60,8 @@ pub fn parse(xml: &str) -> Result<IdpConfig, Error> {
         }
         for c in kd.descendants().filter(|n| dom::is(*n, NS_DSIG, "X509Certificate")) {
             let b64: String = c.text().unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
-            let der = STANDARD.decode(&b64).map_err(|e| bad(format!("X509Certificate is not base64: {e}")))?;
+            let der =
+                STANDARD.decode(&b64).map_err(|e| bad(format!("X509Certificate is not base64: {e}")))?;
             X509::from_der(&der).map_err(|e| bad(format!("X509Certificate does not parse: {e}")))?;
             let canonical = STANDARD.encode(&der);
             if !certs.contains(&canonical) {
@@ -136,7 +141,9 @@ mod tests {
     fn keeps_every_signing_cert_and_refuses_none() {
         let (a, b) = (cert_b64(), cert_b64());
         let kd = |c: &str, u: &str| {
-            format!("<md:KeyDescriptor {u}><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>")
+            format!(
+                "<md:KeyDescriptor {u}><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+            )
         };
         let idp = parse(&md(&format!("{}{}", kd(&a, "use=\"signing\""), kd(&b, "")))).unwrap();
         assert_eq!(idp.signing_certs, vec![a.clone(), b]);

@@ -84,7 +84,8 @@ pub fn seal(sb: &SecretBox, id: &str, keys: &SpKeys) -> Result<Vec<u8>, ErrorSta
     let pem = |k: &PKey<Private>| -> Result<String, ErrorStack> {
         Ok(String::from_utf8_lossy(&k.private_key_to_pem_pkcs8()?).into_owned())
     };
-    let form = SealedForm { signing_key_pem: pem(&keys.signing)?, encryption_key_pem: pem(&keys.encryption)? };
+    let form =
+        SealedForm { signing_key_pem: pem(&keys.signing)?, encryption_key_pem: pem(&keys.encryption)? };
     let json = serde_json::to_vec(&form).unwrap_or_default();
     Ok(sb.seal(&secret_context(id), &json))
 }
@@ -95,7 +96,8 @@ pub fn open(sb: &SecretBox, id: &str, sealed: Option<&[u8]>) -> Result<SpKeys, S
     let sealed = sealed.ok_or_else(|| mis("no SP keys stored".into()))?;
     let json = sb.open(&secret_context(id), sealed).map_err(|e| mis(e.to_string()))?;
     let form: SealedForm = serde_json::from_slice(&json).map_err(|e| mis(format!("sealed keys: {e}")))?;
-    let load = |pem: &str| PKey::private_key_from_pem(pem.as_bytes()).map_err(|e| mis(format!("SP key: {e}")));
+    let load =
+        |pem: &str| PKey::private_key_from_pem(pem.as_bytes()).map_err(|e| mis(format!("SP key: {e}")));
     Ok(SpKeys { signing: load(&form.signing_key_pem)?, encryption: load(&form.encryption_key_pem)? })
 }
 

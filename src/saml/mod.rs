@@ -64,11 +64,14 @@ pub fn refuse_login(state: &AppState, connection_id: &str, e: &LoginRefused) -> 
         LoginRefused::NoSuchUser { .. } => {
             (StatusCode::FORBIDDEN, "Your account has not been set up in this organization.")
         }
-        LoginRefused::MissingAttribute { .. } => {
-            (StatusCode::FORBIDDEN, "Your identity provider did not send the attributes needed to sign you in.")
-        }
+        LoginRefused::MissingAttribute { .. } => (
+            StatusCode::FORBIDDEN,
+            "Your identity provider did not send the attributes needed to sign you in.",
+        ),
         LoginRefused::Inactive { .. } => (StatusCode::FORBIDDEN, "Your account is deactivated."),
-        LoginRefused::NotMember { .. } => (StatusCode::FORBIDDEN, "You are not a member of this organization."),
+        LoginRefused::NotMember { .. } => {
+            (StatusCode::FORBIDDEN, "You are not a member of this organization.")
+        }
         LoginRefused::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Sign-in is not available right now."),
     };
     redirect::login_refused(status, message)
@@ -125,7 +128,9 @@ async fn saml_login_get(
 async fn login_redirect(state: &AppState, id: &str, relay_state: Option<&str>) -> Result<String, SamlError> {
     let conn = connection::load(state, id).await?;
     let sso = conn.cfg.idp.sso_url.clone().ok_or(SamlError::Misconfigured {
-        detail: "the IdP metadata has no HTTP-Redirect SingleSignOnService; SP-initiated login is unavailable".into(),
+        detail:
+            "the IdP metadata has no HTTP-Redirect SingleSignOnService; SP-initiated login is unavailable"
+                .into(),
     })?;
     let login = &conn.cfg.login;
     let default = login.default_target(&state.public_url);

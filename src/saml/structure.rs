@@ -97,7 +97,9 @@ pub fn check_response(doc: &Document<'_>, allow_sha1: bool) -> Result<ResponseSh
 pub fn check_assertion_doc(doc: &Document<'_>, allow_sha1: bool) -> Result<(String, bool), SamlError> {
     let root = doc.root_element();
     if !dom::is(root, NS_ASSERTION, "Assertion") {
-        return Err(SamlError::Decrypt { detail: format!("plaintext is {}, not an Assertion", dom::describe(root)) });
+        return Err(SamlError::Decrypt {
+            detail: format!("plaintext is {}, not an Assertion", dom::describe(root)),
+        });
     }
     unique_ids(root)?;
     for n in root.descendants().filter(|n| n.is_element() && *n != root) {
@@ -144,7 +146,8 @@ fn no_comments(n: Node<'_, '_>) -> Result<(), SamlError> {
 /// and passes `check_signature`.
 fn check_signatures(root: Node<'_, '_>, signers: &[Node<'_, '_>], allow_sha1: bool) -> Result<(), SamlError> {
     for sig in root.descendants().filter(|n| dom::is(*n, NS_DSIG, "Signature")) {
-        let parent = sig.parent_element().ok_or(SamlError::Misplaced { what: "detached Signature".into() })?;
+        let parent =
+            sig.parent_element().ok_or(SamlError::Misplaced { what: "detached Signature".into() })?;
         if !signers.contains(&parent) {
             return Err(SamlError::Misplaced {
                 what: format!("a Signature inside {}", dom::describe(parent)),
@@ -193,7 +196,8 @@ fn check_signature(sig: Node<'_, '_>, parent: Node<'_, '_>, allow_sha1: bool) ->
     }
     let digest = dom::required(*reference, NS_DSIG, "DigestMethod")?;
     let d = digest.attribute("Algorithm").unwrap_or_default();
-    if !DIGEST_SHA2.contains(&d) && !(allow_sha1 && d == DIGEST_SHA1) {
+    let digest_ok = DIGEST_SHA2.contains(&d) || (allow_sha1 && d == DIGEST_SHA1);
+    if !digest_ok {
         return Err(SamlError::WeakAlgorithm { algorithm: d.to_string() });
     }
     Ok(())
@@ -226,7 +230,8 @@ mod tests {
 
     #[test]
     fn accepts_signed_assertion() {
-        let xml = response(&format!("<saml:Assertion ID=\"a\">{}</saml:Assertion>", sig("#a", SIGNATURE_SHA2[0])));
+        let xml =
+            response(&format!("<saml:Assertion ID=\"a\">{}</saml:Assertion>", sig("#a", SIGNATURE_SHA2[0])));
         let s = check(&xml).unwrap();
         assert_eq!(s.plain_assertion, Some(("a".into(), true)));
         assert!(!s.response_signed);
@@ -246,9 +251,11 @@ mod tests {
         assert!(matches!(check(&whole_doc), Err(SamlError::ReferenceMismatch { .. })));
         let dup = response("<saml:Assertion ID=\"r\"/>");
         assert!(matches!(check(&dup), Err(SamlError::DuplicateId { .. })));
-        let sha1 = response(&format!("<saml:Assertion ID=\"a\">{}</saml:Assertion>", sig("#a", SIGNATURE_SHA1[0])));
+        let sha1 =
+            response(&format!("<saml:Assertion ID=\"a\">{}</saml:Assertion>", sig("#a", SIGNATURE_SHA1[0])));
         assert!(matches!(check(&sha1), Err(SamlError::WeakAlgorithm { .. })));
-        let comment = response("<saml:Assertion ID=\"a\"><saml:NameID>a<!---->b</saml:NameID></saml:Assertion>");
+        let comment =
+            response("<saml:Assertion ID=\"a\"><saml:NameID>a<!---->b</saml:NameID></saml:Assertion>");
         assert!(matches!(check(&comment), Err(SamlError::CommentInAssertion)));
     }
 }

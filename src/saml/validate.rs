@@ -74,7 +74,7 @@ pub fn validate(xml: &str, exp: &Expectations<'_>) -> Result<ValidAssertion, Sam
         }
         None => raw.root_element(),
     };
-    let env = check_envelope(envelope, shape.response_signed, exp)?;
+    let env = check_envelope(envelope, exp)?;
 
     match &shape.plain_assertion {
         Some((id, assertion_signed)) => {
@@ -97,7 +97,9 @@ pub fn validate(xml: &str, exp: &Expectations<'_>) -> Result<ValidAssertion, Sam
             }
         }
         None => {
-            let key = exp.decryption_key.ok_or(SamlError::Misconfigured { detail: "no SP decryption key".into() })?;
+            let key = exp
+                .decryption_key
+                .ok_or(SamlError::Misconfigured { detail: "no SP decryption key".into() })?;
             let ea = dom::required(envelope, NS_ASSERTION, "EncryptedAssertion")?;
             let plaintext = decrypt::decrypt_assertion(ea, key)?;
             let pdoc = dom::parse(&plaintext)
@@ -126,7 +128,9 @@ pub fn validate(xml: &str, exp: &Expectations<'_>) -> Result<ValidAssertion, Sam
 fn only_assertion<'a, 'i>(envelope: Node<'a, 'i>, id: &str) -> Result<Node<'a, 'i>, SamlError> {
     let a = dom::required(envelope, NS_ASSERTION, "Assertion")?;
     if dom::id(a) != Some(id) {
-        return Err(SamlError::SignedElementMismatch { detail: format!("signed Response holds another assertion than {id}") });
+        return Err(SamlError::SignedElementMismatch {
+            detail: format!("signed Response holds another assertion than {id}"),
+        });
     }
     Ok(a)
 }
@@ -139,7 +143,8 @@ fn check_status(root: Node<'_, '_>) -> Result<(), SamlError> {
     let code = dom::required(status, NS_PROTOCOL, "StatusCode")?;
     let value = code.attribute("Value").unwrap_or_default();
     if value != STATUS_SUCCESS {
-        let sub = dom::child(code, NS_PROTOCOL, "StatusCode")?.and_then(|s| s.attribute("Value")).unwrap_or("");
+        let sub =
+            dom::child(code, NS_PROTOCOL, "StatusCode")?.and_then(|s| s.attribute("Value")).unwrap_or("");
         return Err(SamlError::StatusNotSuccess { code: format!("{value} {sub}").trim().to_string() });
     }
     Ok(())
@@ -151,7 +156,7 @@ struct Envelope<'a> {
     in_response_to: Option<&'a str>,
 }
 
-fn check_envelope<'a>(r: Node<'a, '_>, signed: bool, exp: &Expectations<'_>) -> Result<Envelope<'a>, SamlError> {
+fn check_envelope<'a>(r: Node<'a, '_>, exp: &Expectations<'_>) -> Result<Envelope<'a>, SamlError> {
     // SAML Bindings 3.5.5.2: the Destination must be the URL the message was
     // received at; a signed message must carry it. idbridge asks it of every
     // Response (Okta and Entra always send it).
@@ -161,7 +166,6 @@ fn check_envelope<'a>(r: Node<'a, '_>, signed: bool, exp: &Expectations<'_>) -> 
             return Err(SamlError::DestinationMismatch { expected: exp.acs_url.into(), got: d.into() });
         }
         None => {
-            let _ = signed;
             return Err(SamlError::DestinationMismatch { expected: exp.acs_url.into(), got: String::new() });
         }
     }
@@ -169,7 +173,11 @@ fn check_envelope<'a>(r: Node<'a, '_>, signed: bool, exp: &Expectations<'_>) -> 
     if let Some(iss) = dom::child(r, NS_ASSERTION, "Issuer")? {
         let got = dom::text(iss)?;
         if got != exp.idp_entity_id {
-            return Err(SamlError::IssuerMismatch { element: "Response", expected: exp.idp_entity_id.into(), got });
+            return Err(SamlError::IssuerMismatch {
+                element: "Response",
+                expected: exp.idp_entity_id.into(),
+                got,
+            });
         }
     }
     Ok(Envelope { in_response_to: r.attribute("InResponseTo") })
@@ -178,7 +186,9 @@ fn check_envelope<'a>(r: Node<'a, '_>, signed: bool, exp: &Expectations<'_>) -> 
 fn time_attr(n: Node<'_, '_>, name: &str, what: &'static str) -> Result<Option<OffsetDateTime>, SamlError> {
     match n.attribute(name) {
         None => Ok(None),
-        Some(s) => OffsetDateTime::parse(s.trim(), &Rfc3339).map(Some).map_err(|_| SamlError::Missing { what }),
+        Some(s) => {
+            OffsetDateTime::parse(s.trim(), &Rfc3339).map(Some).map_err(|_| SamlError::Missing { what })
+        }
     }
 }
 
@@ -187,7 +197,11 @@ fn fmt(t: OffsetDateTime) -> String {
 }
 
 /// NotBefore ≤ now + skew and now − skew < NotOnOrAfter.
-fn window(n: Node<'_, '_>, what: &'static str, exp: &Expectations<'_>) -> Result<Option<OffsetDateTime>, SamlError> {
+fn window(
+    n: Node<'_, '_>,
+    what: &'static str,
+    exp: &Expectations<'_>,
+) -> Result<Option<OffsetDateTime>, SamlError> {
     let skew = time::Duration::seconds(exp.clock_skew_secs);
     if let Some(nb) = time_attr(n, "NotBefore", "NotBefore")? {
         if exp.now + skew < nb {
@@ -203,19 +217,31 @@ fn window(n: Node<'_, '_>, what: &'static str, exp: &Expectations<'_>) -> Result
     Ok(noa)
 }
 
-fn check_assertion(a: Node<'_, '_>, env: Envelope<'_>, exp: &Expectations<'_>) -> Result<ValidAssertion, SamlError> {
+fn check_assertion(
+    a: Node<'_, '_>,
+    env: Envelope<'_>,
+    exp: &Expectations<'_>,
+) -> Result<ValidAssertion, SamlError> {
     if a.attribute("Version") != Some("2.0") {
-        return Err(SamlError::BadVersion { element: "Assertion", got: a.attribute("Version").unwrap_or("").into() });
+        return Err(SamlError::BadVersion {
+            element: "Assertion",
+            got: a.attribute("Version").unwrap_or("").into(),
+        });
     }
     let assertion_id = dom::id(a).ok_or(SamlError::Missing { what: "Assertion ID" })?.to_string();
     time_attr(a, "IssueInstant", "IssueInstant")?.ok_or(SamlError::Missing { what: "IssueInstant" })?;
     // SAML Profiles 4.1.4.2: the assertion's Issuer is the IdP of this connection.
     let issuer = dom::text(dom::required(a, NS_ASSERTION, "Issuer")?)?;
     if issuer != exp.idp_entity_id {
-        return Err(SamlError::IssuerMismatch { element: "Assertion", expected: exp.idp_entity_id.into(), got: issuer });
+        return Err(SamlError::IssuerMismatch {
+            element: "Assertion",
+            expected: exp.idp_entity_id.into(),
+            got: issuer,
+        });
     }
     let subject = dom::required(a, NS_ASSERTION, "Subject")?;
-    let name_id_el = dom::child(subject, NS_ASSERTION, "NameID")?.ok_or(SamlError::Missing { what: "NameID" })?;
+    let name_id_el =
+        dom::child(subject, NS_ASSERTION, "NameID")?.ok_or(SamlError::Missing { what: "NameID" })?;
     let name_id = dom::text(name_id_el)?;
     if name_id.is_empty() {
         return Err(SamlError::Missing { what: "NameID" });
@@ -234,18 +260,18 @@ fn check_assertion(a: Node<'_, '_>, env: Envelope<'_>, exp: &Expectations<'_>) -
     }
     // SAML Profiles 4.1.4.2: an AudienceRestriction naming this SP is required
     // (samael checks the audience only when the restriction is present).
-    let conditions = dom::child(a, NS_ASSERTION, "Conditions")?.ok_or(SamlError::AudienceMismatch {
-        expected: exp.sp_entity_id.into(),
-        got: Vec::new(),
-    })?;
+    let conditions = dom::child(a, NS_ASSERTION, "Conditions")?
+        .ok_or(SamlError::AudienceMismatch { expected: exp.sp_entity_id.into(), got: Vec::new() })?;
     let cond_noa = window(conditions, "Conditions", exp)?;
-    let restrictions: Vec<Node<'_, '_>> = dom::children(conditions, NS_ASSERTION, "AudienceRestriction").collect();
+    let restrictions: Vec<Node<'_, '_>> =
+        dom::children(conditions, NS_ASSERTION, "AudienceRestriction").collect();
     if restrictions.is_empty() {
         return Err(SamlError::AudienceMismatch { expected: exp.sp_entity_id.into(), got: Vec::new() });
     }
     // SAML Core 2.5.1.4: every AudienceRestriction must be satisfied.
     for r in restrictions {
-        let audiences = dom::children(r, NS_ASSERTION, "Audience").map(dom::text).collect::<Result<Vec<_>, _>>()?;
+        let audiences =
+            dom::children(r, NS_ASSERTION, "Audience").map(dom::text).collect::<Result<Vec<_>, _>>()?;
         if !audiences.iter().any(|x| x == exp.sp_entity_id) {
             return Err(SamlError::AudienceMismatch { expected: exp.sp_entity_id.into(), got: audiences });
         }
@@ -258,7 +284,11 @@ fn check_assertion(a: Node<'_, '_>, env: Envelope<'_>, exp: &Expectations<'_>) -
     for s in authn {
         if let Some(t) = time_attr(s, "SessionNotOnOrAfter", "SessionNotOnOrAfter")? {
             if exp.now - time::Duration::seconds(exp.clock_skew_secs) >= t {
-                return Err(SamlError::Expired { what: "AuthnStatement session", at: fmt(t), skew: exp.clock_skew_secs });
+                return Err(SamlError::Expired {
+                    what: "AuthnStatement session",
+                    at: fmt(t),
+                    skew: exp.clock_skew_secs,
+                });
             }
         }
     }
@@ -306,7 +336,10 @@ fn bearer_confirmation(
             let scd = dom::required(sc, NS_ASSERTION, "SubjectConfirmationData")?;
             let recipient = scd.attribute("Recipient").unwrap_or_default();
             if recipient != exp.acs_url {
-                return Err(SamlError::RecipientMismatch { expected: exp.acs_url.into(), got: recipient.into() });
+                return Err(SamlError::RecipientMismatch {
+                    expected: exp.acs_url.into(),
+                    got: recipient.into(),
+                });
             }
             let noa = window(scd, "SubjectConfirmationData", exp)?
                 .ok_or(SamlError::Missing { what: "SubjectConfirmationData NotOnOrAfter" })?;

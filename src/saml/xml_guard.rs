@@ -84,7 +84,8 @@ pub fn guard(xml: &str) -> Result<(), SamlError> {
             if !is_decl {
                 return Err(SamlError::ProcessingInstruction);
             }
-            let end = find(rest, b"?>").ok_or(SamlError::Malformed { detail: "open XML declaration".into() })?;
+            let end =
+                find(rest, b"?>").ok_or(SamlError::Malformed { detail: "open XML declaration".into() })?;
             check_declared_encoding(&body[at..at + end])?;
             i = at + end + 2;
             continue;

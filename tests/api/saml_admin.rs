@@ -12,8 +12,13 @@ use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
 use crate::saml_idp::*;
 
 async fn patch(app: &TestApp, org: &str, id: &str, body: Value) -> (StatusCode, Value) {
-    app.send(reqwest::Method::PATCH, &format!("/admin/v1/orgs/{org}/connections/{id}"), Some(ADMIN_TOKEN), Some(body))
-        .await
+    app.send(
+        reqwest::Method::PATCH,
+        &format!("/admin/v1/orgs/{org}/connections/{id}"),
+        Some(ADMIN_TOKEN),
+        Some(body),
+    )
+    .await
 }
 
 /// Serve `doc` at http://127.0.0.1:PORT/metadata (the text can be swapped).
@@ -72,14 +77,19 @@ async fn saml_connection_create_describe_and_sp_metadata() {
     let acs = doc.descendants().find(|n| n.has_tag_name("AssertionConsumerService")).unwrap();
     assert_eq!(acs.attribute("Location"), Some(conn.acs_url.as_str()));
     assert_eq!(acs.attribute("Binding"), Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"));
-    let pem_body = |k: &str| -> String { b[k].as_str().unwrap().lines().filter(|l| !l.starts_with("-----")).collect() };
+    let pem_body =
+        |k: &str| -> String { b[k].as_str().unwrap().lines().filter(|l| !l.starts_with("-----")).collect() };
     for (usage, key) in [("signing", "sp_signing_certificate"), ("encryption", "sp_encryption_certificate")] {
-        let kd = doc.descendants().find(|n| n.has_tag_name("KeyDescriptor") && n.attribute("use") == Some(usage)).unwrap();
+        let kd = doc
+            .descendants()
+            .find(|n| n.has_tag_name("KeyDescriptor") && n.attribute("use") == Some(usage))
+            .unwrap();
         let cert = kd.descendants().find(|n| n.has_tag_name("X509Certificate")).unwrap().text().unwrap();
         assert_eq!(cert, pem_body(key), "{usage} certificate published");
     }
     assert_ne!(pem_body("sp_signing_certificate"), pem_body("sp_encryption_certificate"));
-    let formats: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("NameIDFormat")).filter_map(|n| n.text()).collect();
+    let formats: Vec<&str> =
+        doc.descendants().filter(|n| n.has_tag_name("NameIDFormat")).filter_map(|n| n.text()).collect();
     for f in ["emailAddress", "persistent", "unspecified"] {
         assert!(formats.iter().any(|x| x.ends_with(f)), "{f} in {formats:?}");
     }
@@ -109,7 +119,10 @@ async fn saml_metadata_without_signing_certificate_is_refused() {
     app.org("acme").await;
     let no_cert = Idp::okta().metadata(&[]).replace("use=\"signing\"", "use=\"encryption\"");
     let (s, b) = app
-        .admin_post("/admin/v1/orgs/acme/connections", json!({"kind": "saml", "name": "x", "idp_metadata_xml": no_cert}))
+        .admin_post(
+            "/admin/v1/orgs/acme/connections",
+            json!({"kind": "saml", "name": "x", "idp_metadata_xml": no_cert}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert!(b["error"]["message"].as_str().unwrap().contains("no signing certificate"), "{b}");
@@ -151,7 +164,14 @@ async fn saml_metadata_url_create_refresh_and_rollover() {
     let conn = conn_of("acme", b);
     let spec = || Spec::okta(&conn, "ann@acme.com", &[]);
     session_of(&post(&app, &conn, &okta_response(&spec(), &Idp::okta()), None).await);
-    assert_refused(&app, &conn, &okta_response(&spec(), &Idp::okta_next()), StatusCode::FORBIDDEN, "signature_invalid").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec(), &Idp::okta_next()),
+        StatusCode::FORBIDDEN,
+        "signature_invalid",
+    )
+    .await;
 
     // The IdP publishes its next certificate beside the current one, then alone.
     *served.lock().unwrap() = Idp::okta().metadata(&[&Idp::okta_next()]);
@@ -162,12 +182,22 @@ async fn saml_metadata_url_create_refresh_and_rollover() {
     *served.lock().unwrap() = Idp::okta_next().metadata(&[]);
     let (s, _) = patch(&app, "acme", &conn.id, json!({"refresh_metadata": true})).await;
     assert_eq!(s, StatusCode::OK);
-    assert_refused(&app, &conn, &okta_response(&spec(), &Idp::okta()), StatusCode::FORBIDDEN, "signature_invalid").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec(), &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "signature_invalid",
+    )
+    .await;
 
     // Fetch failures and oversize documents are refused.
     for url in [format!("{base}/missing"), "http://127.0.0.1:1/metadata".to_string()] {
         let (s, b) = app
-            .admin_post("/admin/v1/orgs/acme/connections", json!({"kind": "saml", "name": "x", "idp_metadata_url": url}))
+            .admin_post(
+                "/admin/v1/orgs/acme/connections",
+                json!({"kind": "saml", "name": "x", "idp_metadata_url": url}),
+            )
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     }
@@ -233,9 +263,13 @@ async fn saml_patch_settings_and_custom_attribute_names() {
 async fn saml_sp_initiated_needs_a_redirect_sso_url_and_a_saml_connection() {
     let app = spawn_app().await;
     app.org("acme").await;
-    let no_sso = Idp::okta().metadata(&[]).replace("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "urn:x");
+    let no_sso =
+        Idp::okta().metadata(&[]).replace("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect", "urn:x");
     let (s, b) = app
-        .admin_post("/admin/v1/orgs/acme/connections", json!({"kind": "saml", "name": "x", "idp_metadata_xml": no_sso}))
+        .admin_post(
+            "/admin/v1/orgs/acme/connections",
+            json!({"kind": "saml", "name": "x", "idp_metadata_xml": no_sso}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let conn = conn_of("acme", b);

@@ -74,7 +74,8 @@ async fn saml_xsw1_signed_response_moved_into_signature_object() {
     let (app, conn) = setup().await;
     let orig = strip_decl(&response_signed_only(&okta_spec(&conn), &Idp::okta()));
     let sig = signature_of(&orig);
-    let wrapped_sig = sig.replace("</ds:Signature>", &format!("<ds:Object>{orig}</ds:Object></ds:Signature>"));
+    let wrapped_sig =
+        sig.replace("</ds:Signature>", &format!("<ds:Object>{orig}</ds:Object></ds:Signature>"));
     let mut evil_spec = okta_spec(&conn);
     evil_spec.response_id = "_evilresp".into();
     let evil_root = response_xml(&evil_spec, &evil_assertion(&assertion_of(&orig)), false);
@@ -124,7 +125,9 @@ async fn saml_xsw5_signature_moved_to_evil_assertion_original_appended() {
     let a = assertion_of(&orig);
     let sig = signature_of(&a);
     let evil_a = evil_assertion(&a).replacen("</saml:Issuer>", &format!("</saml:Issuer>{sig}"), 1);
-    let evil = orig.replace(&a, &evil_a).replace("</samlp:Response>", &format!("{}</samlp:Response>", without_signature(&a)));
+    let evil = orig
+        .replace(&a, &evil_a)
+        .replace("</samlp:Response>", &format!("{}</samlp:Response>", without_signature(&a)));
     refused_then_original_works(&app, &conn, &evil, &orig, "multiple_assertions").await;
 }
 
@@ -144,10 +147,9 @@ async fn saml_xsw7_original_in_extensions_evil_in_body() {
     let (app, conn) = setup().await;
     let orig = entra_like_okta(&conn);
     let a = assertion_of(&orig);
-    let evil = orig.replace(&a, &evil_assertion(&a)).replace(
-        "<samlp:Status>",
-        &format!("<samlp:Extensions>{a}</samlp:Extensions><samlp:Status>"),
-    );
+    let evil = orig
+        .replace(&a, &evil_assertion(&a))
+        .replace("<samlp:Status>", &format!("<samlp:Extensions>{a}</samlp:Extensions><samlp:Status>"));
     refused_then_original_works(&app, &conn, &evil, &orig, "multiple_assertions").await;
 }
 
@@ -157,7 +159,10 @@ async fn saml_xsw8_unsigned_original_in_object_of_evil_assertion() {
     let orig = entra_like_okta(&conn);
     let a = assertion_of(&orig);
     let sig = signature_of(&a);
-    let wrapped = sig.replace("</ds:Signature>", &format!("<ds:Object>{}</ds:Object></ds:Signature>", without_signature(&a)));
+    let wrapped = sig.replace(
+        "</ds:Signature>",
+        &format!("<ds:Object>{}</ds:Object></ds:Signature>", without_signature(&a)),
+    );
     let evil_a = evil_assertion(&a).replacen("</saml:Issuer>", &format!("</saml:Issuer>{wrapped}"), 1);
     refused_then_original_works(&app, &conn, &orig.replace(&a, &evil_a), &orig, "multiple_assertions").await;
 }
@@ -180,9 +185,15 @@ async fn saml_reference_to_another_element_is_refused() {
     // the assertion it sits in.
     let spec = okta_spec(&conn);
     let mut a = assertion_xml(&spec, false);
-    a = a.replacen("</saml:Issuer>", &format!("</saml:Issuer>{}", sig_template("_ext1", RSA_SHA256, SHA256)), 1);
-    let xml = response_xml(&spec, &a, false)
-        .replace("<samlp:Status>", "<samlp:Extensions ID=\"_ext1\"><x xmlns=\"urn:x\">ok</x></samlp:Extensions><samlp:Status>");
+    a = a.replacen(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer>{}", sig_template("_ext1", RSA_SHA256, SHA256)),
+        1,
+    );
+    let xml = response_xml(&spec, &a, false).replace(
+        "<samlp:Status>",
+        "<samlp:Extensions ID=\"_ext1\"><x xmlns=\"urn:x\">ok</x></samlp:Extensions><samlp:Status>",
+    );
     let signed = sign(&xml, &Idp::okta(), XP_ASSERTION_SIG);
     assert_refused(&app, &conn, &signed, StatusCode::FORBIDDEN, "reference_mismatch").await;
 }
@@ -204,7 +215,12 @@ async fn saml_comment_injection_in_name_id_is_refused() {
     std::fs::write(&f, &injected).unwrap();
     let ok = std::process::Command::new("xmlsec1")
         .args(["--verify", "--pubkey-cert-pem", Idp::okta().cert.to_str().unwrap()])
-        .args(["--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response", "--node-xpath", XP_RESPONSE_SIG])
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            "--node-xpath",
+            XP_RESPONSE_SIG,
+        ])
         .arg(&f)
         .output()
         .unwrap();
@@ -218,12 +234,16 @@ async fn saml_duplicate_ids_are_refused() {
     let (app, conn) = setup().await;
     let spec = okta_spec(&conn);
     let orig = entra_like_okta(&conn);
-    let dup = orig.replace("<samlp:Status>", &format!("<samlp:Extensions ID=\"{}\"/><samlp:Status>", spec.assertion_id));
+    let dup = orig.replace(
+        "<samlp:Status>",
+        &format!("<samlp:Extensions ID=\"{}\"/><samlp:Status>", spec.assertion_id),
+    );
     // Same ID twice: the genuine assertion's.
     let a_id = assertion_of(&orig).split("ID=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     let dup = dup.replace(&format!("ID=\"{}\"/>", spec.assertion_id), &format!("ID=\"{a_id}\"/>"));
     assert_refused(&app, &conn, &dup, StatusCode::FORBIDDEN, "duplicate_id").await;
-    let xml_id = orig.replace("<samlp:Status>", &format!("<samlp:Extensions xml:id=\"{a_id}\"/><samlp:Status>"));
+    let xml_id =
+        orig.replace("<samlp:Status>", &format!("<samlp:Extensions xml:id=\"{a_id}\"/><samlp:Status>"));
     assert_refused(&app, &conn, &xml_id, StatusCode::FORBIDDEN, "duplicate_id").await;
 }
 
@@ -242,14 +262,19 @@ async fn saml_replay_cache_survives_restart() {
     session_of(&post(&app, &conn, &xml, None).await);
     let dir = app.stop().await;
     let app = crate::helpers::spawn_app_in(dir).await;
-    let conn = Conn { acs_url: conn.acs_url.replace(&conn.acs_url[..conn.acs_url.find("/saml").unwrap()], &app.base), ..conn };
+    let conn = Conn {
+        acs_url: conn.acs_url.replace(&conn.acs_url[..conn.acs_url.find("/saml").unwrap()], &app.base),
+        ..conn
+    };
     // The ACS URL moved with the port: re-issue the response for it, same assertion ID.
     let mut spec = okta_spec(&conn);
     let old_id = assertion_of(&xml).split("ID=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     spec.assertion_id = old_id;
     spec.destination = Some(conn.acs_url.clone());
     spec.recipient = conn.acs_url.clone();
-    spec.audience = Some(conn.sp_entity_id.replace(&conn.sp_entity_id[..conn.sp_entity_id.find("/saml").unwrap()], &app.base));
+    spec.audience = Some(
+        conn.sp_entity_id.replace(&conn.sp_entity_id[..conn.sp_entity_id.find("/saml").unwrap()], &app.base),
+    );
     let again = okta_response(&spec, &Idp::okta());
     assert_refused(&app, &conn, &again, StatusCode::FORBIDDEN, "replay").await;
 }
@@ -271,7 +296,8 @@ async fn saml_not_yet_valid_assertion_is_refused() {
     let now = time::OffsetDateTime::now_utc();
     spec.not_before = now + time::Duration::minutes(10);
     spec.not_on_or_after = now + time::Duration::minutes(20);
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "not_yet_valid").await;
+    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "not_yet_valid")
+        .await;
 }
 
 #[tokio::test]
@@ -279,10 +305,24 @@ async fn saml_wrong_or_missing_audience_is_refused() {
     let (app, conn) = setup().await;
     let mut spec = okta_spec(&conn);
     spec.audience = Some("https://other-sp.example/saml".into());
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "audience_mismatch").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "audience_mismatch",
+    )
+    .await;
     let mut spec = okta_spec(&conn);
     spec.audience = None;
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "audience_mismatch").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "audience_mismatch",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -290,10 +330,24 @@ async fn saml_wrong_or_missing_destination_is_refused() {
     let (app, conn) = setup().await;
     let mut spec = okta_spec(&conn);
     spec.destination = Some("https://other-sp.example/acs".into());
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "destination_mismatch").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "destination_mismatch",
+    )
+    .await;
     let mut spec = okta_spec(&conn);
     spec.destination = None;
-    assert_refused(&app, &conn, &entra_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "destination_mismatch").await;
+    assert_refused(
+        &app,
+        &conn,
+        &entra_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "destination_mismatch",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -301,7 +355,14 @@ async fn saml_wrong_recipient_is_refused() {
     let (app, conn) = setup().await;
     let mut spec = okta_spec(&conn);
     spec.recipient = "https://other-sp.example/acs".into();
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "recipient_mismatch").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "recipient_mismatch",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -310,10 +371,24 @@ async fn saml_wrong_issuer_is_refused() {
     let mut spec = okta_spec(&conn);
     spec.issuer = "http://www.okta.com/exk-someone-else".into();
     spec.response_issuer = None;
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "issuer_mismatch").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "issuer_mismatch",
+    )
+    .await;
     let mut spec = okta_spec(&conn);
     spec.response_issuer = Some("http://www.okta.com/exk-someone-else".into());
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "issuer_mismatch").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "issuer_mismatch",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -331,7 +406,14 @@ async fn saml_assertion_for_org_a_never_logs_into_org_b() {
     // 2. Its unsigned envelope re-addressed to B: the signed Recipient still says A.
     let mut spec = okta_spec(&conn_a);
     spec.destination = Some(conn_b.acs_url.clone());
-    assert_refused(&app, &conn_b, &entra_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "recipient_mismatch").await;
+    assert_refused(
+        &app,
+        &conn_b,
+        &entra_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "recipient_mismatch",
+    )
+    .await;
     // 3. A connection of B with its own IdP entity ID (same key): an assertion
     // issued by A's entity, though addressed to B in every other respect.
     let idp_c = Idp::named("idp-okta", "http://www.okta.com/exk-globex-app");
@@ -339,7 +421,14 @@ async fn saml_assertion_for_org_a_never_logs_into_org_b() {
     let mut spec = okta_spec(&conn_c);
     spec.issuer = OKTA_ENTITY.into();
     spec.response_issuer = None;
-    assert_refused(&app, &conn_c, &entra_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "issuer_mismatch").await;
+    assert_refused(
+        &app,
+        &conn_c,
+        &entra_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "issuer_mismatch",
+    )
+    .await;
     assert_eq!(members(&app, "globex").await, json!([]));
     assert_eq!(members(&app, "acme").await, json!([]));
 }
@@ -376,13 +465,26 @@ async fn saml_sha1_is_refused_unless_allowed() {
     let mut spec = okta_spec(&conn);
     spec.sig_alg = RSA_SHA1.into();
     spec.digest_alg = SHA1.into();
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "weak_algorithm").await;
+    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "weak_algorithm")
+        .await;
     // SHA-256 signature over a SHA-1 digest: refused too.
     let mut spec = okta_spec(&conn);
     spec.digest_alg = SHA1.into();
-    assert_refused(&app, &conn, &entra_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "weak_algorithm").await;
+    assert_refused(
+        &app,
+        &conn,
+        &entra_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "weak_algorithm",
+    )
+    .await;
     let (s, b) = app
-        .send(reqwest::Method::PATCH, &format!("/admin/v1/orgs/acme/connections/{}", conn.id), Some(ADMIN_TOKEN), Some(json!({"allow_sha1": true})))
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/admin/v1/orgs/acme/connections/{}", conn.id),
+            Some(ADMIN_TOKEN),
+            Some(json!({"allow_sha1": true})),
+        )
         .await;
     assert_eq!((s, &b["allow_sha1"]), (StatusCode::OK, &json!(true)));
     let mut spec = okta_spec(&conn);
@@ -395,7 +497,10 @@ async fn saml_sha1_is_refused_unless_allowed() {
 async fn saml_doctype_xxe_and_processing_instructions_are_refused_before_parsing() {
     let (app, conn) = setup().await;
     let signed = strip_decl(&okta_response(&okta_spec(&conn), &Idp::okta()));
-    let xxe = format!("<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}", signed.replace("Engineering", "&x;"));
+    let xxe = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+        signed.replace("Engineering", "&x;")
+    );
     assert_refused(&app, &conn, &xxe, StatusCode::BAD_REQUEST, "doctype").await;
     let internal = format!("<!DOCTYPE samlp:Response>{signed}");
     assert_refused(&app, &conn, &internal, StatusCode::BAD_REQUEST, "doctype").await;
@@ -415,10 +520,16 @@ async fn saml_billion_laughs_is_refused_under_a_memory_bound() {
     let admin = |path: &str, body: serde_json::Value| {
         client.post(format!("{}{path}", proc.base)).bearer_auth(ADMIN_TOKEN).json(&body).send()
     };
-    assert_eq!(admin("/admin/v1/orgs", json!({"slug": "acme", "name": "acme"})).await.unwrap().status(), StatusCode::CREATED);
-    let resp = admin("/admin/v1/orgs/acme/connections", json!({"kind": "saml", "name": "Okta", "idp_metadata_xml": Idp::okta().metadata(&[])}))
-        .await
-        .unwrap();
+    assert_eq!(
+        admin("/admin/v1/orgs", json!({"slug": "acme", "name": "acme"})).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let resp = admin(
+        "/admin/v1/orgs/acme/connections",
+        json!({"kind": "saml", "name": "Okta", "idp_metadata_xml": Idp::okta().metadata(&[])}),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     let conn: serde_json::Value = resp.json().await.unwrap();
     let mut dtd = String::from("<!ENTITY lol \"lol\">");
@@ -440,9 +551,18 @@ async fn saml_billion_laughs_is_refused_under_a_memory_bound() {
     let started = std::time::Instant::now();
     let acs = conn["acs_url"].as_str().unwrap().to_string();
     let body: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("SAMLResponse", &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bomb))
+        .append_pair(
+            "SAMLResponse",
+            &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bomb),
+        )
         .finish();
-    let resp = client.post(&acs).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
+    let resp = client
+        .post(&acs)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "refused at once");
     let grown_kib = hwm().saturating_sub(before);
@@ -470,14 +590,28 @@ async fn saml_oversize_message_is_refused() {
 async fn saml_in_response_to_not_issued_is_refused() {
     let (app, conn) = setup().await;
     let spec = okta_spec(&conn).answering("_00000000000000000000000000000000");
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "unknown_in_response_to").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "unknown_in_response_to",
+    )
+    .await;
     // A request issued by another connection is not this one's.
     let other = connect(&app, "acme", &Idp::okta(), json!({})).await;
     let resp = app.client.get(&other.login_url).send().await.unwrap();
     let loc = url::Url::parse(&location(&resp)).unwrap();
     let req_id = loc.query_pairs().find(|(k, _)| k == "RelayState").unwrap().1.to_string();
     let spec = okta_spec(&conn).answering(&req_id);
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "unknown_in_response_to").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "unknown_in_response_to",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -486,14 +620,28 @@ async fn saml_in_response_to_mismatch_between_envelope_and_assertion_is_refused(
     // An unsigned envelope claiming to answer a request the assertion does not name.
     let mut spec = okta_spec(&conn);
     spec.in_response_to = Some("_11111111111111111111111111111111".into());
-    assert_refused(&app, &conn, &entra_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "in_response_to_mismatch").await;
+    assert_refused(
+        &app,
+        &conn,
+        &entra_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "in_response_to_mismatch",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn saml_idp_initiated_can_be_turned_off() {
     let (app, _) = setup().await;
     let conn = connect(&app, "acme", &Idp::okta(), json!({"allow_idp_initiated": false})).await;
-    assert_refused(&app, &conn, &okta_response(&okta_spec(&conn), &Idp::okta()), StatusCode::FORBIDDEN, "idp_initiated_disabled").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&okta_spec(&conn), &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "idp_initiated_disabled",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -501,14 +649,22 @@ async fn saml_status_other_than_success_is_refused() {
     let (app, conn) = setup().await;
     let mut spec = okta_spec(&conn);
     spec.status = "urn:oasis:names:tc:SAML:2.0:status:Requester".into();
-    assert_refused(&app, &conn, &okta_response(&spec, &Idp::okta()), StatusCode::FORBIDDEN, "status_not_success").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "status_not_success",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn saml_rsa_1_5_key_transport_is_refused() {
     let (app, conn) = setup().await;
     let sp_cert = conn.body["sp_encryption_certificate"].as_str().unwrap().to_string();
-    let xml = encrypt_assertion(&entra_response(&okta_spec(&conn), &Idp::okta()), &sp_cert, AES256_CBC, RSA_1_5);
+    let xml =
+        encrypt_assertion(&entra_response(&okta_spec(&conn), &Idp::okta()), &sp_cert, AES256_CBC, RSA_1_5);
     assert_refused(&app, &conn, &xml, StatusCode::FORBIDDEN, "decrypt_failed").await;
 }
 
@@ -517,14 +673,20 @@ async fn saml_assertion_encrypted_to_another_sp_is_refused() {
     let (app, conn) = setup().await;
     let other = connect(&app, "acme", &Idp::okta(), json!({})).await;
     let wrong_cert = other.body["sp_encryption_certificate"].as_str().unwrap().to_string();
-    let xml = encrypt_assertion(&entra_response(&okta_spec(&conn), &Idp::okta()), &wrong_cert, AES256_CBC, RSA_OAEP);
+    let xml = encrypt_assertion(
+        &entra_response(&okta_spec(&conn), &Idp::okta()),
+        &wrong_cert,
+        AES256_CBC,
+        RSA_OAEP,
+    );
     assert_refused(&app, &conn, &xml, StatusCode::FORBIDDEN, "decrypt_failed").await;
 }
 
 #[tokio::test]
 async fn saml_unknown_connection_answers_404_page() {
     let (app, _) = setup().await;
-    let resp = post_encoded(&app, &app.url("/saml/0123456789abcdef0123456789abcdef/acs"), "PHgvPg==", None).await;
+    let resp =
+        post_encoded(&app, &app.url("/saml/0123456789abcdef0123456789abcdef/acs"), "PHgvPg==", None).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert!(resp.text().await.unwrap().contains("Sign-in refused"));
 }

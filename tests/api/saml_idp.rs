@@ -54,7 +54,11 @@ fn fixture(name: &str) -> PathBuf {
 
 impl Idp {
     pub fn named(file: &str, entity_id: &str) -> Idp {
-        Idp { entity_id: entity_id.into(), key: fixture(&format!("{file}.key")), cert: fixture(&format!("{file}.crt")) }
+        Idp {
+            entity_id: entity_id.into(),
+            key: fixture(&format!("{file}.key")),
+            cert: fixture(&format!("{file}.crt")),
+        }
     }
     pub fn okta() -> Idp {
         Idp::named("idp-okta", OKTA_ENTITY)
@@ -245,11 +249,17 @@ fn esc(s: &str) -> String {
 /// The Assertion element (with a signature template when `signed`).
 pub fn assertion_xml(s: &Spec, signed: bool) -> String {
     let sig = if signed { sig_template(&s.assertion_id, &s.sig_alg, &s.digest_alg) } else { String::new() };
-    let irt = s.scd_in_response_to.as_ref().map(|i| format!(" InResponseTo=\"{}\"", esc(i))).unwrap_or_default();
+    let irt =
+        s.scd_in_response_to.as_ref().map(|i| format!(" InResponseTo=\"{}\"", esc(i))).unwrap_or_default();
     let audience = s
         .audience
         .as_ref()
-        .map(|a| format!("<saml:AudienceRestriction><saml:Audience>{}</saml:Audience></saml:AudienceRestriction>", esc(a)))
+        .map(|a| {
+            format!(
+                "<saml:AudienceRestriction><saml:Audience>{}</saml:Audience></saml:AudienceRestriction>",
+                esc(a)
+            )
+        })
         .unwrap_or_default();
     let attrs: String = s
         .attributes
@@ -287,7 +297,11 @@ pub fn assertion_xml(s: &Spec, signed: bool) -> String {
 pub fn response_xml(s: &Spec, assertion: &str, signed: bool) -> String {
     let dest = s.destination.as_ref().map(|d| format!(" Destination=\"{}\"", esc(d))).unwrap_or_default();
     let irt = s.in_response_to.as_ref().map(|i| format!(" InResponseTo=\"{}\"", esc(i))).unwrap_or_default();
-    let issuer = s.response_issuer.as_ref().map(|i| format!("<saml:Issuer>{}</saml:Issuer>", esc(i))).unwrap_or_default();
+    let issuer = s
+        .response_issuer
+        .as_ref()
+        .map(|i| format!("<saml:Issuer>{}</saml:Issuer>", esc(i)))
+        .unwrap_or_default();
     let sig = if signed { sig_template(&s.response_id, &s.sig_alg, &s.digest_alg) } else { String::new() };
     format!(
         "<samlp:Response xmlns:samlp=\"{NS_P}\" xmlns:saml=\"{NS_A}\" ID=\"{}\" Version=\"2.0\" IssueInstant=\"{}\"{dest}{irt}>\
@@ -299,7 +313,10 @@ pub fn response_xml(s: &Spec, assertion: &str, signed: bool) -> String {
 }
 
 fn xmlsec1(args: &[&str]) {
-    let out = Command::new("xmlsec1").args(args).output().expect("xmlsec1 must be installed (scripts/test-deps/saml.sh)");
+    let out = Command::new("xmlsec1")
+        .args(args)
+        .output()
+        .expect("xmlsec1 must be installed (scripts/test-deps/saml.sh)");
     assert!(out.status.success(), "xmlsec1 {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -353,8 +370,12 @@ pub fn response_signed_only(s: &Spec, idp: &Idp) -> String {
 /// Replace the Assertion with `<saml:EncryptedAssertion>` encrypted to the SP's certificate (PEM).
 pub fn encrypt_assertion(xml: &str, sp_cert_pem: &str, data_alg: &str, key_alg: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let (doc, tmpl, cert, out) =
-        (dir.path().join("doc.xml"), dir.path().join("t.xml"), dir.path().join("sp.crt"), dir.path().join("out.xml"));
+    let (doc, tmpl, cert, out) = (
+        dir.path().join("doc.xml"),
+        dir.path().join("t.xml"),
+        dir.path().join("sp.crt"),
+        dir.path().join("out.xml"),
+    );
     std::fs::write(&doc, xml).unwrap();
     std::fs::write(&cert, sp_cert_pem).unwrap();
     let template = format!(
@@ -396,7 +417,12 @@ pub async fn post(app: &TestApp, conn: &Conn, xml: &str, relay_state: Option<&st
     post_encoded(app, &conn.acs_url, &STANDARD.encode(xml), relay_state).await
 }
 
-pub async fn post_encoded(app: &TestApp, acs_url: &str, b64: &str, relay_state: Option<&str>) -> reqwest::Response {
+pub async fn post_encoded(
+    app: &TestApp,
+    acs_url: &str,
+    b64: &str,
+    relay_state: Option<&str>,
+) -> reqwest::Response {
     let mut form = vec![("SAMLResponse", b64.to_string())];
     if let Some(r) = relay_state {
         form.push(("RelayState", r.to_string()));

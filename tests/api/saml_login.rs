@@ -62,7 +62,12 @@ async fn saml_entra_style_signed_assertion_in_unsigned_response_logs_in() {
     let app = spawn_app().await;
     acme_with_mapping(&app).await;
     let conn = connect(&app, "acme", &Idp::entra(), json!({"match_by": "external_id"})).await;
-    let spec = Spec::entra(&conn, "11111111-aaaa-4bbb-8ccc-000000000001", "bo@acme.com", &["0d9a3c1e-5f0b-4c3e-9a55-2f1b7e8c6d40"]);
+    let spec = Spec::entra(
+        &conn,
+        "11111111-aaaa-4bbb-8ccc-000000000001",
+        "bo@acme.com",
+        &["0d9a3c1e-5f0b-4c3e-9a55-2f1b7e8c6d40"],
+    );
     let resp = post(&app, &conn, &entra_response(&spec, &Idp::entra()), None).await;
     let (s, me) = app.me(&session_of(&resp)).await;
     assert_eq!(s, StatusCode::OK);
@@ -70,7 +75,8 @@ async fn saml_entra_style_signed_assertion_in_unsigned_response_logs_in() {
     assert_eq!(me["user"]["name"], "Bo Diaz");
     assert_eq!(me["org"]["role"], "admin", "group object id matched the rule: {me}");
     // Matched again by object id on the next login, even with a new email.
-    let mut again = Spec::entra(&conn, "11111111-aaaa-4bbb-8ccc-000000000001", "bo.diaz@acme.com", &["Inference"]);
+    let mut again =
+        Spec::entra(&conn, "11111111-aaaa-4bbb-8ccc-000000000001", "bo.diaz@acme.com", &["Inference"]);
     again.assertion_id = format!("_again{}", &again.assertion_id[1..]);
     let resp = post(&app, &conn, &entra_response(&again, &Idp::entra()), None).await;
     let (_, me2) = app.me(&session_of(&resp)).await;
@@ -118,7 +124,8 @@ async fn saml_response_signed_only_logs_in() {
 async fn saml_sp_initiated_login_round_trip() {
     let app = spawn_app().await;
     acme_with_mapping(&app).await;
-    let conn = connect(&app, "acme", &Idp::okta(), json!({"allowed_origins": ["https://app.acme.test"]})).await;
+    let conn =
+        connect(&app, "acme", &Idp::okta(), json!({"allowed_origins": ["https://app.acme.test"]})).await;
     let resp = app
         .client
         .get(format!("{}?relay_state={}", conn.login_url, "https%3A%2F%2Fapp.acme.test%2Fhome"))
@@ -159,14 +166,22 @@ async fn saml_sp_initiated_login_round_trip() {
 
     // The request ID is single use.
     let again = Spec::okta(&conn, "eve@acme.com", &["Engineering"]).answering(&id);
-    assert_refused(&app, &conn, &okta_response(&again, &Idp::okta()), StatusCode::FORBIDDEN, "unknown_in_response_to").await;
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&again, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "unknown_in_response_to",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn saml_idp_initiated_relay_state_only_to_allowed_origins() {
     let app = spawn_app().await;
     acme_with_mapping(&app).await;
-    let conn = connect(&app, "acme", &Idp::okta(), json!({"allowed_origins": ["https://app.acme.test"]})).await;
+    let conn =
+        connect(&app, "acme", &Idp::okta(), json!({"allowed_origins": ["https://app.acme.test"]})).await;
     for (relay, expected) in [
         ("https://app.acme.test/x?y=1", "https://app.acme.test/x?y=1".to_string()),
         ("/dashboard", format!("{}/dashboard", app.base)),
@@ -213,12 +228,18 @@ async fn saml_clock_skew_is_tolerated_within_the_setting() {
     session_of(&post(&app, &conn, &okta_response(&behind, &Idp::okta()), None).await);
     // With a skew of 0 the same is refused.
     let (s, _) = app
-        .send(reqwest::Method::PATCH, &format!("/admin/v1/orgs/acme/connections/{}", conn.id), Some(crate::helpers::ADMIN_TOKEN), Some(json!({"clock_skew_seconds": 0})))
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/admin/v1/orgs/acme/connections/{}", conn.id),
+            Some(crate::helpers::ADMIN_TOKEN),
+            Some(json!({"clock_skew_seconds": 0})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let mut behind = Spec::okta(&conn, "hal@acme.com", &["Engineering"]);
     behind.not_on_or_after = now - time::Duration::seconds(30);
-    assert_refused(&app, &conn, &okta_response(&behind, &Idp::okta()), StatusCode::FORBIDDEN, "expired").await;
+    assert_refused(&app, &conn, &okta_response(&behind, &Idp::okta()), StatusCode::FORBIDDEN, "expired")
+        .await;
 }
 
 #[tokio::test]
