@@ -48,17 +48,25 @@ pub struct SamlState {
     pub refresh_attempts: Mutex<HashMap<String, Instant>>,
 }
 
+/// Longest error text logged: messages quote attacker-chosen values.
+const MAX_LOGGED: usize = 1000;
+
+/// An error as one log-safe line: control characters escaped, length capped.
+fn loggable(e: &dyn std::fmt::Display) -> String {
+    e.to_string().escape_debug().take(MAX_LOGGED).collect()
+}
+
 /// A refused SAML message: the precise reason logged and counted, a short page shown.
 pub fn refuse(state: &AppState, connection_id: &str, e: &SamlError) -> Response {
-    let id: String = connection_id.chars().take(64).collect();
-    tracing::warn!(connection = %id, reason = e.reason(), error = %e, "SAML login refused");
+    let id = loggable(&connection_id.chars().take(64).collect::<String>());
+    tracing::warn!(connection = %id, reason = e.reason(), error = %loggable(e), "SAML login refused");
     state.metrics.refusal("saml", e.reason());
     redirect::login_refused(e.status(), e.public_message())
 }
 
 /// A login refused by `login::complete` (no such user, not a member, ...).
 pub fn refuse_login(state: &AppState, connection_id: &str, e: &LoginRefused) -> Response {
-    tracing::warn!(connection = %connection_id, reason = e.reason(), error = %e, "SAML login refused");
+    tracing::warn!(connection = %connection_id, reason = e.reason(), error = %loggable(e), "SAML login refused");
     state.metrics.refusal("saml", e.reason());
     let (status, message) = match e {
         LoginRefused::NoSuchUser { .. } => {

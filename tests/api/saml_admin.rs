@@ -9,7 +9,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::saml_client::*;
 use crate::saml_idp::*;
+use crate::saml_signer::*;
 
 async fn patch(app: &TestApp, org: &str, id: &str, body: Value) -> (StatusCode, Value) {
     app.send(

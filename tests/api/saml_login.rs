@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{TestApp, spawn_app};
+use crate::saml_client::*;
 use crate::saml_idp::*;
+use crate::saml_signer::*;
 
 async fn acme_with_mapping(app: &TestApp) {
     app.org("acme").await;
