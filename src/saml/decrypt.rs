@@ -43,7 +43,7 @@ pub fn decrypt_assertion(encrypted: Node<'_, '_>, key: &PKey<Private>) -> Result
     let session_key = unwrap_key(*ek, key)?;
     let plaintext = decrypt_content(method, &session_key, &ciphertext)?;
     let xml = String::from_utf8(plaintext).map_err(|_| err("plaintext is not UTF-8"))?;
-    xml_guard::guard(&xml)?;
+    xml_guard::guard(&xml).map_err(|e| err(format!("plaintext: {e}")))?;
     Ok(xml)
 }
 

@@ -102,24 +102,39 @@ pub fn validate(xml: &str, exp: &Expectations<'_>) -> Result<ValidAssertion, Sam
                 .ok_or(SamlError::Misconfigured { detail: "no SP decryption key".into() })?;
             let ea = dom::required(envelope, NS_ASSERTION, "EncryptedAssertion")?;
             let plaintext = decrypt::decrypt_assertion(ea, key)?;
+            // Until the decrypted assertion's signature has verified, every
+            // failure is the same `decrypt_failed`: an unauthenticated CBC
+            // ciphertext must not become a decryption oracle (Jager and
+            // Somorovsky, "How to Break XML Encryption"). The precise cause is
+            // in the logged detail. A signed Response authenticates the
+            // ciphertext itself, so then precise reasons are safe.
+            let opaque = |e: SamlError| match e {
+                SamlError::Decrypt { .. } => e,
+                other if !shape.response_signed => {
+                    SamlError::Decrypt { detail: format!("decrypted assertion refused: {other}") }
+                }
+                other => other,
+            };
             let pdoc = dom::parse(&plaintext)
                 .map_err(|e| SamlError::Decrypt { detail: format!("plaintext: {e}") })?;
-            let (id, assertion_signed) = structure::check_assertion_doc(&pdoc, exp.allow_sha1)?;
+            let (id, assertion_signed) =
+                structure::check_assertion_doc(&pdoc, exp.allow_sha1).map_err(opaque)?;
             if assertion_signed {
-                let verified = verify::verified_content(&plaintext, exp.trusted_certs, exp.allow_sha1)?;
-                let vdoc = dom::parse(&verified)?;
+                let verified = verify::verified_content(&plaintext, exp.trusted_certs, exp.allow_sha1)
+                    .map_err(opaque)?;
+                let vdoc = dom::parse(&verified).map_err(opaque)?;
                 let a = vdoc.root_element();
                 if !dom::is(a, NS_ASSERTION, "Assertion") || dom::id(a) != Some(id.as_str()) {
-                    return Err(SamlError::SignedElementMismatch {
+                    return Err(opaque(SamlError::SignedElementMismatch {
                         detail: format!("verified {} is not Assertion {id}", dom::describe(a)),
-                    });
+                    }));
                 }
                 check_assertion(a, env, exp)
             } else if shape.response_signed {
                 // Encrypt-then-sign: the Response signature covers the ciphertext.
                 check_assertion(pdoc.root_element(), env, exp)
             } else {
-                Err(SamlError::Unsigned)
+                Err(opaque(SamlError::Unsigned))
             }
         }
     }

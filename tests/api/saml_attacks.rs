@@ -397,3 +397,19 @@ async fn saml_unknown_connection_answers_404_page() {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert!(resp.text().await.unwrap().contains("Sign-in refused"));
 }
+
+#[tokio::test]
+async fn saml_encrypted_assertion_failures_are_one_opaque_reason() {
+    let (app, conn) = setup().await;
+    let sp_cert = conn.body["sp_encryption_certificate"].as_str().unwrap().to_string();
+    // Signed by a key nobody trusts, then encrypted: no decryption oracle, so
+    // the refusal names decryption, not the signature.
+    let forged = entra_response(&okta_spec(&conn), &Idp::attacker(OKTA_ENTITY));
+    let xml = encrypt_assertion(&forged, &sp_cert, AES256_CBC, RSA_OAEP);
+    assert_refused(&app, &conn, &xml, StatusCode::FORBIDDEN, "decrypt_failed").await;
+    // An unsigned assertion, encrypted, in an unsigned Response.
+    let spec = okta_spec(&conn);
+    let unsigned = response_xml(&spec, &assertion_xml(&spec, false), false);
+    let xml = encrypt_assertion(&unsigned, &sp_cert, AES256_CBC, RSA_OAEP);
+    assert_refused(&app, &conn, &xml, StatusCode::FORBIDDEN, "decrypt_failed").await;
+}

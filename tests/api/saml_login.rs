@@ -267,3 +267,20 @@ async fn saml_without_jit_unknown_users_are_refused() {
     let (_, me) = app.me(&session_of(&post(&app, &conn, &xml, None).await)).await;
     assert_eq!(me["user"]["email"], "jo@acme.com");
 }
+
+#[tokio::test]
+async fn saml_okta_style_encrypted_assertion_in_signed_response_logs_in() {
+    let app = spawn_app().await;
+    acme_with_mapping(&app).await;
+    let conn = connect(&app, "acme", &Idp::okta(), json!({})).await;
+    let sp_cert = conn.body["sp_encryption_certificate"].as_str().unwrap().to_string();
+    let spec = Spec::okta(&conn, "lou@acme.com", &["Engineering"]);
+    // Sign the assertion, encrypt it, then sign the Response over the ciphertext.
+    let xml = response_xml(&spec, &assertion_xml(&spec, true), true);
+    let xml = sign(&xml, &Idp::okta(), XP_ASSERTION_SIG);
+    let xml = encrypt_assertion(&xml, &sp_cert, AES256_CBC, RSA_OAEP);
+    let xml = sign(&xml, &Idp::okta(), XP_RESPONSE_SIG);
+    assert!(xml.contains("EncryptedAssertion") && !xml.contains("lou@acme.com"));
+    let (s, me) = app.me(&session_of(&post(&app, &conn, &xml, None).await)).await;
+    assert_eq!((s, me["user"]["email"].as_str()), (StatusCode::OK, Some("lou@acme.com")));
+}
