@@ -283,3 +283,55 @@ async fn saml_sp_initiated_needs_a_redirect_sso_url_and_a_saml_connection() {
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+#[tokio::test]
+async fn saml_stale_metadata_is_refreshed_in_the_background() {
+    let app = spawn_app().await;
+    app.org("acme").await;
+    let served = Arc::new(Mutex::new(Idp::okta().metadata(&[])));
+    let base = metadata_server(served.clone()).await;
+    let (s, b) = app
+        .admin_post(
+            "/admin/v1/orgs/acme/connections",
+            json!({"kind": "saml", "name": "Okta", "idp_metadata_url": format!("{base}/metadata")}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let conn = conn_of("acme", b);
+    let before = conn.body["idp"]["signing_certificate_sha256"].clone();
+    // A day and more later the IdP has rolled its key.
+    *served.lock().unwrap() = Idp::okta_next().metadata(&[]);
+    let id = conn.id.clone();
+    app.state
+        .db
+        .write(move |c| {
+            c.execute(
+                "UPDATE connections SET config = json_set(config, '$.idp.metadata_fetched_at', '2020-01-01T00:00:00.000Z') WHERE id = ?1",
+                [&id],
+            )?;
+            Ok::<_, idbridge::store::StoreError>(())
+        })
+        .await
+        .unwrap();
+    // Any use of the connection notices the stale metadata and refreshes it.
+    assert_eq!(app.client.get(&conn.metadata_url).send().await.unwrap().status(), StatusCode::OK);
+    let path = format!("/admin/v1/orgs/acme/connections/{}", conn.id);
+    let mut after = before.clone();
+    for _ in 0..50 {
+        after = app.admin_get(&path).await.1["idp"]["signing_certificate_sha256"].clone();
+        if after != before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_ne!(after, before, "the new signing certificate replaced the old one");
+    let spec = Spec::okta(&conn, "ann@acme.com", &[]);
+    assert_refused(
+        &app,
+        &conn,
+        &okta_response(&spec, &Idp::okta()),
+        StatusCode::FORBIDDEN,
+        "signature_invalid",
+    )
+    .await;
+}
