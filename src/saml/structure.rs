@@ -123,12 +123,15 @@ fn check_version(n: Node<'_, '_>, element: &'static str) -> Result<(), SamlError
     }
 }
 
-/// Every `ID` and `xml:id` value is unique in the document.
+/// Every ID-like attribute value is unique in the document.
 fn unique_ids(root: Node<'_, '_>) -> Result<(), SamlError> {
     let mut seen = std::collections::HashSet::new();
     for n in root.descendants().filter(|n| n.is_element()) {
         for a in n.attributes() {
-            let is_id = (a.name() == "ID" && a.namespace().is_none())
+            // `ID` in any namespace (libxml2's xmlGetProp, used by samael,
+            // ignores namespaces), xmldsig's `Id` (xmlsec registers it), xml:id.
+            let is_id = a.name() == "ID"
+                || (a.name() == "Id" && a.namespace().is_none())
                 || (a.name() == "id" && a.namespace() == Some(XML_NS));
             if is_id && !seen.insert(a.value()) {
                 return Err(SamlError::DuplicateId { id: a.value().to_string() });
@@ -251,6 +254,10 @@ mod tests {
         assert!(matches!(check(&whole_doc), Err(SamlError::ReferenceMismatch { .. })));
         let dup = response("<saml:Assertion ID=\"r\"/>");
         assert!(matches!(check(&dup), Err(SamlError::DuplicateId { .. })));
+        let ns_dup = response("<saml:Assertion ID=\"a\"/><samlp:Extensions xmlns:x=\"urn:x\" x:ID=\"a\"/>");
+        assert!(matches!(check(&ns_dup), Err(SamlError::DuplicateId { .. })));
+        let dsig_dup = response("<saml:Assertion ID=\"a\"/><samlp:Extensions Id=\"a\"/>");
+        assert!(matches!(check(&dsig_dup), Err(SamlError::DuplicateId { .. })));
         let sha1 =
             response(&format!("<saml:Assertion ID=\"a\">{}</saml:Assertion>", sig("#a", SIGNATURE_SHA1[0])));
         assert!(matches!(check(&sha1), Err(SamlError::WeakAlgorithm { .. })));
