@@ -1,0 +1,141 @@
+//! From a validated assertion to `LoginFacts`: the connection's attribute
+//! names (Okta's `email`/`firstName`/`lastName`/`groups`, Entra's claim URIs
+//! by default) pick email, names, groups and the IdP's stable id; the NameID
+//! is the subject, and stands in for email (emailAddress format, or an
+//! unspecified one that looks like an address) or for the stable id
+//! (persistent format) when no attribute carries them.
+
+use super::config::SamlConfig;
+use super::validate::ValidAssertion;
+use crate::session::login::LoginFacts;
+
+const FORMAT_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+const FORMAT_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+const FORMAT_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+/// Most group values kept from one assertion (Entra caps SAML groups at 150).
+const MAX_GROUPS: usize = 1000;
+
+/// The first value of the first listed attribute that has one.
+fn first(v: &ValidAssertion, names: &[String]) -> Option<String> {
+    names.iter().find_map(|n| {
+        v.attributes.iter().find(|(name, _)| name == n).and_then(|(_, vals)| vals.first().cloned())
+    })
+}
+
+/// Build the facts `login::complete` needs.
+pub fn facts(v: &ValidAssertion, cfg: &SamlConfig, org_id: &str, connection_id: &str) -> LoginFacts {
+    let names = &cfg.attributes;
+    let format = v.name_id_format.as_deref().unwrap_or(FORMAT_UNSPECIFIED);
+    let name_id_is_email =
+        format == FORMAT_EMAIL || (format == FORMAT_UNSPECIFIED && looks_like_email(&v.name_id));
+    let email = first(v, &names.email).or_else(|| name_id_is_email.then(|| v.name_id.clone()));
+    let external_id =
+        first(v, &names.external_id).or_else(|| (format == FORMAT_PERSISTENT).then(|| v.name_id.clone()));
+    let given_name = first(v, &names.given_name);
+    let family_name = first(v, &names.family_name);
+    let display_name = first(v, &names.display_name).or_else(|| {
+        let joined = [given_name.as_deref(), family_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!joined.is_empty()).then_some(joined)
+    });
+    let mut groups: Vec<String> = Vec::new();
+    for n in &names.groups {
+        for (name, vals) in &v.attributes {
+            if name == n {
+                for g in vals {
+                    if groups.len() < MAX_GROUPS && !groups.contains(g) {
+                        groups.push(g.clone());
+                    }
+                }
+            }
+        }
+    }
+    LoginFacts {
+        org_id: org_id.to_string(),
+        connection_id: connection_id.to_string(),
+        subject: v.name_id.clone(),
+        external_id,
+        email,
+        display_name,
+        given_name,
+        family_name,
+        groups,
+        match_by: cfg.login.match_by,
+        jit: cfg.login.jit,
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let mut parts = s.splitn(2, '@');
+    matches!((parts.next(), parts.next()), (Some(a), Some(b)) if !a.is_empty() && b.contains('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::config::{AttributeNames, IdpConfig};
+
+    fn cfg() -> SamlConfig {
+        SamlConfig {
+            idp: IdpConfig {
+                entity_id: "i".into(),
+                sso_url: None,
+                signing_certs: vec![],
+                metadata_url: None,
+                metadata_fetched_at: None,
+            },
+            sp_entity_id: None,
+            sp_signing_cert: String::new(),
+            sp_encryption_cert: String::new(),
+            login: Default::default(),
+            clock_skew_seconds: 90,
+            allow_idp_initiated: true,
+            allow_sha1: false,
+            attributes: AttributeNames::default(),
+        }
+    }
+
+    fn assertion(format: &str, name_id: &str, attrs: &[(&str, &[&str])]) -> ValidAssertion {
+        ValidAssertion {
+            assertion_id: "a".into(),
+            in_response_to: None,
+            replay_until: time::OffsetDateTime::UNIX_EPOCH,
+            name_id: name_id.into(),
+            name_id_format: Some(format.into()),
+            attributes: attrs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn okta_and_entra_names() {
+        let okta = assertion(
+            FORMAT_UNSPECIFIED,
+            "ann@acme.com",
+            &[("firstName", &["Ann"]), ("lastName", &["Lee"]), ("groups", &["Engineering", "Everyone"])],
+        );
+        let f = facts(&okta, &cfg(), "o", "c");
+        assert_eq!(f.email.as_deref(), Some("ann@acme.com"));
+        assert_eq!(f.display_name.as_deref(), Some("Ann Lee"));
+        assert_eq!(f.groups, ["Engineering", "Everyone"]);
+        let entra = assertion(
+            FORMAT_PERSISTENT,
+            "opaque-xyz",
+            &[
+                ("http://schemas.microsoft.com/identity/claims/objectidentifier", &["oid-1"]),
+                ("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", &["bo@acme.com"]),
+                ("http://schemas.microsoft.com/ws/2008/06/identity/claims/groups", &["6f1c-guid"]),
+            ],
+        );
+        let f = facts(&entra, &cfg(), "o", "c");
+        assert_eq!(f.email.as_deref(), Some("bo@acme.com"));
+        assert_eq!(f.external_id.as_deref(), Some("oid-1"));
+        assert_eq!(f.subject, "opaque-xyz");
+        assert_eq!(f.groups, ["6f1c-guid"]);
+    }
+}
