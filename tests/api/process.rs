@@ -163,3 +163,69 @@ async fn mapping_cli_applies_toml_and_shows_it() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("new signing key"));
 }
+
+#[tokio::test]
+async fn config_file_sets_the_database_and_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("from-file.db");
+    let cfg = dir.path().join("idbridge.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "db = {:?}\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://sso.example.com/\"\nlog_format = \"json\"\n",
+            db.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idbridge"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .env("IDBRIDGE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("IDBRIDGE_DB")
+        .env_remove("IDBRIDGE_LISTEN")
+        .env_remove("IDBRIDGE_PUBLIC_URL")
+        .env_remove("IDBRIDGE_LOG_FORMAT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let base = loop {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0, "server exited");
+        if let Some(i) = line.find("listening on http://") {
+            assert!(line.trim_start().starts_with('{'), "JSON logs from the file: {line}");
+            break line[i + 13..].chars().take_while(|c| !c.is_whitespace() && *c != '"').collect::<String>();
+        }
+    };
+    let client = reqwest::Client::new();
+    client
+        .post(format!("{base}/admin/v1/orgs"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({"slug": "acme", "name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    let r = client
+        .post(format!("{base}/admin/v1/orgs/acme/scim-tokens"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["scim_base_url"], "https://sso.example.com/scim/v2/acme", "public_url from the file");
+    assert!(db.exists(), "database at the path from the file");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // An unknown key is refused with the file's name in the message.
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nlisten_port = 3\n").unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_idbridge")).args(["serve", "--config"]).arg(&cfg).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("idbridge.toml"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
