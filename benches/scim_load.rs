@@ -148,7 +148,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(&path)
         .env("IDBRIDGE_ADMIN_TOKEN", "bench-admin")
-        .env("IDBRIDGE_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn,idbridge=info".into()))
+        .env(
+            "IDBRIDGE_LOG",
+            std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn,idbridge=info".into()),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()?;

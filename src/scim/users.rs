@@ -129,29 +129,9 @@ pub async fn replace(
     body: Value,
     if_match: Option<String>,
 ) -> Result<(Value, i64), ScimError> {
-    let cols = normalize_user(body)?;
-    let (ctx, id) = (ctx.clone(), id.to_string());
-    db.write(move |tx| {
-        let before = load(tx, &ctx, &id)?;
-        check_if_match(if_match.as_deref(), before.version)?;
-        st::replace_user(tx, &ctx.client.org_id, &id, &cols, &clock::now_str()).map_err(uniqueness)?;
-        reconcile(tx, &ctx, &id)?;
-        let action = match (before.active, cols.active) {
-            (true, false) => "scim.user.deactivate",
-            (false, true) => "scim.user.activate",
-            _ => "scim.user.replace",
-        };
-        audit_user(
-            tx,
-            &ctx,
-            action,
-            &id,
-            json!({"userName": cols.user_name, "externalId": cols.external_id, "active": cols.active}),
-        )?;
-        let row = load(tx, &ctx, &id)?;
-        Ok((render(tx, &ctx, &row)?, row.version))
-    })
-    .await
+    // Refuse a bad body before taking the writer.
+    normalize_user(body.clone())?;
+    rewrite(db, ctx, id, move |_| Ok(body), if_match, "scim.user.replace").await
 }
 
 /// Store an already-patched resource (PATCH goes through here).
@@ -162,19 +142,30 @@ pub async fn store_patched(
     patch: impl FnOnce(Value) -> Result<Value, ScimError> + Send + 'static,
     if_match: Option<String>,
 ) -> Result<(Value, i64), ScimError> {
+    rewrite(db, ctx, id, patch, if_match, "scim.user.patch").await
+}
+
+/// Replace a user with `change(current representation)`, in one transaction
+/// with reconciliation and an audit event (`action`, or (de)activate).
+async fn rewrite(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    change: impl FnOnce(Value) -> Result<Value, ScimError> + Send + 'static,
+    if_match: Option<String>,
+    action: &'static str,
+) -> Result<(Value, i64), ScimError> {
     let (ctx, id) = (ctx.clone(), id.to_string());
     db.write(move |tx| {
         let before = load(tx, &ctx, &id)?;
         check_if_match(if_match.as_deref(), before.version)?;
-        let current = render(tx, &ctx, &before)?;
-        let patched = patch(current)?;
-        let cols = normalize_user(patched)?;
+        let cols = normalize_user(change(render(tx, &ctx, &before)?)?)?;
         st::replace_user(tx, &ctx.client.org_id, &id, &cols, &clock::now_str()).map_err(uniqueness)?;
         reconcile(tx, &ctx, &id)?;
         let action = match (before.active, cols.active) {
             (true, false) => "scim.user.deactivate",
             (false, true) => "scim.user.activate",
-            _ => "scim.user.patch",
+            _ => action,
         };
         audit_user(
             tx,
