@@ -178,6 +178,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build()?;
     let users_url = format!("{base}/scim/v2/load/Users");
 
+    // Optional: the GET phase with wrk (Debian package), a lighter load
+    // generator than this process, so more of the 2 cores serve requests.
+    if std::env::var("SCIM_LOAD_WRK").is_ok() {
+        let script = dir.path().join("lookup.lua");
+        std::fs::write(
+            &script,
+            format!(
+                "math.randomseed(os.time())\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n\
+                 request = function()\n  local k = math.random(0, {max})\n  \
+                 return wrk.format(\"GET\", \"/scim/v2/load/Users?filter=userName%20eq%20%22user\" .. k .. \"%40load.test%22\")\nend\n",
+                max = users - 1
+            ),
+        )?;
+        let out = Command::new("wrk")
+            .args(["-t2", &format!("-c{concurrency}"), &format!("-d{seconds}s"), "--latency", "-s"])
+            .arg(&script)
+            .arg(&base)
+            .output()?;
+        println!(
+            "wrk GET /Users?filter=userName eq (c={concurrency}, {users} users):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
     let (c, u, tk) = (client.clone(), users_url.clone(), token.clone());
     let get = drive(concurrency, seconds, move |n| {
         let (c, u, tk) = (c.clone(), u.clone(), tk.clone());
