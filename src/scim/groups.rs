@@ -18,7 +18,6 @@ use crate::access::evaluate::GroupFact;
 use crate::access::reconcile::{active_mapping, reconcile_user};
 use crate::clock;
 use crate::directory::orgs::new_id;
-use crate::store::audit::{self, NewEvent};
 use crate::store::scim::{self as st, ScimGroupRow};
 use crate::store::{Connection, Db, StoreError};
 
@@ -116,18 +115,7 @@ pub fn change_members(
 }
 
 fn audit_group(conn: &Connection, ctx: &Ctx, action: &str, id: &str, detail: Value) -> Result<(), ScimError> {
-    audit::append(
-        conn,
-        &clock::now_str(),
-        NewEvent {
-            org_id: Some(&ctx.client.org_id),
-            actor: &ctx.client.actor(),
-            action,
-            target: &format!("group:{id}"),
-            detail,
-        },
-    )?;
-    Ok(())
+    super::users::audit_scim(conn, ctx, action, &format!("group:{id}"), detail)
 }
 
 pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), ScimError> {

@@ -44,19 +44,24 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimEr
     }
 }
 
-fn audit_user(conn: &Connection, ctx: &Ctx, action: &str, id: &str, detail: Value) -> Result<(), ScimError> {
+/// Append an audit event by this SCIM client; `target` like `user:<id>`.
+pub fn audit_scim(
+    conn: &Connection,
+    ctx: &Ctx,
+    action: &str,
+    target: &str,
+    detail: Value,
+) -> Result<(), ScimError> {
     audit::append(
         conn,
         &clock::now_str(),
-        NewEvent {
-            org_id: Some(&ctx.client.org_id),
-            actor: &ctx.client.actor(),
-            action,
-            target: &format!("user:{id}"),
-            detail,
-        },
+        NewEvent { org_id: Some(&ctx.client.org_id), actor: &ctx.client.actor(), action, target, detail },
     )?;
     Ok(())
+}
+
+fn audit_user(conn: &Connection, ctx: &Ctx, action: &str, id: &str, detail: Value) -> Result<(), ScimError> {
+    audit_scim(conn, ctx, action, &format!("user:{id}"), detail)
 }
 
 fn render(conn: &Connection, ctx: &Ctx, row: &ScimUserRow) -> Result<Value, ScimError> {
