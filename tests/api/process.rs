@@ -229,3 +229,42 @@ async fn config_file_sets_the_database_and_public_url() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_path(&dir);
+    let mut proc = crate::helpers::spawn_process(&db, &[]);
+    let addr = proc.base.trim_start_matches("http://").to_string();
+    let body = r#"{"slug":"drained","name":"Drained"}"#;
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        sock,
+        "POST /admin/v1/orgs HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        &body[..10]
+    )
+    .unwrap();
+    sock.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The request is in flight (headers read, body half sent) when SIGTERM arrives.
+    let pid = proc.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    sock.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(proc.child.wait().unwrap().code(), Some(0));
+    // A new connection after shutdown is refused; the write is durable.
+    assert!(std::net::TcpStream::connect(&addr).is_err());
+    let again = crate::helpers::spawn_process(&db, &[]);
+    let addr = again.base.trim_start_matches("http://").to_string();
+    let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+    write!(sock, "GET /admin/v1/orgs/drained HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    sock.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"slug\":\"drained\""), "{answer}");
+}
