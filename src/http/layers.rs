@@ -55,3 +55,37 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
     state.metrics.observe_request(&method, &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    async fn boom() -> &'static str {
+        let v: Vec<&str> = Vec::new();
+        v[0]
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_json_500_with_a_request_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = crate::config::Config::for_db(dir.path().join("t.db"));
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.admin_token = Some(crate::secrets::Secret::new("t"));
+        let app = crate::App::build(cfg).await.unwrap();
+        let router = super::apply(
+            Router::new().route("/boom", get(boom)).with_state(app.state.clone()),
+            app.state.clone(),
+        );
+        let resp = router.oneshot(Request::get("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(resp.headers().contains_key("x-request-id"));
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "internal");
+        assert!(!String::from_utf8_lossy(&body).contains("index out of bounds"), "panic message not shown");
+    }
+}
