@@ -12,6 +12,10 @@ use idbridge::access::service;
 use idbridge::metrics::Metrics;
 use idbridge::store::{Db, StoreError};
 
+/// The same allocator as the `idbridge` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
