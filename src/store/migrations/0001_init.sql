@@ -172,7 +172,7 @@ CREATE INDEX api_keys_project_idx ON api_keys (project_id);
 CREATE INDEX api_keys_user_idx ON api_keys (user_id);
 
 CREATE TABLE audit_events (
-    id     INTEGER NOT NULL CONSTRAINT audit_events_pk PRIMARY KEY AUTOINCREMENT,
+    id     INTEGER NOT NULL CONSTRAINT audit_events_pk PRIMARY KEY, -- rowid: rows are never deleted, so ids only grow
     org_id TEXT,                        -- no FK: the log outlives what it names
     at     TEXT NOT NULL,
     actor  TEXT NOT NULL,
