@@ -105,6 +105,7 @@ impl App {
             admin_body_limit: config.admin_body_limit,
             sessions,
             scim_tokens: Arc::new(directory::tokens::TokenCache::default()),
+            login_starts: Arc::new(http::limit::RateLimiter::default()),
             saml: Arc::new(saml::SamlState::default()),
             oidc: Arc::new(oidc::OidcState::default()),
         };

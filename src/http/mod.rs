@@ -4,6 +4,7 @@
 
 pub mod extract;
 pub mod layers;
+pub mod limit;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub admin_body_limit: usize,
     pub sessions: crate::session::SharedSessions,
     pub scim_tokens: Arc<crate::directory::tokens::TokenCache>,
+    /// Rate limit on unauthenticated login starts (per connection).
+    pub login_starts: Arc<limit::RateLimiter>,
     pub saml: Arc<crate::saml::SamlState>,
     pub oidc: Arc<crate::oidc::OidcState>,
 }

@@ -114,6 +114,9 @@ async fn saml_login_get(
     Path(id): Path<String>,
     Query(q): Query<LoginQuery>,
 ) -> Response {
+    if let Some(limited) = crate::session::redirect::login_start_limited(&state, "saml", &id) {
+        return limited;
+    }
     match login_redirect(&state, &id, q.relay_state.as_deref()).await {
         Ok(url) => {
             let mut resp = StatusCode::SEE_OTHER.into_response();

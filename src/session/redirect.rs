@@ -96,6 +96,23 @@ pub fn login_refused(status: StatusCode, message: &str) -> Response {
     resp
 }
 
+/// Whether a login start through `connection_id` may proceed; when it may not,
+/// the 429 page to answer (counted as `surface`/`rate_limited`).
+pub fn login_start_limited(state: &AppState, surface: &str, connection_id: &str) -> Option<Response> {
+    if state
+        .login_starts
+        .allow(&format!("{surface}:{connection_id}"), crate::http::limit::LOGIN_STARTS_PER_SECOND)
+    {
+        return None;
+    }
+    tracing::warn!(surface, connection = %connection_id.chars().take(64).collect::<String>(), "login start refused: rate limited");
+    state.metrics.refusal(surface, "rate_limited");
+    Some(login_refused(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-in attempts right now; please try again in a moment.",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

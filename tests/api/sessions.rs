@@ -174,3 +174,35 @@ async fn key_rotation_keeps_old_sessions_valid_and_signs_with_the_new_key() {
     let wrong = idbridge::secrets::SecretBox::from_key(&[9u8; 32]);
     assert!(wrong.open("signing_key:x", &sealed).is_err());
 }
+
+#[tokio::test]
+async fn login_starts_are_rate_limited_per_connection() {
+    let app = spawn_app().await;
+    for surface in ["saml", "oidc"] {
+        let mut statuses = Vec::new();
+        for _ in 0..60 {
+            let r = app
+                .client
+                .get(app.url(&format!("/{surface}/no-such-connection/login")))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status());
+        }
+        // The first 50 in a second get the normal answer (404 page for an unknown connection).
+        assert!(
+            statuses[..50].iter().all(|s| *s != StatusCode::TOO_MANY_REQUESTS),
+            "{surface}: {statuses:?}"
+        );
+        assert!(statuses[50..].contains(&StatusCode::TOO_MANY_REQUESTS), "{surface}: {statuses:?}");
+        // Another connection id has its own budget.
+        let r = app.client.get(app.url(&format!("/{surface}/other-connection/login"))).send().await.unwrap();
+        assert_ne!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"idbridge_refusals_total{surface="saml",reason="rate_limited"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"idbridge_refusals_total{surface="oidc",reason="rate_limited"}"#));
+}
