@@ -116,7 +116,8 @@ impl App {
     /// the write queue and close the store.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let db = self.state.db.clone();
-        // Pick up keys rotated by `idbridge keys rotate` in another process.
+        // Every minute: pick up keys rotated by `idbridge keys rotate` in
+        // another process, and drop expired login state and long-expired sessions.
         let reload = {
             let s = self.state.clone();
             tokio::spawn(async move {
@@ -126,6 +127,9 @@ impl App {
                     tick.tick().await;
                     if let Err(e) = s.sessions.keys.reload(&s.db, &s.secret_box).await {
                         tracing::warn!(error = %e, "reloading session keys failed");
+                    }
+                    if let Err(e) = housekeeping(&s.db).await {
+                        tracing::warn!(error = %e, "housekeeping failed");
                     }
                 }
             })
@@ -138,6 +142,20 @@ impl App {
         tracing::info!("stopped");
         served.map_err(StartError::Serve)
     }
+}
+
+/// How long an expired session row is kept (for investigation) before it is deleted.
+const SESSION_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Delete expired single-use login state and sessions expired for a week.
+pub async fn housekeeping(db: &Db) -> Result<(usize, usize), store::StoreError> {
+    db.write(|tx| {
+        let now = clock::now();
+        let states = store::login_states::purge_expired(tx, &clock::format(now))?;
+        let sessions = store::sessions::purge_expired(tx, &clock::format(now - SESSION_RETENTION))?;
+        Ok((states, sessions))
+    })
+    .await
 }
 
 /// The operator token's hash: from IDBRIDGE_ADMIN_TOKEN (stored hashed), else

@@ -73,3 +73,9 @@ pub fn revoke_user(conn: &Connection, user_id: &str, now: &str) -> Result<usize,
         .prepare_cached("UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL")?
         .execute(params![user_id, now])?)
 }
+
+/// Delete sessions that expired before `before` (kept a while after expiry
+/// for investigation); returns how many.
+pub fn purge_expired(conn: &Connection, before: &str) -> Result<usize, StoreError> {
+    Ok(conn.execute("DELETE FROM sessions WHERE expires_at < ?1", params![before])?)
+}

@@ -206,3 +206,42 @@ async fn login_starts_are_rate_limited_per_connection() {
     );
     assert!(metrics.contains(r#"idbridge_refusals_total{surface="oidc",reason="rate_limited"}"#));
 }
+
+#[tokio::test]
+async fn housekeeping_drops_expired_state_and_old_sessions_only() {
+    let app = spawn_app().await;
+    app.org("acme").await;
+    let live = app.login("acme", "ann@acme.com", &[]).await.unwrap();
+    let user_id = app.member_id("acme", "ann@acme.com").await;
+    let org_id = app.org_id("acme").await;
+    app.state
+        .db
+        .write(move |c| -> Result<(), idbridge::store::StoreError> {
+            let old = idbridge::store::sessions::SessionRow {
+                jti: "old".into(),
+                user_id,
+                org_id,
+                connection_id: None,
+                created_at: "2020-01-01T00:00:00.000Z".into(),
+                expires_at: "2020-01-01T08:00:00.000Z".into(),
+                last_seen_at: "2020-01-01T00:00:00.000Z".into(),
+                revoked_at: None,
+            };
+            idbridge::store::sessions::insert(c, &old)?;
+            let state = idbridge::store::login_states::LoginState {
+                kind: "oidc_state".into(),
+                key: "stale".into(),
+                connection_id: "c".into(),
+                data: "{}".into(),
+                created_at: "2020-01-01T00:00:00.000Z".into(),
+                expires_at: "2020-01-01T00:10:00.000Z".into(),
+            };
+            idbridge::store::login_states::insert(c, &state, "2020-01-01T00:00:00.000Z")
+        })
+        .await
+        .unwrap();
+    let (states, sessions) = idbridge::housekeeping(&app.state.db).await.unwrap();
+    assert_eq!((states, sessions), (1, 1));
+    assert_eq!(app.me(&live).await.0, StatusCode::OK, "live sessions stay");
+    assert_eq!(idbridge::housekeeping(&app.state.db).await.unwrap(), (0, 0));
+}
