@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 use super::error::ScimError;
 use super::filter::matches;
-use super::query::{ListParams, compile, excludes, order_by, project};
+use super::query::{ListParams, compile, excludes, list_response, order_by, project};
 use super::resource::{group_resource, normalize_group};
-use super::schema::{Kind, LIST_SCHEMA, case_exact};
+use super::schema::{Kind, case_exact};
 use super::users::{Ctx, check_if_match};
 use crate::access::evaluate::GroupFact;
 use crate::access::reconcile::{active_mapping, reconcile_user};
@@ -296,10 +296,7 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
         };
         let resources: Vec<Value> =
             rows.into_iter().map(|r| project(r, &p.attributes, &p.excluded)).collect();
-        Ok(json!({
-            "schemas": [LIST_SCHEMA], "totalResults": total, "startIndex": p.start_index,
-            "itemsPerPage": resources.len(), "Resources": resources,
-        }))
+        Ok(list_response(total, p.start_index, resources))
     })
     .await
 }

@@ -399,6 +399,17 @@ pub fn project(resource: Value, attributes: &[AttrPath], excluded: &[AttrPath]) 
     Value::Object(obj)
 }
 
+/// A ListResponse (RFC 7644 §3.4.2) of already-projected resources.
+pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Value {
+    serde_json::json!({
+        "schemas": [super::schema::LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
 /// Whether `path` is excluded by the parameters (e.g. `members` on /Groups).
 pub fn excludes(p: &ListParams, attr: &str) -> bool {
     p.excluded.iter().any(|x| x.urn.is_none() && x.sub_attr.is_none() && x.attr.eq_ignore_ascii_case(attr))

@@ -9,13 +9,13 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::auth::{MAX_BODY, ScimClient, ScimJson};
 use super::error::{ScimError, scim_response};
-use super::query::{ListParams, parse_params, project};
+use super::query::{ListParams, list_response, parse_params, project};
 use super::resource::etag;
-use super::schema::{self, LIST_SCHEMA};
+use super::schema;
 use super::users::Ctx;
 use super::{bulk, groups, patching, users};
 use crate::http::AppState;
@@ -203,8 +203,7 @@ async fn scim_service_provider_config_get(State(s): State<AppState>, client: Sci
 }
 
 fn list_of(items: Vec<Value>) -> Value {
-    json!({"schemas": [LIST_SCHEMA], "totalResults": items.len(), "startIndex": 1,
-           "itemsPerPage": items.len(), "Resources": items})
+    list_response(items.len() as i64, 1, items)
 }
 
 async fn scim_resource_types_get(State(s): State<AppState>, client: ScimClient) -> Response {

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use super::auth::ScimClient;
 use super::error::ScimError;
 use super::filter::matches;
-use super::query::{ListParams, compile, order_by, project};
+use super::query::{ListParams, compile, list_response, order_by, project};
 use super::resource::{etag, normalize_user, user_resource};
-use super::schema::{Kind, LIST_SCHEMA, case_exact};
+use super::schema::{Kind, case_exact};
 use crate::access::reconcile::reconcile_user;
 use crate::clock;
 use crate::directory::orgs::new_id;
@@ -192,8 +192,7 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
         check_if_match(if_match.as_deref(), before.version)?;
         let now = clock::now_str();
         // Memberships go with the user; the row stays (inactive, hidden) for manual grants.
-        tx.execute("DELETE FROM group_members WHERE user_id = ?1", [&id])
-            .map_err(crate::store::StoreError::from)?;
+        st::remove_user_from_all_groups(tx, &id)?;
         st::soft_delete_user(tx, &ctx.client.org_id, &id, &now)?;
         reconcile(tx, &ctx, &id)?;
         audit_user(tx, &ctx, "scim.user.delete", &id, json!({"userName": before.user_name}))?;
@@ -208,9 +207,11 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
     db.read(move |c| {
         let org = &ctx.client.org_id;
         let order = order_by(Kind::User, p.sort_by.as_ref(), p.descending);
-        let (total, rows) = match p.filter.as_ref().map(|f| (f, compile(Kind::User, f))) {
+        // Compile once: None (no filter) or Some(Some(sql)) run in SQL, Some(None) in memory.
+        let compiled = p.filter.as_ref().map(|f| (f, compile(Kind::User, f)));
+        let (total, rows) = match compiled {
             None | Some((_, Some(_))) => {
-                let sql = p.filter.as_ref().and_then(|f| compile(Kind::User, f)).unwrap_or_default();
+                let sql = compiled.and_then(|(_, s)| s).unwrap_or_default();
                 let w = if sql.where_sql.is_empty() { "1".to_string() } else { sql.where_sql.clone() };
                 let rows = if p.count == 0 {
                     Vec::new()
@@ -246,13 +247,7 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
         };
         let resources: Vec<Value> =
             rows.into_iter().map(|r| project(r, &p.attributes, &p.excluded)).collect();
-        Ok(json!({
-            "schemas": [LIST_SCHEMA],
-            "totalResults": total,
-            "startIndex": p.start_index,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        }))
+        Ok(list_response(total, p.start_index, resources))
     })
     .await
 }

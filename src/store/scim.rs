@@ -361,3 +361,8 @@ pub fn live_user_ids(conn: &Connection, org_id: &str, ids: &[String]) -> Result<
     }
     Ok(out)
 }
+
+/// Remove a user from every group (SCIM DELETE of the user).
+pub fn remove_user_from_all_groups(conn: &Connection, user_id: &str) -> Result<usize, StoreError> {
+    Ok(conn.prepare_cached("DELETE FROM group_members WHERE user_id = ?1")?.execute(params![user_id])?)
+}
