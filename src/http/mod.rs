@@ -62,8 +62,7 @@ async fn healthz_get() -> impl IntoResponse {
 async fn readyz_get(
     axum::extract::State(s): axum::extract::State<AppState>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ok: Result<i64, crate::store::StoreError> =
-        s.db.read(|c| Ok(c.query_row("SELECT count(*) FROM orgs", [], |r| r.get(0))?)).await;
+    let ok: Result<(), crate::store::StoreError> = s.db.read(crate::store::settings::ping).await;
     match ok {
         Ok(_) => Ok(axum::Json(serde_json::json!({"status": "ready"}))),
         Err(e) => {

@@ -16,3 +16,9 @@ pub fn put(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> 
     )?;
     Ok(())
 }
+
+/// A cheap query that proves the database answers (readiness).
+pub fn ping(conn: &Connection) -> Result<(), StoreError> {
+    conn.query_row("SELECT count(*) FROM orgs", [], |r| r.get::<_, i64>(0))?;
+    Ok(())
+}
