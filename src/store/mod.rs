@@ -3,6 +3,7 @@
 //! hands it closures built from the per-aggregate functions below.
 
 mod error;
+mod files;
 pub(crate) mod migrate;
 mod readers;
 mod writer;
@@ -46,6 +47,10 @@ pub struct Db {
 /// Open a connection with the pragmas every connection needs.
 fn open_conn(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     use rusqlite::OpenFlags;
+    if !read_only {
+        // Owner-only before SQLite creates anything; -wal/-shm inherit the mode.
+        files::secure_db_files(path)?;
+    }
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
     } else {

@@ -55,7 +55,8 @@ async fn serve_creates_the_database_wal_and_shm_owner_only() {
 async fn migrate_creates_the_database_owner_only_and_serve_tightens_an_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_path(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_idbridge")).args(["migrate", "--db"]).arg(&db).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_idbridge")).args(["migrate", "--db"]).arg(&db).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(mode(&db), 0o600, "migrate created {:o}", mode(&db));
 
@@ -69,12 +70,20 @@ async fn migrate_creates_the_database_owner_only_and_serve_tightens_an_old_one()
     for p in [&db, &wal] {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let (modes, lines) = modes_after_a_write(&db).await;
+    let (modes, _) = modes_after_a_write(&db).await;
     for (p, m) in modes {
         assert_eq!(m, 0o600, "{} is {m:o}", p.display());
     }
+
+    // Every command that opens the store tightens, and says so.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_idbridge")).args(["migrate", "--db"]).arg(&db).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let log = String::from_utf8_lossy(&out.stderr);
     assert!(
-        lines.iter().any(|l| l.contains("permissions") && l.contains("0600") && l.contains("idbridge.db")),
-        "no log line about tightening: {lines:?}"
+        log.contains("permissions tightened to 0600") && log.contains("idbridge.db") && log.contains("0640"),
+        "no log line about tightening: {log}"
     );
+    assert_eq!(mode(&db), 0o600);
 }
