@@ -11,6 +11,7 @@ pub mod filter_sql;
 #[cfg(test)]
 mod filter_sql_tests;
 pub mod groups;
+pub mod limits;
 pub mod patch;
 pub mod patching;
 pub mod query;
