@@ -7,6 +7,7 @@ mod admin_people;
 mod authz;
 mod durability;
 mod hardening_files;
+mod hardening_filters;
 mod helpers;
 mod oidc_admin;
 mod oidc_forge;
