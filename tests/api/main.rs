@@ -6,6 +6,7 @@ mod admin_orgs;
 mod admin_people;
 mod authz;
 mod durability;
+mod hardening_bounds;
 mod hardening_files;
 mod hardening_filters;
 mod helpers;
