@@ -111,7 +111,7 @@ const FILTERS: &[&str] = &[
     r#"x-obj eq "v""#,
     r#"x-looks-like-json eq "x" or x-looks-like-json co "value""#,
     r#"x-looks-like-json[value eq "x"]"#,
-    &"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"TOUR OPERATIONS\"",
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"TOUR OPERATIONS\"",
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber pr",
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"26118915-6090\"",
     // manager.value is caseExact (RFC 7643 §4.3).

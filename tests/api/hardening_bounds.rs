@@ -151,7 +151,8 @@ async fn hostile_scim_input_is_refused_and_memory_stays_bounded() {
         let c = c.clone();
         tasks.spawn(async move {
             let filter = if worker % 2 == 0 { "" } else { "&filter=title%20pr" };
-            let (mut start, mut names, mut biggest, mut total) = (1, BTreeSet::new(), 0, 0);
+            let (mut start, mut names, mut biggest) = (1, BTreeSet::new(), 0);
+            let mut total = None;
             loop {
                 let (s, len, v) = c
                     .send(
@@ -161,7 +162,8 @@ async fn hostile_scim_input_is_refused_and_memory_stays_bounded() {
                     )
                     .await;
                 assert_eq!(s, StatusCode::OK);
-                total = v["totalResults"].as_u64().unwrap();
+                let t = v["totalResults"].as_u64().unwrap();
+                assert_eq!(*total.get_or_insert(t), t, "totalResults stable across pages");
                 let items = v["Resources"].as_array().unwrap();
                 assert_eq!(v["itemsPerPage"].as_u64().unwrap() as usize, items.len());
                 if items.is_empty() {
@@ -171,7 +173,7 @@ async fn hostile_scim_input_is_refused_and_memory_stays_bounded() {
                 biggest = biggest.max(len);
                 start += items.len();
             }
-            (filter.is_empty(), total, names.len(), biggest)
+            (filter.is_empty(), total.unwrap_or(0), names.len(), biggest)
         });
     }
     let mut pages = Vec::new();

@@ -101,7 +101,7 @@ async fn non_indexed_filters_page_exactly_over_a_large_org() {
         (r#"name.familyName sw "Fam1""#, names(|i| (i % 50).to_string().starts_with('1'))),
         (r#"emails[type eq "work" and value co "6@"]"#, names(|i| i % 4 == 0 && i % 10 == 6)),
         (
-            &"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"DEPT3\"",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"DEPT3\"",
             names(|i| i % 7 == 3),
         ),
         (r#"title pr and userName ew "5@example.com""#, names(|i| i % 3 == 0 && i % 10 == 5)),
