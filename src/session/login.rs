@@ -132,6 +132,35 @@ fn create_user(conn: &Connection, f: &LoginFacts, now: &str) -> Result<User, Log
     Ok(u)
 }
 
+/// An operator-made user (an external collaborator added by email) whom the
+/// org's IdP has just authenticated under the same address is adopted: the IdP
+/// vouches for them from now on, so the mapping applies (docs/mapping.md).
+/// Their manual grants stay. A refused login rolls the adoption back.
+fn adopt_if_manual(
+    conn: &Connection,
+    user: &mut User,
+    f: &LoginFacts,
+    actor: &str,
+    now: &str,
+) -> Result<(), LoginRefused> {
+    if user.origin != "manual" || !store::users::adopt(conn, &f.org_id, &user.id, "sso", now)? {
+        return Ok(());
+    }
+    user.origin = "sso".into();
+    audit::append(
+        conn,
+        now,
+        NewEvent {
+            org_id: Some(&f.org_id),
+            actor,
+            action: "user.adopt",
+            target: &format!("user:{}", user.id),
+            detail: json!({"from": "manual", "origin": "sso", "connection_id": f.connection_id}),
+        },
+    )?;
+    Ok(())
+}
+
 /// Complete a validated login: the session, or the refusal (nothing written).
 pub async fn complete(
     db: &Db,
@@ -144,7 +173,7 @@ pub async fn complete(
         let now_t = clock::now();
         let now = clock::format(now_t);
         let actor = format!("sso:{}", facts.connection_id);
-        let user = match find_user(tx, &facts)? {
+        let mut user = match find_user(tx, &facts)? {
             Some(u) => u,
             None if facts.jit => create_user(tx, &facts, &now)?,
             None => {
@@ -159,6 +188,7 @@ pub async fn complete(
         if !user.active {
             return Err(LoginRefused::Inactive { user_id: user.id });
         }
+        adopt_if_manual(tx, &mut user, &facts, &actor, &now)?;
         store::users::set_claim_groups(tx, &user.id, &facts.connection_id, &facts.groups)?;
         reconcile_user(tx, &facts.org_id, &user.id, &actor)?;
         let (org_role, projects) = effective_roles(tx, &user)?;

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("migrations/0001_init.sql")),
     ("0002_login_states", include_str!("migrations/0002_login_states.sql")),
     ("0003_scim", include_str!("migrations/0003_scim.sql")),
+    ("0004_access_origin", include_str!("migrations/0004_access_origin.sql")),
 ];
 
 /// Apply the migrations the database has not seen yet; returns their numbers.
@@ -41,7 +42,7 @@ mod tests {
     #[test]
     fn applies_once_and_records_version() -> Result<(), StoreError> {
         let mut conn = Connection::open_in_memory()?;
-        assert_eq!(apply(&mut conn)?, vec![1, 2, 3]);
+        assert_eq!(apply(&mut conn)?, (1..=MIGRATIONS.len() as u32).collect::<Vec<_>>());
         assert_eq!(apply(&mut conn)?, Vec::<u32>::new());
         let v: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         assert_eq!(v, MIGRATIONS.len() as u32);

@@ -95,8 +95,12 @@ async fn access_sso_login_with_the_same_address_adopts_the_collaborator() {
     assert_eq!(me["org"]["role"], "member", "vouched for by the org's IdP now");
     let a = access(&app, &id).await;
     assert_eq!(a["user"]["origin"], "sso", "{a}");
-    let sources: Vec<&str> =
-        a["projects"][0]["grants"].as_array().unwrap().iter().map(|g| g["source"].as_str().unwrap()).collect();
+    let sources: Vec<&str> = a["projects"][0]["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["source"].as_str().unwrap())
+        .collect();
     assert_eq!(sources, ["mapping", "manual"], "the manual grant stays: {a}");
 }
 
@@ -181,13 +185,18 @@ async fn access_deleting_a_connection_ends_its_sessions_and_drops_its_claims() {
     assert_eq!(a["org"], json!({"role": null, "grants": []}), "its claim facts are dropped: {a}");
     assert_eq!(a["projects"], json!([]), "{a}");
     let (s, me) = app.me(&bo).await;
-    assert_eq!((s, me["org"]["role"].as_str()), (StatusCode::OK, Some("member")), "other connections keep theirs");
+    assert_eq!(
+        (s, me["org"]["role"].as_str()),
+        (StatusCode::OK, Some("member")),
+        "other connections keep theirs"
+    );
     let (_, audit) = app.admin_get("/admin/v1/orgs/acme/audit?limit=1000").await;
     let event = audit.as_array().unwrap().iter().find(|e| e["action"] == "connection.delete").unwrap();
     assert_eq!(event["detail"]["sessions_revoked"], 1, "{event}");
     assert_eq!(event["detail"]["users_reevaluated"], 1, "{event}");
     // The deleted connection signs no one in any more.
-    let resp = post(&app, &okta, &okta_response(&Spec::okta(&okta, "ann@acme.com", &[]), &Idp::okta()), None).await;
+    let resp =
+        post(&app, &okta, &okta_response(&Spec::okta(&okta, "ann@acme.com", &[]), &Idp::okta()), None).await;
     assert!(resp.status().is_client_error(), "{}", resp.status());
 }
 
@@ -216,7 +225,13 @@ async fn access_scim_group_removal_removes_the_role_even_after_a_login_claimed_i
     let a = access(&app, &ann).await;
     assert_eq!((a["org"]["grants"].clone(), a["projects"].clone()), (json!([]), json!([])), "{a}");
     // The next login's claim does not bring it back either.
-    let resp = post(&app, &conn, &okta_response(&Spec::okta(&conn, "ann@acme.com", &["Engineering"]), &Idp::okta()), None).await;
+    let resp = post(
+        &app,
+        &conn,
+        &okta_response(&Spec::okta(&conn, "ann@acme.com", &["Engineering"]), &Idp::okta()),
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
 
