@@ -64,6 +64,9 @@ pub enum LoginRefused {
     /// The user was deactivated (SCIM active=false).
     #[error("user {user_id} is deactivated")]
     Inactive { user_id: String },
+    /// The connection was deleted while the login was under way.
+    #[error("connection {connection_id} no longer exists in this organization")]
+    ConnectionGone { connection_id: String },
     /// The mapping gives the user no role in the org or its projects.
     #[error("user {user_id} is not a member of this organization")]
     NotMember { user_id: String },
@@ -78,6 +81,7 @@ impl LoginRefused {
             LoginRefused::NoSuchUser { .. } => "no_such_user",
             LoginRefused::MissingAttribute { .. } => "missing_attribute",
             LoginRefused::Inactive { .. } => "user_inactive",
+            LoginRefused::ConnectionGone { .. } => "connection_deleted",
             LoginRefused::NotMember { .. } => "not_member",
             LoginRefused::Store(_) => "internal",
         }
@@ -173,6 +177,13 @@ pub async fn complete(
         let now_t = clock::now();
         let now = clock::format(now_t);
         let actor = format!("sso:{}", facts.connection_id);
+        // The protocol handler loaded the connection before its own checks (for OIDC,
+        // before a token exchange over the network); a deletion committed since then
+        // must win, or the session would outlive its connection.
+        let live = store::connections::by_id(tx, &facts.connection_id)?;
+        if live.is_none_or(|c| c.org_id != facts.org_id) {
+            return Err(LoginRefused::ConnectionGone { connection_id: facts.connection_id.clone() });
+        }
         let mut user = match find_user(tx, &facts)? {
             Some(u) => u,
             None if facts.jit => create_user(tx, &facts, &now)?,

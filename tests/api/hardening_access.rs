@@ -200,6 +200,34 @@ async fn access_deleting_a_connection_ends_its_sessions_and_drops_its_claims() {
     assert!(resp.status().is_client_error(), "{}", resp.status());
 }
 
+#[tokio::test]
+async fn access_a_login_finishing_after_its_connection_was_deleted_is_refused() {
+    let app = acme(json!({"default_org_role": "member", "rules": []})).await;
+    let conn = connect(&app, "acme", &Idp::okta(), json!({})).await;
+    // The protocol handler validated the answer, then the operator deleted the connection
+    // before the login's write ran (an OIDC token exchange takes a network round trip).
+    let (s, _) = app.admin_delete(&format!("/admin/v1/orgs/acme/connections/{}", conn.id)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let facts = idbridge::session::login::LoginFacts {
+        org_id: app.org_id("acme").await,
+        connection_id: conn.id.clone(),
+        subject: "late@acme.com".into(),
+        email: Some("late@acme.com".into()),
+        jit: true,
+        ..Default::default()
+    };
+    let refused = idbridge::session::login::complete(
+        &app.state.db,
+        app.state.sessions.clone(),
+        &app.state.public_url,
+        facts,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.reason(), "connection_deleted");
+    assert_eq!(members(&app).await, json!([]), "nothing was created");
+}
+
 async fn scim_ann(scim: &Scim<'_>) -> (String, String) {
     let ann = scim.user("ann@acme.com", "ext-ann").await;
     let group = scim.group("Engineering", &[&ann]).await;
