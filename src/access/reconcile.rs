@@ -11,8 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use serde_json::json;
 
-use super::evaluate::Desired;
-use super::evaluate::{Change, CompiledMapping, Current, GroupFact, diff};
+use super::evaluate::{Change, CompiledMapping, Current, Desired, GroupFact, diff};
 use super::mapping::{MappingDocument, Role, parse_json};
 use super::origin::Origin;
 use crate::clock;
