@@ -7,6 +7,7 @@ mod admin_people;
 mod authz;
 mod docs;
 mod durability;
+mod hardening_access;
 mod helpers;
 mod oidc_admin;
 mod oidc_forge;
