@@ -5,6 +5,8 @@
 pub mod extract;
 pub mod layers;
 pub mod limit;
+pub mod listener;
+pub mod target;
 
 use std::sync::Arc;
 

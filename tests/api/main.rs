@@ -13,6 +13,7 @@ mod oidc_login;
 mod oidc_support;
 mod oidc_tokens;
 mod process;
+mod raw_target;
 mod saml_admin;
 mod saml_attacks;
 mod saml_client;
