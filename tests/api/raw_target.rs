@@ -184,3 +184,40 @@ async fn bodies_that_look_like_request_lines_are_stored_unchanged() {
     assert_eq!(r[0].json()["title"], title, "chunk data reached the store unchanged");
     assert_eq!(r[1].json()["Resources"][0]["title"], title);
 }
+
+#[tokio::test]
+async fn entra_matches_on_the_work_email_value_path_raw_and_encoded() {
+    let (app, token) = acme().await;
+    let scim = Scim { app: &app, org: "acme".into(), token: token.clone() };
+    let user = |name: &str, emails: Value| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name, "emails": emails});
+    let (s, ann) = scim
+        .post(
+            "/Users",
+            user(
+                "ann",
+                json!([{"type": "home", "value": "ann@home.test", "primary": true},
+                       {"type": "work", "value": "Ann@Acme.test"}]),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{ann}");
+    // Someone whose *home* address is Ann's work address must not match.
+    let (s, _) = scim
+        .post(
+            "/Users",
+            user("bob", json!([{"type": "home", "value": "ann@acme.test"}, {"type": "work", "value": "bob@acme.test"}])),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    let (s, encoded) =
+        scim.get("/Users?filter=emails%5Btype%20eq%20%22work%22%5D.value%20eq%20%22ann%40acme.test%22").await;
+    assert_eq!(s, StatusCode::OK, "{encoded}");
+    assert_eq!(encoded["totalResults"], 1, "{encoded}");
+    assert_eq!(encoded["Resources"][0]["id"], ann["id"]);
+
+    let raw = "/scim/v2/acme/Users?filter=emails[type+eq+\"work\"].value+eq+\"ann@acme.test\"";
+    let r = exchange(&app, get(raw, &token).as_bytes(), 1).await;
+    assert_eq!(r[0].status, 200, "{:?}", String::from_utf8_lossy(&r[0].body));
+    assert_eq!(r[0].json()["Resources"], encoded["Resources"]);
+}

@@ -178,6 +178,15 @@ fn entra_id_probes() {
     assert_eq!(patch.filter, Some(cmp("value", CompareOp::Eq, "2819c223-7f76-453a-919d-413861904646")));
     let manager = parse_patch_path(&format!("{ENTERPRISE}:manager")).unwrap();
     assert_eq!(manager.attr, AttrPath::new("manager").with_urn(ENTERPRISE));
+    // Entra's matching attribute when it is the work email: the work email's value, not any.
+    let by_work = parse_filter(r#"emails[type eq "work"].value eq "Ann@Acme.test""#).unwrap();
+    let work = json!({"emails": [{"type": "home", "value": "x@home.test"}, {"type": "work", "value": "ann@acme.test"}]});
+    let home = json!({"emails": [{"type": "home", "value": "ann@acme.test"}, {"type": "work", "value": "x@acme.test"}]});
+    assert!(matches(&by_work, &work, &case_exact), "emails.value is not caseExact");
+    assert!(!matches(&by_work, &home, &case_exact), "the home email does not count");
+    assert!(!matches(&by_work, &json!({"emails": []}), &case_exact));
+    let not = parse_filter(r#"not (emails[type eq "work"].value eq "ann@acme.test")"#).unwrap();
+    assert!(!matches(&not, &work, &case_exact) && matches(&not, &home, &case_exact));
 }
 
 #[test]
