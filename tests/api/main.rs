@@ -22,6 +22,7 @@ mod saml_login;
 mod saml_signer;
 mod saml_wrapping;
 mod scim_conformance;
+mod scim_entra_patch;
 mod scim_groups;
 mod scim_patch;
 mod scim_users;
