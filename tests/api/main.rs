@@ -7,6 +7,7 @@ mod admin_people;
 mod authz;
 mod durability;
 mod helpers;
+mod http_edges;
 mod oidc_admin;
 mod oidc_forge;
 mod oidc_login;

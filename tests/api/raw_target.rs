@@ -221,3 +221,23 @@ async fn entra_matches_on_the_work_email_value_path_raw_and_encoded() {
     assert_eq!(r[0].status, 200, "{:?}", String::from_utf8_lossy(&r[0].body));
     assert_eq!(r[0].json()["Resources"], encoded["Resources"]);
 }
+
+#[tokio::test]
+async fn raw_bytes_that_are_not_utf8_answer_400_in_the_surface_shape() {
+    let (app, token) = acme().await;
+    let r = exchange(&app, b"GET /admin/v1/orgs/x HTTP/1.1\r\n\r\n", 1).await;
+    assert_eq!(r[0].status, 401, "a plain request still reaches the router");
+    let mut req = b"GET /admin/v1/orgs/\xFF HTTP/1.1\r\nAuthorization: Bearer ".to_vec();
+    req.extend_from_slice(crate::helpers::ADMIN_TOKEN.as_bytes());
+    req.extend_from_slice(b"\r\n\r\n");
+    let r = exchange(&app, &req, 1).await;
+    assert_eq!(r[0].status, 400);
+    assert_eq!(r[0].json()["error"]["code"], "invalid_request");
+    let mut req = b"GET /scim/v2/acme/Users/\xFF\xFE HTTP/1.1\r\nAuthorization: Bearer ".to_vec();
+    req.extend_from_slice(token.as_bytes());
+    req.extend_from_slice(b"\r\n\r\n");
+    let r = exchange(&app, &req, 1).await;
+    assert_eq!(r[0].status, 400);
+    assert_eq!(r[0].header("content-type"), Some("application/scim+json"));
+    assert_eq!(r[0].json()["status"], "400");
+}
