@@ -5,7 +5,6 @@
 //! rejections (a path segment that is not UTF-8 after percent-decoding, a query string that
 //! does not deserialise, a body refused for its type), which axum writes as `text/plain`.
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
@@ -94,19 +93,19 @@ fn code_for(status: StatusCode) -> &'static str {
     }
 }
 
-/// An empty body for tests of `reshape`.
-#[cfg(test)]
-fn empty(status: StatusCode) -> Response {
-    (status, Body::empty()).into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use axum::Router;
+    use axum::body::Body;
     use axum::routing::get;
     use tower::ServiceExt;
 
     use super::*;
+
+    /// A bare status code: no body, no content type.
+    fn empty(status: StatusCode) -> Response {
+        (status, Body::empty()).into_response()
+    }
 
     async fn run(router: Router, path: &str) -> (StatusCode, String, serde_json::Value) {
         let app = router.layer(axum::middleware::from_fn(reshape));
