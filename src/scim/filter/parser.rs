@@ -398,41 +398,6 @@ mod tests {
             parse_filter("not a pr"),
             Err(FilterError::NotWithoutParens { pos: 4, found: "attribute path a".into() })
         );
-        // Entra's `valuePath.subAttr op value`: the element that matches the value filter has
-        // the sub-attribute compared (the tree of `emails[type eq "work" and value eq "x"]`).
-        let work = Filter::Compare {
-            path: AttrPath::new("type"),
-            op: CompareOp::Eq,
-            value: CompValue::String("work".into()),
-        };
-        let value_x = Filter::Compare {
-            path: AttrPath::new("value"),
-            op: CompareOp::Eq,
-            value: CompValue::String("x".into()),
-        };
-        let entra = Filter::ValuePath {
-            path: AttrPath::new("emails"),
-            filter: Box::new(Filter::And(Box::new(work), Box::new(value_x))),
-        };
-        assert_eq!(parse_filter(r#"emails[type eq "work"].value eq "x""#), Ok(entra.clone()));
-        assert_eq!(parse_filter(r#"emails[type eq "work"] . value Eq "x""#), Ok(entra.clone()));
-        assert_eq!(parse_filter(&entra.to_string()), Ok(entra));
-        let or = parse_filter(r#"emails[type eq "work"].value pr or userName eq "a""#).unwrap();
-        assert_eq!(or.to_string(), r#"emails[type eq "work" and value pr] or userName eq "a""#);
-        let grouped = parse_filter(r#"emails[type eq "work" or primary eq true].value sw "a""#).unwrap();
-        assert_eq!(grouped.to_string(), r#"emails[(type eq "work" or primary eq true) and value sw "a"]"#);
-        assert!(matches!(
-            parse_filter(r#"emails[type eq "work"].value.x eq "x""#),
-            Err(FilterError::InvalidAttrPath { pos: 23, .. })
-        ));
-        assert!(matches!(
-            parse_filter(r#"emails[type eq "work"]. eq "x""#),
-            Err(FilterError::Unexpected { pos: 24, .. })
-        ));
-        assert!(matches!(
-            parse_filter(r#"emails[type eq "work"].value"#),
-            Err(FilterError::Unexpected { pos: 28, .. })
-        ));
         assert_eq!(parse_filter(r#"emails[x[y eq 1]]"#), Err(FilterError::NestedValuePath { pos: 7 }));
         assert_eq!(parse_filter(r#"a[(b[c pr])]"#), Err(FilterError::NestedValuePath { pos: 3 }));
         let err =

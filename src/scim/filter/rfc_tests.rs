@@ -190,6 +190,37 @@ fn entra_id_probes() {
 }
 
 #[test]
+fn entra_value_path_with_sub_attribute() {
+    // Entra's `valuePath.subAttr op value`: the element that matches the value filter has
+    // the sub-attribute compared (the tree of `emails[type eq "work" and value eq "x"]`).
+    let work = cmp("type", CompareOp::Eq, "work");
+    let value_x = cmp("value", CompareOp::Eq, "x");
+    let entra = Filter::ValuePath {
+        path: AttrPath::new("emails"),
+        filter: Box::new(Filter::And(Box::new(work), Box::new(value_x))),
+    };
+    assert_eq!(parse_filter(r#"emails[type eq "work"].value eq "x""#), Ok(entra.clone()));
+    assert_eq!(parse_filter(r#"emails[type eq "work"] . value Eq "x""#), Ok(entra.clone()));
+    assert_eq!(parse_filter(&entra.to_string()), Ok(entra));
+    let or = parse_filter(r#"emails[type eq "work"].value pr or userName eq "a""#).unwrap();
+    assert_eq!(or.to_string(), r#"emails[type eq "work" and value pr] or userName eq "a""#);
+    let grouped = parse_filter(r#"emails[type eq "work" or primary eq true].value sw "a""#).unwrap();
+    assert_eq!(grouped.to_string(), r#"emails[(type eq "work" or primary eq true) and value sw "a"]"#);
+    assert!(matches!(
+        parse_filter(r#"emails[type eq "work"].value.x eq "x""#),
+        Err(FilterError::InvalidAttrPath { pos: 23, .. })
+    ));
+    assert!(matches!(
+        parse_filter(r#"emails[type eq "work"]. eq "x""#),
+        Err(FilterError::Unexpected { pos: 24, .. })
+    ));
+    assert!(matches!(
+        parse_filter(r#"emails[type eq "work"].value"#),
+        Err(FilterError::Unexpected { pos: 28, .. })
+    ));
+}
+
+#[test]
 fn okta_probes() {
     let filter = parse_filter(r#"userName eq "x@y.com""#).unwrap();
     assert_eq!(filter, cmp("userName", CompareOp::Eq, "x@y.com"));
