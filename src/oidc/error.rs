@@ -122,7 +122,9 @@ impl LoginError {
     /// provider could not be used, 500 when idbridge failed.
     pub fn status(&self) -> StatusCode {
         match self {
-            LoginError::UnknownConnection { .. } => StatusCode::NOT_FOUND,
+            LoginError::UnknownConnection { .. } | LoginError::Login(LoginRefused::ConnectionGone { .. }) => {
+                StatusCode::NOT_FOUND
+            }
             LoginError::MissingParameter { .. }
             | LoginError::DuplicateParameter { .. }
             | LoginError::UnknownState
@@ -192,6 +194,9 @@ impl LoginError {
             LoginError::Login(LoginRefused::Inactive { .. }) => "Your account is deactivated.",
             LoginError::Login(LoginRefused::NotMember { .. }) => {
                 "Your account has no access to this organization."
+            }
+            LoginError::Login(LoginRefused::ConnectionGone { .. }) => {
+                "This sign-in connection no longer exists."
             }
             LoginError::Discovery(_)
             | LoginError::TokenEndpoint { .. }
