@@ -100,7 +100,10 @@ impl SecretBox {
         let path = key_file.display().to_string();
         let kerr = |message: String| SecretError::KeyFile { path: path.clone(), message };
         match std::fs::read_to_string(key_file) {
-            Ok(text) => Ok(Self::from_key(&parse_key(text.trim())?)),
+            Ok(text) => {
+                tighten_key_file(key_file);
+                Ok(Self::from_key(&parse_key(text.trim())?))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
                 rand::rng().fill_bytes(&mut key);
@@ -143,6 +146,28 @@ impl SecretBox {
             .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() })
             .map_err(|_| err())
     }
+}
+
+/// A key file left readable by others (an older version, a restore) is
+/// restricted to 0600 at load, with a log line; a failure is logged.
+fn tighten_key_file(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else { return };
+        let old = meta.permissions().mode() & 0o777;
+        if old & 0o077 == 0 {
+            return;
+        }
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => tracing::warn!(path = %path.display(), old_mode = format!("{old:04o}"),
+                "secret key file was readable by others; permissions tightened to 0600"),
+            Err(e) => tracing::error!(path = %path.display(), error = %e,
+                "secret key file is readable by others and could not be tightened to 0600"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 fn parse_key(text: &str) -> Result<[u8; 32], SecretError> {
@@ -196,6 +221,11 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).ok();
+            assert_eq!(mode, Some(0o600));
+            // A key file left world-readable is tightened when it is loaded.
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            SecretBox::load(None, &path).unwrap();
             let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o777).ok();
             assert_eq!(mode, Some(0o600));
         }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::error::ScimError;
 use super::filter::matches;
+use super::limits::{MAX_NAME_BYTES, Page};
 use super::query::{ListParams, compile, excludes, list_response, order_by, project};
 use super::resource::{group_resource, normalize_group};
 use super::schema::{Kind, case_exact};
@@ -100,6 +101,12 @@ pub fn change_members(
     }
     add.sort();
     add.dedup();
+    if let Some(long) = add.iter().find(|a| a.len() > MAX_NAME_BYTES) {
+        return Err(ScimError::bad(
+            "invalidValue",
+            format!("member value is {} bytes; at most {MAX_NAME_BYTES}", long.len()),
+        ));
+    }
     if !add.is_empty() {
         let live = st::live_user_ids(conn, &ctx.client.org_id, &add)?;
         if let Some(missing) = add.iter().find(|a| !live.contains(*a)) {
@@ -252,51 +259,62 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
     .await
 }
 
-/// GET /Groups; `excludedAttributes=members` never loads members.
+/// GET /Groups; `excludedAttributes=members` never loads members. Streamed
+/// and bounded like users::list: a page of groups with large member lists
+/// stops at `MAX_PAGE_BYTES` (at least one group per page).
 pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError> {
     let ctx = ctx.clone();
     db.read(move |c| {
         let org = &ctx.client.org_id;
         let order = order_by(Kind::Group, p.sort_by.as_ref(), p.descending);
         let with_members = !excludes(&p, "members");
+        let mut page = Page::new(p.count);
         let compiled = p.filter.as_ref().map(|f| compile(Kind::Group, f));
-        let (total, rows) = match (&p.filter, compiled) {
+        let total = match (&p.filter, compiled) {
             (Some(f), Some(None)) => {
-                let all = st::list_groups(c, org, "1", &[], &order, i64::MAX, 0)?;
                 let exact = |path: &super::filter::AttrPath| case_exact(Kind::Group, path);
-                let mut hits = Vec::new();
-                for r in &all {
-                    let res = render(c, &ctx, r, true)?;
+                let mut total = 0i64;
+                st::each_group(c, org, "1", &[], &order, -1, 0, true, &mut |row, members| {
+                    let res = group_resource(&ctx.base, &row, members.as_deref());
                     if matches(f, &res, &exact) {
-                        hits.push(if with_members { res } else { render(c, &ctx, r, false)? });
+                        total += 1;
+                        if total >= p.start_index && !page.is_full() {
+                            let res = if with_members { res } else { group_resource(&ctx.base, &row, None) };
+                            page.offer(project(res, &p.attributes, &p.excluded));
+                        }
                     }
-                }
-                let total = hits.len() as i64;
-                (
-                    total,
-                    hits.into_iter()
-                        .skip((p.start_index - 1) as usize)
-                        .take(p.count as usize)
-                        .collect::<Vec<_>>(),
-                )
+                    true
+                })?;
+                total
             }
             (_, compiled) => {
                 let sql = compiled.flatten().unwrap_or_default();
                 let w = if sql.where_sql.is_empty() { "1".to_string() } else { sql.where_sql.clone() };
                 let total = st::count_groups(c, org, &w, &sql.args)?;
-                let rows = if p.count == 0 {
-                    Vec::new()
-                } else {
-                    st::list_groups(c, org, &w, &sql.args, &order, p.count, p.start_index - 1)?
-                };
-                let rendered =
-                    rows.iter().map(|r| render(c, &ctx, r, with_members)).collect::<Result<Vec<_>, _>>()?;
-                (total, rendered)
+                if !page.is_full() {
+                    let (limit, offset) = (p.count, p.start_index - 1);
+                    st::each_group(
+                        c,
+                        org,
+                        &w,
+                        &sql.args,
+                        &order,
+                        limit,
+                        offset,
+                        with_members,
+                        &mut |row, m| {
+                            page.offer(project(
+                                group_resource(&ctx.base, &row, m.as_deref()),
+                                &p.attributes,
+                                &p.excluded,
+                            ))
+                        },
+                    )?;
+                }
+                total
             }
         };
-        let resources: Vec<Value> =
-            rows.into_iter().map(|r| project(r, &p.attributes, &p.excluded)).collect();
-        Ok(list_response(total, p.start_index, resources))
+        Ok(list_response(total, p.start_index, page.resources))
     })
     .await
 }

@@ -7,7 +7,11 @@ pub mod auth;
 pub mod bulk;
 pub mod error;
 pub mod filter;
+pub mod filter_sql;
+#[cfg(test)]
+mod filter_sql_tests;
 pub mod groups;
+pub mod limits;
 pub mod patch;
 pub mod patching;
 pub mod query;

@@ -1,6 +1,7 @@
 //! List requests: the query parameters (RFC 7644 §3.4.2), the filter
-//! compiled to a parameterised WHERE clause over indexed columns (never
-//! string-formatted values), sorting, and attribute projection.
+//! compiled to a parameterised WHERE clause (never string-formatted values) —
+//! indexed columns here, every other attribute over the stored JSON in
+//! filter_sql.rs — sorting, and attribute projection.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::filter::{AttrPath, CompValue, CompareOp, Filter, Grammar, parse_filter};
+use super::filter_sql::JsonFilter;
 use super::schema::{Kind, MAX_RESULTS};
 
 /// Parsed list parameters.
@@ -215,12 +217,23 @@ fn compare(kind: Kind, path: &AttrPath, op: CompareOp, value: &CompValue, out: &
     })
 }
 
+/// A leaf (or value path) with no indexed column: over the stored JSON.
+fn json_leaf(kind: Kind, f: &Filter, out: &mut Sql) -> Option<String> {
+    let doc = if kind == Kind::User { "u.attributes" } else { "g.attributes" };
+    let frag = JsonFilter::new(kind).root(f, doc)?;
+    out.args.extend(frag.args);
+    Some(frag.sql)
+}
+
 fn compile_into(kind: Kind, f: &Filter, out: &mut Sql) -> Option<String> {
     // Every leaf is made two-valued so NULL never leaks into NOT: an absent
     // attribute matches no comparison, and `not` of that is true. The guard
     // is a plain conjunct (`c IS NOT NULL AND c = ?`), which keeps the
     // equality usable by the (org_id, user_name_key)-style indexes.
     Some(match f {
+        Filter::Compare { path, .. } | Filter::Present(path) if column(kind, path).is_none() => {
+            return json_leaf(kind, f, out);
+        }
         Filter::Compare { path, op, value } => {
             let expr = compare(kind, path, *op, value, out)?;
             match (column(kind, path)?, value) {
@@ -252,7 +265,7 @@ fn compile_into(kind: Kind, f: &Filter, out: &mut Sql) -> Option<String> {
                     }
                 }
             }
-            return None;
+            return json_leaf(kind, f, out);
         }
     })
 }
@@ -463,10 +476,21 @@ mod tests {
     }
 
     #[test]
-    fn non_indexed_filters_fall_back() {
-        assert!(sql(Kind::User, r#"emails[type eq "work" and value eq "a@b.c"]"#).is_none());
-        assert!(sql(Kind::User, r#"title pr"#).is_none());
-        assert!(sql(Kind::User, r#"userName eq "a" or title pr"#).is_none());
+    fn non_indexed_filters_compile_over_the_stored_json() {
+        for f in [
+            r#"emails[type eq "work" and value eq "a@b.c"]"#,
+            "title pr",
+            r#"userName eq "a" or title pr"#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x""#,
+        ] {
+            let (w, _) = sql(Kind::User, f).unwrap_or_else(|| panic!("{f} not compiled"));
+            assert!(w.contains("json_each(u.attributes)"), "{w}");
+        }
+        // Rendered attributes that are not stored in the JSON stay with the evaluator.
+        assert!(sql(Kind::User, r#"groups.display eq "Eng""#).is_none());
+        assert!(sql(Kind::User, r#"meta.resourceType eq "User""#).is_none());
+        assert!(sql(Kind::Group, r#"members.display eq "x""#).is_none());
+        assert!(sql(Kind::Group, r#"title pr"#).is_some());
     }
 
     #[test]

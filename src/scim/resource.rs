@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
+use super::limits;
 use super::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use crate::store::scim::{ScimGroupRow, ScimUserRow, UserColumns};
 
@@ -127,6 +128,9 @@ pub fn normalize_user(body: Value) -> Result<UserColumns, ScimError> {
     let given_name = name.and_then(|n| key_of(n, "givenName").and_then(|k| n[&k].as_str().map(String::from)));
     let family_name =
         name.and_then(|n| key_of(n, "familyName").and_then(|k| n[&k].as_str().map(String::from)));
+    limits::check_resource("User", &obj)?;
+    let attributes = Value::Object(obj).to_string();
+    limits::check_stored_size("User", &attributes)?;
     Ok(UserColumns {
         user_name,
         external_id,
@@ -135,7 +139,7 @@ pub fn normalize_user(body: Value) -> Result<UserColumns, ScimError> {
         given_name,
         family_name,
         active,
-        attributes: Value::Object(obj).to_string(),
+        attributes,
     })
 }
 
@@ -220,7 +224,10 @@ pub fn normalize_group(body: Value) -> Result<GroupInput, ScimError> {
         obj.remove(&k);
     }
     obj.insert("displayName".into(), json!(display_name));
-    Ok((display_name, external_id, Value::Object(obj).to_string(), members))
+    limits::check_resource("Group", &obj)?;
+    let attributes = Value::Object(obj).to_string();
+    limits::check_stored_size("Group", &attributes)?;
+    Ok((display_name, external_id, attributes, members))
 }
 
 /// The `value` of each `{"value": id}` member.
@@ -228,9 +235,17 @@ pub fn member_values(items: &[Value]) -> Result<Vec<String>, ScimError> {
     items
         .iter()
         .map(|m| {
-            m.as_object()
-                .and_then(|o| key_of(o, "value").and_then(|k| o[&k].as_str().map(String::from)))
-                .ok_or_else(|| ScimError::bad("invalidValue", format!("member without a string value: {m}")))
+            let v =
+                m.as_object().and_then(|o| key_of(o, "value").and_then(|k| o[&k].as_str().map(String::from)));
+            match v {
+                Some(v) if v.len() > limits::MAX_NAME_BYTES => Err(ScimError::bad(
+                    "invalidValue",
+                    format!("member value is {} bytes; at most {}", v.len(), limits::MAX_NAME_BYTES),
+                )),
+                Some(v) => Ok(v),
+                // The member is not echoed whole: it may be megabytes.
+                None => Err(ScimError::bad("invalidValue", "member without a string value")),
+            }
         })
         .collect()
 }

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::auth::ScimClient;
 use super::error::ScimError;
 use super::filter::matches;
+use super::limits::Page;
 use super::query::{ListParams, compile, list_response, order_by, project};
 use super::resource::{etag, normalize_user, user_resource};
 use super::schema::{Kind, case_exact};
@@ -223,53 +224,68 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
     .await
 }
 
-/// GET /Users with filter, paging, sorting and projection.
+/// GET /Users with filter, paging, sorting and projection. Rows are streamed
+/// (one statement, groups aggregated in it) into a page bounded by `count`
+/// and by `MAX_PAGE_BYTES` (RFC 7644 §3.4.2.4: fewer than `count` may be
+/// returned; `itemsPerPage` says how many, `totalResults` stays exact).
 pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError> {
     let ctx = ctx.clone();
     db.read(move |c| {
         let org = &ctx.client.org_id;
         let order = order_by(Kind::User, p.sort_by.as_ref(), p.descending);
-        // Compile once: None (no filter) or Some(Some(sql)) run in SQL, Some(None) in memory.
+        let mut page = Page::new(p.count);
         let compiled = p.filter.as_ref().map(|f| (f, compile(Kind::User, f)));
-        let (total, rows) = match compiled {
-            None | Some((_, Some(_))) => {
+        let total = match compiled {
+            Some((f, None)) => {
+                // Parts only the evaluator knows (rendered `groups`, `meta`):
+                // one streamed pass over the org, counting every match.
+                let exact = |path: &super::filter::AttrPath| case_exact(Kind::User, path);
+                let mut total = 0i64;
+                st::each_user(c, org, "1", &[], &order, -1, 0, &mut |row, groups| {
+                    let res = user_resource(&ctx.base, &row, &groups);
+                    if matches(f, &res, &exact) {
+                        total += 1;
+                        if total >= p.start_index && !page.is_full() {
+                            page.offer(project(res, &p.attributes, &p.excluded));
+                        }
+                    }
+                    true
+                })?;
+                total
+            }
+            compiled => {
                 let sql = compiled.and_then(|(_, s)| s).unwrap_or_default();
                 let w = if sql.where_sql.is_empty() { "1".to_string() } else { sql.where_sql.clone() };
-                let rows = if p.count == 0 {
-                    Vec::new()
+                let streamed = if page.is_full() {
+                    st::Streamed { seen: 0, exhausted: false }
                 } else {
-                    st::list_users(c, org, &w, &sql.args, &order, p.count, p.start_index - 1)?
+                    st::each_user(
+                        c,
+                        org,
+                        &w,
+                        &sql.args,
+                        &order,
+                        p.count,
+                        p.start_index - 1,
+                        &mut |row, g| {
+                            page.offer(project(
+                                user_resource(&ctx.base, &row, &g),
+                                &p.attributes,
+                                &p.excluded,
+                            ))
+                        },
+                    )?
                 };
-                // A first page that is not full holds every match: no count query
-                // (the common `userName eq` lookup costs one indexed probe).
-                let total = if p.start_index == 1 && (rows.len() as i64) < p.count {
-                    rows.len() as i64
+                // A first page that read every match holds them all: no count
+                // query (the common `userName eq` lookup costs one indexed probe).
+                if p.start_index == 1 && streamed.exhausted && streamed.seen < p.count {
+                    streamed.seen
                 } else {
                     st::count_users(c, org, &w, &sql.args)?
-                };
-                let rendered = rows.iter().map(|r| render(c, &ctx, r)).collect::<Result<Vec<_>, _>>()?;
-                (total, rendered)
-            }
-            Some((f, None)) => {
-                // Not expressible on indexed columns: evaluate on every user of the org.
-                let all = st::list_users(c, org, "1", &[], &order, i64::MAX, 0)?;
-                let exact = |path: &super::filter::AttrPath| case_exact(Kind::User, path);
-                let mut hits = Vec::new();
-                for r in &all {
-                    let res = render(c, &ctx, r)?;
-                    if matches(f, &res, &exact) {
-                        hits.push(res);
-                    }
                 }
-                let total = hits.len() as i64;
-                let page =
-                    hits.into_iter().skip((p.start_index - 1) as usize).take(p.count as usize).collect();
-                (total, page)
             }
         };
-        let resources: Vec<Value> =
-            rows.into_iter().map(|r| project(r, &p.attributes, &p.excluded)).collect();
-        Ok(list_response(total, p.start_index, resources))
+        Ok(list_response(total, p.start_index, page.resources))
     })
     .await
 }

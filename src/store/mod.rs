@@ -3,6 +3,8 @@
 //! hands it closures built from the per-aggregate functions below.
 
 mod error;
+mod files;
+mod functions;
 pub(crate) mod migrate;
 mod readers;
 mod writer;
@@ -35,6 +37,12 @@ const READERS: usize = 4;
 /// How long a connection waits on a lock before SQLITE_BUSY.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
+/// Register idbridge's SQL functions (`scim_str_cmp`) on a connection the
+/// store did not open itself (tests over an in-memory database).
+pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
+    Ok(functions::register(conn)?)
+}
+
 /// Shared handle to the database: cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -46,6 +54,10 @@ pub struct Db {
 /// Open a connection with the pragmas every connection needs.
 fn open_conn(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     use rusqlite::OpenFlags;
+    if !read_only {
+        // Owner-only before SQLite creates anything; -wal/-shm inherit the mode.
+        files::secure_db_files(path)?;
+    }
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
     } else {
@@ -55,6 +67,7 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
             | OpenFlags::SQLITE_OPEN_URI
     };
     let conn = Connection::open_with_flags(path, flags)?;
+    functions::register(&conn)?;
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
     // WAL: readers do not block the writer. synchronous=FULL: a committed
     // transaction survives power loss, not only a process crash.

@@ -146,9 +146,33 @@ pub fn soft_delete_user(conn: &Connection, org_id: &str, id: &str, now: &str) ->
         == 1)
 }
 
+/// A user's groups as (group id, displayName), ordered by name.
+pub type UserGroups = Vec<(String, String)>;
+
+/// How a streamed list ended: rows visited, and whether the statement ran out
+/// of rows (rather than the visitor stopping it).
+#[derive(Clone, Copy, Debug)]
+pub struct Streamed {
+    pub seen: i64,
+    pub exhausted: bool,
+}
+
+/// The groups of `u.id`, aggregated in the same statement (no query per user).
+const USER_GROUPS_SQL: &str =
+    "(SELECT json_group_array(json_array(g.id, g.display_name) ORDER BY g.display_name_key)
+      FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)";
+
+fn decode<T: serde::de::DeserializeOwned>(what: &'static str, json: Option<String>) -> Result<T, StoreError> {
+    serde_json::from_str(json.as_deref().unwrap_or("[]"))
+        .map_err(|e| StoreError::Corrupt { what, message: e.to_string() })
+}
+
 /// Users matching `where_sql` (a fragment over alias `u`, `?` placeholders
-/// numbered after the org id), ordered, one page.
-pub fn list_users(
+/// numbered after the org id), ordered, from `offset`, at most `limit` (-1:
+/// all), each with its groups, streamed one row at a time to `visit` (which
+/// returns false to stop): memory stays bounded whatever the size of the org.
+#[allow(clippy::too_many_arguments)]
+pub fn each_user(
     conn: &Connection,
     org_id: &str,
     where_sql: &str,
@@ -156,9 +180,10 @@ pub fn list_users(
     order_sql: &str,
     limit: i64,
     offset: i64,
-) -> Result<Vec<ScimUserRow>, StoreError> {
+    visit: &mut dyn FnMut(ScimUserRow, UserGroups) -> bool,
+) -> Result<Streamed, StoreError> {
     let sql = format!(
-        "SELECT {USER_COLS} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({where_sql})
+        "SELECT {USER_COLS}, {USER_GROUPS_SQL} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({where_sql})
          ORDER BY {order_sql} LIMIT ? OFFSET ?"
     );
     let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
@@ -166,8 +191,16 @@ pub fn list_users(
     all.push(SqlValue::Integer(limit));
     all.push(SqlValue::Integer(offset));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(all), user_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut rows = stmt.query(params_from_iter(all))?;
+    let mut seen = 0;
+    while let Some(r) = rows.next()? {
+        seen += 1;
+        let groups = decode("user groups", r.get(8)?)?;
+        if !visit(user_row(r)?, groups) {
+            return Ok(Streamed { seen, exhausted: false });
+        }
+    }
+    Ok(Streamed { seen, exhausted: true })
 }
 
 pub fn count_users(
@@ -275,7 +308,21 @@ pub fn delete_group(conn: &Connection, org_id: &str, id: &str) -> Result<bool, S
         == 1)
 }
 
-pub fn list_groups(
+/// A group's members as (user id, userName, displayName), ordered by id.
+pub type Members = Vec<(String, String, Option<String>)>;
+
+/// The members of `g.id` SCIM may see, aggregated in the same statement.
+fn group_members_sql() -> String {
+    format!(
+        "(SELECT json_group_array(json_array(u.id, u.user_name, u.display_name) ORDER BY u.id)
+          FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND {SCIM_VISIBLE})"
+    )
+}
+
+/// Groups matching `where_sql` (alias `g`), like `each_user`; with their
+/// members (aggregated in the same statement) when `with_members`.
+#[allow(clippy::too_many_arguments)]
+pub fn each_group(
     conn: &Connection,
     org_id: &str,
     where_sql: &str,
@@ -283,17 +330,29 @@ pub fn list_groups(
     order_sql: &str,
     limit: i64,
     offset: i64,
-) -> Result<Vec<ScimGroupRow>, StoreError> {
+    with_members: bool,
+    visit: &mut dyn FnMut(ScimGroupRow, Option<Members>) -> bool,
+) -> Result<Streamed, StoreError> {
+    let members = if with_members { group_members_sql() } else { "NULL".to_string() };
     let sql = format!(
-        "SELECT {GROUP_COLS} FROM groups g WHERE g.org_id = ? AND ({where_sql}) ORDER BY {order_sql} LIMIT ? OFFSET ?"
+        "SELECT {GROUP_COLS}, {members} FROM groups g WHERE g.org_id = ? AND ({where_sql})
+         ORDER BY {order_sql} LIMIT ? OFFSET ?"
     );
     let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
     all.extend_from_slice(args);
     all.push(SqlValue::Integer(limit));
     all.push(SqlValue::Integer(offset));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(all), group_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut rows = stmt.query(params_from_iter(all))?;
+    let mut seen = 0;
+    while let Some(r) = rows.next()? {
+        seen += 1;
+        let m = if with_members { Some(decode("group members", r.get(7)?)?) } else { None };
+        if !visit(group_row(r)?, m) {
+            return Ok(Streamed { seen, exhausted: false });
+        }
+    }
+    Ok(Streamed { seen, exhausted: true })
 }
 
 pub fn count_groups(
