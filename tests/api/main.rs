@@ -6,6 +6,7 @@ mod admin_orgs;
 mod admin_people;
 mod authz;
 mod durability;
+mod hardening_login;
 mod helpers;
 mod oidc_admin;
 mod oidc_forge;

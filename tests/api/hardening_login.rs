@@ -1,0 +1,102 @@
+//! Issue 9 hardening of the login surfaces: SP-initiated SAML bound to the
+//! browser that started it (login CSRF / session fixation), the outbound
+//! fetch guard (plain http, redirects, private and metadata-service
+//! addresses), CSRF on cookie-authenticated `/v1` writes, and malformed ID
+//! tokens answered as a refused sign-in rather than an unreachable provider.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+use crate::saml_client::*;
+use crate::saml_idp::*;
+use crate::saml_signer::*;
+
+/// Start an SP-initiated login: the AuthnRequest ID and the binding cookie
+/// (`name=value`) the answer set.
+async fn sp_login(app: &crate::helpers::TestApp, conn: &Conn) -> (String, String, String) {
+    let resp = app.client.get(&conn.login_url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let set_cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("idbridge_saml_"))
+        .expect("the SAML login start binds the request to the browser with a cookie");
+    let loc = url::Url::parse(&location(&resp)).unwrap();
+    let id = loc.query_pairs().find(|(k, _)| k == "RelayState").unwrap().1.to_string();
+    let pair = set_cookie.split(';').next().unwrap().to_string();
+    (id, pair, set_cookie)
+}
+
+#[tokio::test]
+async fn saml_sp_initiated_login_sets_a_cross_site_binding_cookie_for_the_acs() {
+    let (app, conn) = setup().await;
+    let (_, pair, set_cookie) = sp_login(&app, &conn).await;
+    let attrs: Vec<&str> = set_cookie.split(';').map(str::trim).collect();
+    // The ACS is a cross-site POST from the IdP: only SameSite=None (which
+    // browsers require to be Secure) is sent on it.
+    for want in ["HttpOnly", "Secure", "SameSite=None", &format!("Path=/saml/{}/acs", conn.id)] {
+        assert!(attrs.contains(&want), "{want} missing in {set_cookie}");
+    }
+    assert!(pair.split_once('=').unwrap().1.len() >= 40, "a high-entropy value: {pair}");
+    // Only a hash of it is stored.
+    let value = pair.split_once('=').unwrap().1.to_string();
+    let stored: Vec<String> = app
+        .state
+        .db
+        .read(|c| -> Result<Vec<String>, idbridge::store::StoreError> {
+            let mut st = c.prepare("SELECT data FROM login_states WHERE kind = 'saml_request'")?;
+            let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            Ok(rows)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains(&value), "the cookie value itself is not stored: {}", stored[0]);
+}
+
+#[tokio::test]
+async fn saml_sp_initiated_response_posted_from_another_browser_is_refused() {
+    let app = spawn_app().await;
+    app.org("acme").await;
+    app.put_mapping("acme", json!({"default_org_role": "member", "rules": []})).await;
+    // Even with IdP-initiated login off, an SP-initiated answer must not
+    // sign in a browser other than the one that asked.
+    let conn = connect(&app, "acme", &Idp::okta(), json!({"allow_idp_initiated": false})).await;
+    // The attacker starts a login in their own browser and has the IdP answer it.
+    let (id, attacker_cookie, _) = sp_login(&app, &conn).await;
+    let xml = okta_response(&Spec::okta(&conn, "mallory@acme.com", &[]).answering(&id), &Idp::okta());
+
+    // Posted from the victim's browser (no binding cookie, or another
+    // login's cookie, or the right name with a wrong value): refused, nothing changes.
+    let (_, victim_cookie, _) = sp_login(&app, &conn).await;
+    let name = attacker_cookie.split_once('=').unwrap().0;
+    for cookie in [None, Some(victim_cookie), Some(format!("{name}=forged-value-0123456789abcdef0123456789"))] {
+        let before_members = members(&app, "acme").await;
+        let before = refusals(&app, "browser_mismatch").await;
+        let resp = post_with_cookie(&app, &conn, &xml, cookie.as_deref()).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "cookie {cookie:?}");
+        assert!(
+            resp.headers().get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("idbridge_session")),
+            "a refusal sets no session"
+        );
+        assert!(resp.text().await.unwrap().contains("Sign-in refused"));
+        assert_eq!(refusals(&app, "browser_mismatch").await, before + 1);
+        assert_eq!(members(&app, "acme").await, before_members, "a refusal changes no user");
+    }
+    // Nothing was spent: the browser that started the login still completes it, once.
+    let resp = post_with_cookie(&app, &conn, &xml, Some(&attacker_cookie)).await;
+    session_of(&resp);
+    // Its binding cookie is cleared.
+    assert!(
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with(&format!("{name}=;")) && c.to_str().unwrap().contains("Max-Age=0")),
+        "binding cookie cleared"
+    );
+    let again = post_with_cookie(&app, &conn, &xml, Some(&attacker_cookie)).await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+}
