@@ -6,7 +6,8 @@
 //!
 //! Files: `config` (connection settings), `admin` (admin API), `fetch`
 //! (the capped HTTP client), `discovery` (metadata and keys cache),
-//! `login` and `callback` (the two endpoints), `verify` (ID token checks),
+//! `login` and `callback` (the two endpoints), `screen` (ID token shape and
+//! claim types, before any parser), `verify` (ID token checks),
 //! `claims` (claims to `LoginFacts`, userinfo, Entra groups overage via
 //! Graph), `error` (refusal reasons and pages).
 
@@ -18,6 +19,7 @@ pub mod discovery;
 mod error;
 pub mod fetch;
 mod login;
+pub mod screen;
 pub mod verify;
 
 use std::collections::HashMap;

@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use serde_json::json;
 
-use super::{authn_request, binding};
 use super::connection::{self, Loaded};
 use super::error::SamlError;
 use super::validate::{self, Expectations, ValidAssertion};
 use super::{attributes, keys, refuse, refuse_login, xml_guard};
+use super::{authn_request, binding};
 use crate::clock;
 use crate::http::AppState;
 use crate::session::{login, redirect};
@@ -147,9 +147,8 @@ async fn consume(
                 // ... and must be answered into the browser that started it.
                 // A refusal rolls the take back: the request stays usable by
                 // its own browser. A request stored without a binding is refused.
-                let bound = data["binding_sha256"]
-                    .as_str()
-                    .is_some_and(|h| binding::presented(&headers, irt, h));
+                let bound =
+                    data["binding_sha256"].as_str().is_some_and(|h| binding::presented(&headers, irt, h));
                 if !bound {
                     return Err(SamlError::BrowserMismatch { id: irt.chars().take(80).collect() });
                 }

@@ -64,7 +64,10 @@ mod tests {
         let hash = sha256_hex(value);
         let mut h = HeaderMap::new();
         assert!(!presented(&h, id, &hash), "no cookie");
-        h.insert(header::COOKIE, HeaderValue::from_str(&format!("a=b; {}={value}", cookie_name(id))).unwrap());
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("a=b; {}={value}", cookie_name(id))).unwrap(),
+        );
         assert!(presented(&h, id, &hash));
         assert!(!presented(&h, "_other", &hash), "another request's cookie name");
         assert!(!presented(&h, id, &sha256_hex("other")), "another value");

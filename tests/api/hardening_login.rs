@@ -73,13 +73,17 @@ async fn saml_sp_initiated_response_posted_from_another_browser_is_refused() {
     // login's cookie, or the right name with a wrong value): refused, nothing changes.
     let (_, victim_cookie, _) = sp_login(&app, &conn).await;
     let name = attacker_cookie.split_once('=').unwrap().0;
-    for cookie in [None, Some(victim_cookie), Some(format!("{name}=forged-value-0123456789abcdef0123456789"))] {
+    for cookie in [None, Some(victim_cookie), Some(format!("{name}=forged-value-0123456789abcdef0123456789"))]
+    {
         let before_members = members(&app, "acme").await;
         let before = refusals(&app, "browser_mismatch").await;
         let resp = post_with_cookie(&app, &conn, &xml, cookie.as_deref()).await;
         assert_eq!(resp.status(), StatusCode::FORBIDDEN, "cookie {cookie:?}");
         assert!(
-            resp.headers().get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().starts_with("idbridge_session")),
+            resp.headers()
+                .get_all("set-cookie")
+                .iter()
+                .all(|c| !c.to_str().unwrap().starts_with("idbridge_session")),
             "a refusal sets no session"
         );
         assert!(resp.text().await.unwrap().contains("Sign-in refused"));
@@ -91,12 +95,71 @@ async fn saml_sp_initiated_response_posted_from_another_browser_is_refused() {
     session_of(&resp);
     // Its binding cookie is cleared.
     assert!(
-        resp.headers()
-            .get_all("set-cookie")
-            .iter()
-            .any(|c| c.to_str().unwrap().starts_with(&format!("{name}=;")) && c.to_str().unwrap().contains("Max-Age=0")),
+        resp.headers().get_all("set-cookie").iter().any(|c| c
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{name}=;"))
+            && c.to_str().unwrap().contains("Max-Age=0")),
         "binding cookie cleared"
     );
     let again = post_with_cookie(&app, &conn, &xml, Some(&attacker_cookie)).await;
     assert_eq!(again.status(), StatusCode::FORBIDDEN);
+}
+
+// --- Item 10: a malformed ID token is a refused sign-in, not an unreachable provider.
+
+use crate::oidc_forge::{Plan, Signer};
+use crate::oidc_support::{assert_refused, refusals as oidc_refusals};
+use crate::oidc_tokens::setup as oidc_setup;
+
+fn with_claims(v: serde_json::Value) -> Plan {
+    Plan { claims: v, ..Plan::default() }
+}
+
+#[tokio::test]
+async fn oidc_malformed_id_token_is_refused_as_not_acceptable() {
+    let s = oidc_setup(json!({})).await;
+    let none = |alg: &str| Plan { signer: Signer::None, header: json!({"alg": alg}), ..Plan::default() };
+    for (plan, reason) in [
+        // Entra-style string boolean: not the JSON boolean OIDC Core 5.1 asks for.
+        (with_claims(json!({"email_verified": "false"})), "id_token_claim_invalid"),
+        // OIDC Core 2: exp is REQUIRED.
+        (with_claims(json!({"exp": null})), "id_token_claim_invalid"),
+        (with_claims(json!({"exp": "tomorrow"})), "id_token_claim_invalid"),
+        (with_claims(json!({"aud": 42})), "id_token_claim_invalid"),
+        // `none` in any case is never an algorithm idbridge accepts.
+        (none("None"), "alg_not_allowed"),
+        (none("NONE"), "alg_not_allowed"),
+    ] {
+        let page = s.refused(plan.clone(), StatusCode::FORBIDDEN, reason).await;
+        assert!(page.body.contains("not acceptable"), "{plan:?}: {}", page.body);
+        assert!(!page.body.contains("could not be reached"), "{}", page.body);
+    }
+}
+
+#[tokio::test]
+async fn oidc_malformed_token_response_is_refused_but_an_unreachable_provider_is_502() {
+    let s = oidc_setup(json!({})).await;
+    for (body, reason) in [
+        (json!({"token_type": "Bearer"}), "token_response_invalid"),
+        (json!({"access_token": 7, "token_type": "Bearer"}), "token_response_invalid"),
+        (json!("junk"), "token_response_invalid"),
+        (json!({"access_token": "at", "token_type": "Bearer"}), "missing_id_token"),
+        (json!({"access_token": "at", "token_type": "Bearer", "id_token": "x.y"}), "id_token_malformed"),
+    ] {
+        let plan = Plan { token_response: Some(body.clone()), ..Plan::default() };
+        let page = s.refused(plan, StatusCode::FORBIDDEN, reason).await;
+        assert!(page.body.contains("not acceptable"), "{body}: {}", page.body);
+    }
+    // A token endpoint that refuses connections: the provider truly cannot be reached.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/token", l.local_addr().unwrap())
+    };
+    s.forge.set_token_endpoint(&closed);
+    s.app.state.oidc.discovery.forget(&s.conn);
+    let before = oidc_refusals(&s.app, "token_endpoint_failed").await;
+    let page = s.login(Plan::default()).await;
+    assert_refused(&s.app, &page, StatusCode::BAD_GATEWAY, "token_endpoint_failed", before).await;
+    assert!(page.body.contains("could not be reached"), "{}", page.body);
 }

@@ -20,7 +20,12 @@ pub async fn post(app: &TestApp, conn: &Conn, xml: &str, relay_state: Option<&st
 
 /// POST a Response from a browser holding `cookie` (`name=value`), e.g. the
 /// binding cookie set by `GET /saml/{id}/login`.
-pub async fn post_with_cookie(app: &TestApp, conn: &Conn, xml: &str, cookie: Option<&str>) -> reqwest::Response {
+pub async fn post_with_cookie(
+    app: &TestApp,
+    conn: &Conn,
+    xml: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
     post_form(app, &conn.acs_url, &STANDARD.encode(xml), None, cookie).await
 }
 

@@ -165,7 +165,10 @@ async fn saml_sp_initiated_login_round_trip() {
     let spec = Spec::okta(&conn, "eve@acme.com", &["Engineering"]).answering(&id);
     let xml = okta_response(&spec, &Idp::okta());
     let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("SAMLResponse", &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &xml))
+        .append_pair(
+            "SAMLResponse",
+            &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &xml),
+        )
         .append_pair("RelayState", "https://evil.test/")
         .finish();
     let resp = app
