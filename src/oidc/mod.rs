@@ -42,20 +42,26 @@ use fetch::HttpClient;
 const STATE_KIND: &str = "oidc_state";
 
 /// Process-wide OIDC state, held in `AppState`: the HTTP client (built on
-/// first use) and the discovery cache.
+/// first use, guarded by the outbound policy) and the discovery cache.
 #[derive(Default)]
 pub struct OidcState {
+    outbound: crate::outbound::Policy,
     http: OnceLock<HttpClient>,
     pub discovery: discovery::Cache,
 }
 
 impl OidcState {
+    /// State whose client reaches only what `outbound` permits.
+    pub fn new(outbound: crate::outbound::Policy) -> Self {
+        OidcState { outbound, ..Default::default() }
+    }
+
     /// The shared client for talking to providers.
     pub fn http(&self) -> Result<&HttpClient, fetch::FetchError> {
         if let Some(h) = self.http.get() {
             return Ok(h);
         }
-        let h = HttpClient::new()?;
+        let h = HttpClient::new(self.outbound)?;
         Ok(self.http.get_or_init(|| h))
     }
 }
