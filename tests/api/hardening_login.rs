@@ -416,3 +416,43 @@ async fn oidc_issuer_on_a_private_or_metadata_address_is_refused_before_any_traf
         refused_for(&b, words);
     }
 }
+
+#[tokio::test]
+async fn outbound_allow_private_is_the_operators_setting_and_never_opens_metadata_services() {
+    // Through the real binary and its environment variable. Plain http to a
+    // private address tells the settings apart without sending anything:
+    // refused for its address by default, for its scheme once private
+    // addresses are allowed.
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    for (allow, words) in [("false", "private-network"), ("true", "must use https")] {
+        let db = dir.path().join(format!("idbridge-{allow}.db"));
+        let p = crate::helpers::spawn_process(&db, &[("IDBRIDGE_OUTBOUND_ALLOW_PRIVATE", allow)]);
+        let admin = |path: &str, body: serde_json::Value| {
+            client
+                .post(format!("{}{path}", p.base))
+                .bearer_auth(crate::helpers::ADMIN_TOKEN)
+                .json(&body)
+                .send()
+        };
+        assert!(
+            admin("/admin/v1/orgs", json!({"slug": "acme", "name": "Acme"}))
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
+        for (url, words) in
+            [("http://10.1.2.3/md", words), ("https://169.254.169.254/latest/meta-data", "metadata-service")]
+        {
+            let r = admin(
+                "/admin/v1/orgs/acme/connections",
+                json!({"kind": "saml", "name": "x", "idp_metadata_url": url}),
+            )
+            .await
+            .unwrap();
+            assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            refused_for(&r.json().await.unwrap(), words);
+        }
+    }
+}
