@@ -121,9 +121,11 @@ fn classify_v6(ip: Ipv6Addr) -> AddrClass {
     } else if s[..6] == [0; 6] || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         // IPv4-compatible (deprecated) and NAT64 well-known prefix (RFC 6052).
         classify_v4(embedded)
-    } else if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
-        AddrClass::Private
-    } else if (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfec0 {
+    } else if (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+        || (s[0] & 0xfe00) == 0xfc00
+        || (s[0] & 0xffc0) == 0xfec0
+    {
+        // NAT64 local-use 64:ff9b:1::/48, unique local fc00::/7, site-local fec0::/10.
         AddrClass::Private
     } else if (s[0] & 0xffc0) == 0xfe80 {
         AddrClass::LinkLocal
