@@ -121,6 +121,14 @@ async fn oidc_issuer_on_a_private_or_metadata_address_is_refused_before_any_traf
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{issuer}: {b}");
         refused_for(&b, words);
     }
+    // The Graph endpoint (called at login for Entra's groups overage) too.
+    let forge = crate::oidc_forge::Forge::start().await;
+    let body =
+        forge.connection(json!({"graph_groups_url": "https://169.254.169.254/v1.0/me/getMemberObjects"}));
+    let (s, b) = app.admin_post("/admin/v1/orgs/acme/connections", body).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    refused_for(&b, "metadata-service");
+    assert_eq!(app.admin_get("/admin/v1/orgs/acme/connections").await.1, json!([]), "nothing created");
 }
 
 #[tokio::test]
