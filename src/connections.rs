@@ -1,10 +1,12 @@
 //! SSO connections shared by SAML and OIDC: the settings every login
 //! connection has (just-in-time provisioning, how a login is matched to a
-//! user, which return addresses are allowed) and storage with audit.
+//! user, which return addresses are allowed) and storage with audit. Deleting
+//! a connection ends its sessions and drops the claim facts it asserted.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::access::reconcile::reconcile_user;
 use crate::clock;
 use crate::directory::Org;
 use crate::error::Error;
@@ -137,21 +139,31 @@ pub async fn list(db: &Db, org_id: &str) -> Result<Vec<ConnectionRow>, Error> {
     db.read(move |c| Ok(store::connections::list(c, &org_id)?)).await
 }
 
+/// Delete a connection and take its power with it, in one transaction: every
+/// session made through it ends at once, the group claims it asserted are
+/// dropped, and the users who had some are re-evaluated (which also ends their
+/// other sessions and revokes API keys when they are left without the role).
 pub async fn delete(db: &Db, actor: &str, org: &Org, id: &str) -> Result<(), Error> {
     let (actor, org_id, id) = (actor.to_string(), org.id.clone(), id.to_string());
     db.write(move |tx| {
+        let now = clock::now_str();
         if !store::connections::delete(tx, &org_id, &id)? {
             return Err(Error::not_found("connection", id));
         }
+        let sessions = store::sessions::revoke_connection(tx, &id, &now)?;
+        let users = store::users::drop_connection_claims(tx, &id)?;
+        for user_id in &users {
+            reconcile_user(tx, &org_id, user_id, &actor)?;
+        }
         audit::append(
             tx,
-            &clock::now_str(),
+            &now,
             NewEvent {
                 org_id: Some(&org_id),
                 actor: &actor,
                 action: "connection.delete",
                 target: &format!("connection:{id}"),
-                detail: json!({}),
+                detail: json!({"sessions_revoked": sessions, "users_reevaluated": users.len()}),
             },
         )?;
         Ok(())

@@ -138,7 +138,10 @@ impl App {
         };
         let router = http::router(self.state);
         tracing::info!("listening on http://{}", self.addr);
-        let served = axum::serve(self.listener, router).with_graceful_shutdown(shutdown).await;
+        // Request-targets with bytes `http::Uri` refuses (Entra's raw `"`) are percent-encoded
+        // below hyper, so they reach the router instead of an empty 400 (http/target.rs).
+        let listener = http::listener::RepairingListener(self.listener);
+        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
         reload.abort();
         tokio::task::spawn_blocking(move || db.close()).await.ok();
         tracing::info!("stopped");

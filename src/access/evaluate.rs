@@ -21,6 +21,13 @@ pub struct GroupFact {
     pub raw_claim: Option<String>,
 }
 
+impl GroupFact {
+    /// Whether this fact is an SSO group claim (not a SCIM group membership).
+    pub fn is_claim(&self) -> bool {
+        self.raw_claim.is_some()
+    }
+}
+
 /// Why a grant exists: the default org role or a rule of the mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]

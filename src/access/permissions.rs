@@ -75,6 +75,17 @@ impl Action {
     }
 }
 
+impl Action {
+    /// Whether the action is about one project (so a check must name an existing project):
+    /// every action but reading the org, managing its members and SSO, and creating projects.
+    pub fn is_project_scoped(self) -> bool {
+        !matches!(
+            self,
+            Action::OrgRead | Action::OrgMembersManage | Action::OrgSsoManage | Action::ProjectCreate
+        )
+    }
+}
+
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -239,6 +250,13 @@ mod tests {
         }
         assert_eq!("billing.read".parse::<Action>(), Err(UnknownAction { value: "billing.read".into() }));
         assert_eq!(serde_json::to_value(Action::FilesDelete).unwrap(), "files.delete");
+    }
+
+    #[test]
+    fn project_scoped_actions_are_those_a_project_role_can_hold() {
+        for (action, row) in matrix() {
+            assert_eq!(action.is_project_scoped(), row[PROJECT_ADMIN], "{action}");
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Reconciliation: desired grants (the org's mapping applied to a user's group
 //! facts) against the grants the mapping owns; the difference is applied with
 //! one audit event per change, inside the caller's transaction. Manual grants
-//! are never read or written here. After a change, `enforce` ends the sessions
+//! are never read or written here. The mapping applies only to users the org's
+//! IdP vouches for, and reads the facts their origin makes authoritative
+//! (`access::origin`). After a change, `enforce` ends the sessions
 //! of a user left without any role and revokes API keys for projects they lost.
 
 use std::collections::{BTreeMap, HashMap};
@@ -9,8 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 use serde_json::json;
 
-use super::evaluate::{Change, CompiledMapping, Current, GroupFact, diff};
+use super::evaluate::{Change, CompiledMapping, Current, Desired, GroupFact, diff};
 use super::mapping::{MappingDocument, Role, parse_json};
+use super::origin::Origin;
 use crate::clock;
 use crate::directory::User;
 use crate::error::Error;
@@ -58,6 +61,23 @@ fn to_group_facts(facts: Vec<Fact>) -> Vec<GroupFact> {
         .into_iter()
         .map(|(display_name, external_id, raw_claim)| GroupFact { display_name, external_id, raw_claim })
         .collect()
+}
+
+/// What the mapping wants for one user: nothing for a user the IdP does not
+/// vouch for (an operator-made external collaborator), otherwise the mapping
+/// applied to the facts that are authoritative for the user's origin.
+fn desired_for(
+    mapping: &CompiledMapping,
+    origin: &str,
+    active: bool,
+    facts: Vec<Fact>,
+) -> Result<Desired, Error> {
+    let origin = Origin::parse(origin)
+        .map_err(|e| StoreError::Corrupt { what: "user origin", message: e.to_string() })?;
+    if !origin.vouched() {
+        return Ok(Desired::default());
+    }
+    Ok(mapping.evaluate(active, &origin.usable_facts(to_group_facts(facts))))
 }
 
 fn current(g: &MappingGrants) -> Current {
@@ -135,8 +155,8 @@ pub fn reconcile_user(
     let user =
         store::users::by_id(conn, org_id, user_id)?.ok_or_else(|| Error::not_found("user", user_id))?;
     let mapping = active_mapping(conn, org_id)?;
-    let facts = to_group_facts(mapping_grants::user_facts(conn, user_id)?);
-    let desired = mapping.compiled.evaluate(user.active, &facts);
+    let facts = mapping_grants::user_facts(conn, user_id)?;
+    let desired = desired_for(&mapping.compiled, &user.origin, user.active, facts)?;
     let changes = diff(&current(&mapping_grants::of_user(conn, user_id)?), &desired);
     let now = clock::now_str();
     let pids = if changes.iter().any(|c| matches!(c, Change::Project { .. })) {
@@ -169,9 +189,10 @@ pub fn reconcile_org(
     let key_holders = store::api_keys::users_with_live_keys(conn, org_id)?;
     let now = clock::now_str();
     let mut out = Vec::new();
-    for (user_id, email, active) in users {
-        let f = to_group_facts(facts.remove(&user_id).unwrap_or_default());
-        let desired = mapping.compiled.evaluate(active, &f);
+    for user in users {
+        let (user_id, email) = (user.id, user.email);
+        let f = facts.remove(&user_id).unwrap_or_default();
+        let desired = desired_for(&mapping.compiled, &user.origin, user.active, f)?;
         let changes = diff(&current(&grants.remove(&user_id).unwrap_or_default()), &desired);
         if changes.is_empty() {
             continue;

@@ -13,6 +13,8 @@ use serde_json::json;
 use super::api_keys::{self, KEY_PREFIX};
 use super::mapping::Role;
 use super::permissions::{Action, check};
+use super::scope::{ScopeError, resolve};
+use crate::directory::Project;
 use crate::error::{ApiError, Error};
 use crate::http::AppState;
 use crate::http::extract::{ApiJson, ApiJsonOpt};
@@ -68,6 +70,28 @@ fn deny(reason: impl Into<String>) -> Json<serde_json::Value> {
     Json(json!({"allow": false, "role": null, "reason": reason.into()}))
 }
 
+/// The project the check is about, or the deny answer (logged and counted) when a
+/// project-scoped action names none or the named project is not the org's.
+async fn scope_of(
+    s: &AppState,
+    org_id: &str,
+    req: &CheckRequest,
+    action: Action,
+) -> Result<Result<Option<Project>, Json<serde_json::Value>>, ApiError> {
+    let (org_id, org, project) = (org_id.to_string(), req.org.clone(), req.project.clone());
+    let resolved =
+        s.db.read(move |c| Ok::<_, Error>(resolve(c, &org_id, &org, project.as_deref(), action))).await?;
+    match resolved {
+        Ok(project) => Ok(Ok(project)),
+        Err(ScopeError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            s.metrics.refusal("authz", e.reason());
+            tracing::info!(reason = e.reason(), org = %req.org, action = %action, "authz check denied: {e}");
+            Ok(Err(deny(e.to_string())))
+        }
+    }
+}
+
 /// Decide `action` for the holder of `credential` in `org` (and `project`).
 /// Always 200 with `allow`; 400/422 only for a malformed request.
 async fn v1_authz_check_post(
@@ -86,6 +110,11 @@ async fn v1_authz_check_post(
         };
         if h.org_slug != req.org {
             return Ok(deny("the API key belongs to another org"));
+        }
+        // A project-scoped action must name the key's project: nothing is implied.
+        let org_id = h.key.org_id.clone();
+        if let Err(denied) = scope_of(&s, &org_id, &req, action).await? {
+            return Ok(denied);
         }
         if req.project.as_deref().is_some_and(|p| p != h.project_slug) {
             return Ok(deny(format!("the API key is scoped to project {:?}", h.project_slug)));
@@ -108,10 +137,13 @@ async fn v1_authz_check_post(
     if ctx.org_slug != req.org {
         return Ok(deny("the session belongs to another org"));
     }
-    let project_role: Option<Role> = match &req.project {
-        Some(p) => ctx.projects.iter().find(|(_, slug, _)| slug == p).map(|(_, _, r)| *r),
-        None => None,
+    // The project must exist in the org, or an org admin would be allowed on any name.
+    let project = match scope_of(&s, &ctx.org_id, &req, action).await? {
+        Ok(project) => project,
+        Err(denied) => return Ok(denied),
     };
+    let project_role: Option<Role> =
+        project.and_then(|p| ctx.projects.iter().find(|(id, _, _)| *id == p.id).map(|(_, _, r)| *r));
     let d = check(ctx.org_role, project_role, action);
     Ok(Json(json!({"allow": d.allow, "role": d.role, "reason": d.reason,
                    "user_id": ctx.user.id, "credential": "session"})))

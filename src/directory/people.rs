@@ -32,8 +32,10 @@ pub async fn collaborators(db: &Db, org: &str, project: &str) -> Result<Vec<Coll
 }
 
 /// Grant `role` on a project to the person with `email`, creating them as an
-/// external user of the org if the org does not know them. Never touched by
-/// SCIM, SSO or the mapping afterwards.
+/// external user of the org (origin `manual`) if the org does not know them.
+/// The grant is never touched by SCIM, SSO or the mapping afterwards; the
+/// mapping gives such a user nothing and SCIM cannot reach them, until the org's
+/// IdP brings the same address and adopts the row (docs/mapping.md).
 pub async fn add_collaborator(
     db: &Db,
     actor: &str,

@@ -5,6 +5,9 @@
 pub mod extract;
 pub mod layers;
 pub mod limit;
+pub mod listener;
+pub mod shape;
+pub mod target;
 
 use std::sync::Arc;
 
@@ -51,9 +54,12 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::saml::router())
         .merge(crate::oidc::router())
         .merge(crate::scim::router())
-        .fallback(fallback)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state.clone());
+        .fallback(shape::not_found)
+        .method_not_allowed_fallback(shape::method_not_allowed)
+        .with_state(state.clone())
+        // Framework rejections (text/plain) in the surface's shape; inside the request-id and
+        // tracing layers, so the answer keeps its x-request-id.
+        .layer(axum::middleware::from_fn(shape::reshape));
     layers::apply(app, state)
 }
 
@@ -76,12 +82,4 @@ async fn readyz_get(
 
 async fn metrics_get(axum::extract::State(s): axum::extract::State<AppState>) -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render())
-}
-
-async fn fallback() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
 }

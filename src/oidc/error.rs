@@ -128,7 +128,9 @@ impl LoginError {
     /// 502 when the provider could not be reached or used, 500 when idbridge failed.
     pub fn status(&self) -> StatusCode {
         match self {
-            LoginError::UnknownConnection { .. } => StatusCode::NOT_FOUND,
+            LoginError::UnknownConnection { .. } | LoginError::Login(LoginRefused::ConnectionGone { .. }) => {
+                StatusCode::NOT_FOUND
+            }
             LoginError::MissingParameter { .. }
             | LoginError::DuplicateParameter { .. }
             | LoginError::UnknownState
@@ -203,6 +205,9 @@ impl LoginError {
             LoginError::Login(LoginRefused::Inactive { .. }) => "Your account is deactivated.",
             LoginError::Login(LoginRefused::NotMember { .. }) => {
                 "Your account has no access to this organization."
+            }
+            LoginError::Login(LoginRefused::ConnectionGone { .. }) => {
+                "This sign-in connection no longer exists."
             }
             LoginError::Discovery(_)
             | LoginError::TokenEndpoint { .. }

@@ -81,6 +81,9 @@ pub fn refuse_login(state: &AppState, connection_id: &str, e: &LoginRefused) -> 
         LoginRefused::NotMember { .. } => {
             (StatusCode::FORBIDDEN, "You are not a member of this organization.")
         }
+        LoginRefused::ConnectionGone { .. } => {
+            (StatusCode::NOT_FOUND, "This sign-in connection no longer exists.")
+        }
         LoginRefused::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Sign-in is not available right now."),
     };
     redirect::login_refused(status, message)

@@ -37,16 +37,27 @@ impl FromRequestParts<AppState> for ScimClient {
             state.metrics.refusal("scim", "missing_token");
             return Err(ScimError::unauthorized("missing bearer token"));
         };
-        let org_slug = match Path::<Vec<(String, String)>>::from_request_parts(parts, state).await {
-            Ok(Path(params)) => {
-                params.into_iter().find(|(k, _)| k == "org").map(|(_, v)| v).unwrap_or_default()
-            }
-            Err(_) => String::new(),
-        };
+        // A path segment that is not UTF-8 after percent-decoding (RFC 3986 §2.5: URIs carry
+        // UTF-8 octets) names no org; it is a 400, decided after the token so that only a
+        // client with a valid token learns more than 401, and never a misleading 401.
+        let path = Path::<Vec<(String, String)>>::from_request_parts(parts, state).await;
         let verified = state.scim_tokens.verify(&state.db, &token).await.map_err(ScimError::from)?;
         let Some((org_id, owner_slug, token_id)) = verified else {
             state.metrics.refusal("scim", "bad_token");
             return Err(ScimError::unauthorized("invalid or revoked token"));
+        };
+        let org_slug = match path {
+            Ok(Path(params)) => {
+                params.into_iter().find(|(k, _)| k == "org").map(|(_, v)| v).unwrap_or_default()
+            }
+            Err(rejection) => {
+                state.metrics.refusal("scim", "bad_path");
+                return Err(ScimError::new(
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    format!("the request path is not valid: {}", rejection.body_text()),
+                ));
+            }
         };
         match owner_slug == org_slug {
             true => Ok(ScimClient { org_id, org_slug, token_id }),

@@ -83,9 +83,23 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
     let cols = normalize_user(body)?;
     let ctx = ctx.clone();
     db.write(move |tx| {
-        let id = new_id();
         let now = clock::now_str();
-        st::insert_user(tx, &ctx.client.org_id, &id, &cols, &now).map_err(uniqueness)?;
+        let id = match adoptable(tx, &ctx, &cols)? {
+            Some(manual) => {
+                // The IdP brings an address an operator added by hand (an external
+                // collaborator): SCIM adopts that row instead of refusing the userName
+                // as taken; it keeps its manual grants (docs/mapping.md).
+                crate::store::users::adopt(tx, &ctx.client.org_id, &manual, "scim", &now)?;
+                st::replace_user(tx, &ctx.client.org_id, &manual, &cols, &now).map_err(uniqueness)?;
+                audit_user(tx, &ctx, "user.adopt", &manual, json!({"from": "manual", "origin": "scim"}))?;
+                manual
+            }
+            None => {
+                let id = new_id();
+                st::insert_user(tx, &ctx.client.org_id, &id, &cols, &now).map_err(uniqueness)?;
+                id
+            }
+        };
         reconcile(tx, &ctx, &id)?;
         audit_user(
             tx,
@@ -98,6 +112,14 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
         Ok((render(tx, &ctx, &row)?, row.version))
     })
     .await
+}
+
+/// The operator-made user whose address is the new user's userName, else its email.
+fn adoptable(conn: &Connection, ctx: &Ctx, cols: &st::UserColumns) -> Result<Option<String>, ScimError> {
+    let user_name_key = cols.user_name.to_lowercase();
+    let email_key = cols.email.as_deref().map(str::to_lowercase);
+    let keys: Vec<&str> = std::iter::once(user_name_key.as_str()).chain(email_key.as_deref()).collect();
+    Ok(crate::store::users::manual_by_address(conn, &ctx.client.org_id, &keys)?.map(|u| u.id))
 }
 
 /// Map a uniqueness failure to SCIM's 409 `uniqueness` naming the attribute.

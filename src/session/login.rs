@@ -64,6 +64,9 @@ pub enum LoginRefused {
     /// The user was deactivated (SCIM active=false).
     #[error("user {user_id} is deactivated")]
     Inactive { user_id: String },
+    /// The connection was deleted while the login was under way.
+    #[error("connection {connection_id} no longer exists in this organization")]
+    ConnectionGone { connection_id: String },
     /// The mapping gives the user no role in the org or its projects.
     #[error("user {user_id} is not a member of this organization")]
     NotMember { user_id: String },
@@ -78,6 +81,7 @@ impl LoginRefused {
             LoginRefused::NoSuchUser { .. } => "no_such_user",
             LoginRefused::MissingAttribute { .. } => "missing_attribute",
             LoginRefused::Inactive { .. } => "user_inactive",
+            LoginRefused::ConnectionGone { .. } => "connection_deleted",
             LoginRefused::NotMember { .. } => "not_member",
             LoginRefused::Store(_) => "internal",
         }
@@ -132,6 +136,35 @@ fn create_user(conn: &Connection, f: &LoginFacts, now: &str) -> Result<User, Log
     Ok(u)
 }
 
+/// An operator-made user (an external collaborator added by email) whom the
+/// org's IdP has just authenticated under the same address is adopted: the IdP
+/// vouches for them from now on, so the mapping applies (docs/mapping.md).
+/// Their manual grants stay. A refused login rolls the adoption back.
+fn adopt_if_manual(
+    conn: &Connection,
+    user: &mut User,
+    f: &LoginFacts,
+    actor: &str,
+    now: &str,
+) -> Result<(), LoginRefused> {
+    if user.origin != "manual" || !store::users::adopt(conn, &f.org_id, &user.id, "sso", now)? {
+        return Ok(());
+    }
+    user.origin = "sso".into();
+    audit::append(
+        conn,
+        now,
+        NewEvent {
+            org_id: Some(&f.org_id),
+            actor,
+            action: "user.adopt",
+            target: &format!("user:{}", user.id),
+            detail: json!({"from": "manual", "origin": "sso", "connection_id": f.connection_id}),
+        },
+    )?;
+    Ok(())
+}
+
 /// Complete a validated login: the session, or the refusal (nothing written).
 pub async fn complete(
     db: &Db,
@@ -144,7 +177,14 @@ pub async fn complete(
         let now_t = clock::now();
         let now = clock::format(now_t);
         let actor = format!("sso:{}", facts.connection_id);
-        let user = match find_user(tx, &facts)? {
+        // The protocol handler loaded the connection before its own checks (for OIDC,
+        // before a token exchange over the network); a deletion committed since then
+        // must win, or the session would outlive its connection.
+        let live = store::connections::by_id(tx, &facts.connection_id)?;
+        if live.is_none_or(|c| c.org_id != facts.org_id) {
+            return Err(LoginRefused::ConnectionGone { connection_id: facts.connection_id.clone() });
+        }
+        let mut user = match find_user(tx, &facts)? {
             Some(u) => u,
             None if facts.jit => create_user(tx, &facts, &now)?,
             None => {
@@ -159,6 +199,7 @@ pub async fn complete(
         if !user.active {
             return Err(LoginRefused::Inactive { user_id: user.id });
         }
+        adopt_if_manual(tx, &mut user, &facts, &actor, &now)?;
         store::users::set_claim_groups(tx, &user.id, &facts.connection_id, &facts.groups)?;
         reconcile_user(tx, &facts.org_id, &user.id, &actor)?;
         let (org_role, projects) = effective_roles(tx, &user)?;

@@ -142,11 +142,24 @@ pub fn delete_project(conn: &Connection, project_id: &str, user_id: &str) -> Res
     Ok(())
 }
 
-/// (id, email or userName, active) of every user of an org.
-pub fn org_users(conn: &Connection, org_id: &str) -> Result<Vec<(String, String, bool)>, StoreError> {
+/// One user of an org as reconciliation needs them.
+#[derive(Clone, Debug)]
+pub struct OrgUser {
+    pub id: String,
+    /// Email, or else userName.
+    pub email: String,
+    pub active: bool,
+    /// `users.origin`: `scim`, `sso` or `manual`.
+    pub origin: String,
+}
+
+/// Every user of an org, by id.
+pub fn org_users(conn: &Connection, org_id: &str) -> Result<Vec<OrgUser>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, COALESCE(email, user_name), active FROM users WHERE org_id = ?1 ORDER BY id",
+        "SELECT id, COALESCE(email, user_name), active, origin FROM users WHERE org_id = ?1 ORDER BY id",
     )?;
-    let rows = stmt.query_map(params![org_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = stmt.query_map(params![org_id], |r| {
+        Ok(OrgUser { id: r.get(0)?, email: r.get(1)?, active: r.get(2)?, origin: r.get(3)? })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -2,6 +2,10 @@
 //! `attributes`, with indexed columns beside it), group memberships changed
 //! one row at a time (O(change), not O(group size)), and list queries whose
 //! WHERE clause comes from the compiled filter (always bound parameters).
+//!
+//! SCIM reaches only the users the org's IdP made — by SCIM or by an SSO login
+//! ([`SCIM_VISIBLE`]); an operator-made (`manual`) user is invisible to every
+//! query here until the IdP adopts it (`store::users::adopt`).
 
 use std::collections::HashSet;
 
@@ -35,6 +39,11 @@ pub struct ScimUserRow {
     pub created_at: String,
     pub updated_at: String,
 }
+
+/// Which users the org's SCIM client may see and change: those SCIM or an SSO
+/// login of the org created. Secure default: a positive list, so a new origin
+/// stays out of SCIM's reach until it is added here on purpose.
+pub const SCIM_VISIBLE: &str = "u.origin IN ('scim', 'sso')";
 
 const USER_COLS: &str =
     "u.id, u.user_name, u.external_id, u.active, u.attributes, u.version, u.created_at, u.updated_at";
@@ -95,7 +104,7 @@ pub fn replace_user(
             "UPDATE users SET user_name = ?3, user_name_key = ?4, external_id = ?5, email = ?6, email_key = ?7,
                 display_name = ?8, given_name = ?9, family_name = ?10, active = ?11, attributes = ?12,
                 updated_at = ?13, version = version + 1
-             WHERE org_id = ?1 AND id = ?2 AND deleted = 0",
+             WHERE org_id = ?1 AND id = ?2 AND deleted = 0 AND origin IN ('scim', 'sso')", // SCIM_VISIBLE
         )?
         .execute(params![
             org_id,
@@ -118,7 +127,7 @@ pub fn replace_user(
 pub fn get_user(conn: &Connection, org_id: &str, id: &str) -> Result<Option<ScimUserRow>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {USER_COLS} FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0"
+            "SELECT {USER_COLS} FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0 AND {SCIM_VISIBLE}"
         ))?
         .query_row(params![org_id, id], user_row)
         .optional()?)
@@ -131,7 +140,7 @@ pub fn soft_delete_user(conn: &Connection, org_id: &str, id: &str, now: &str) ->
         .prepare_cached(
             "UPDATE users SET deleted = 1, active = 0, external_id = NULL,
                 user_name_key = 'deleted:' || id || ':' || user_name_key, updated_at = ?3, version = version + 1
-             WHERE org_id = ?1 AND id = ?2 AND deleted = 0",
+             WHERE org_id = ?1 AND id = ?2 AND deleted = 0 AND origin IN ('scim', 'sso')", // SCIM_VISIBLE
         )?
         .execute(params![org_id, id, now])?
         == 1)
@@ -149,7 +158,7 @@ pub fn list_users(
     offset: i64,
 ) -> Result<Vec<ScimUserRow>, StoreError> {
     let sql = format!(
-        "SELECT {USER_COLS} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND ({where_sql})
+        "SELECT {USER_COLS} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({where_sql})
          ORDER BY {order_sql} LIMIT ? OFFSET ?"
     );
     let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
@@ -167,7 +176,9 @@ pub fn count_users(
     where_sql: &str,
     args: &[SqlValue],
 ) -> Result<i64, StoreError> {
-    let sql = format!("SELECT count(*) FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND ({where_sql})");
+    let sql = format!(
+        "SELECT count(*) FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({where_sql})"
+    );
     let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
     all.extend_from_slice(args);
     Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(all), |r| r.get(0))?)
@@ -302,10 +313,10 @@ pub fn members_of(
     conn: &Connection,
     group_id: &str,
 ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT u.id, u.user_name, u.display_name FROM group_members m JOIN users u ON u.id = m.user_id
-         WHERE m.group_id = ?1 ORDER BY u.id",
-    )?;
+             WHERE m.group_id = ?1 AND {SCIM_VISIBLE} ORDER BY u.id"
+    ))?;
     let rows = stmt.query_map(params![group_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -349,10 +360,11 @@ pub fn remove_members(
     Ok(removed)
 }
 
-/// Which of `ids` are live (not deleted) users of the org.
+/// Which of `ids` are live (not deleted) users of the org that SCIM may see.
 pub fn live_user_ids(conn: &Connection, org_id: &str, ids: &[String]) -> Result<HashSet<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT 1 FROM users WHERE org_id = ?1 AND id = ?2 AND deleted = 0")?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT 1 FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0 AND {SCIM_VISIBLE}"
+    ))?;
     let mut out = HashSet::new();
     for id in ids {
         if stmt.exists(params![org_id, id])? {

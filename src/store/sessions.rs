@@ -74,6 +74,16 @@ pub fn revoke_user(conn: &Connection, user_id: &str, now: &str) -> Result<usize,
         .execute(params![user_id, now])?)
 }
 
+/// End every live session made through a connection (it is being deleted);
+/// returns how many.
+pub fn revoke_connection(conn: &Connection, connection_id: &str, now: &str) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at = ?2 WHERE connection_id = ?1 AND revoked_at IS NULL",
+        )?
+        .execute(params![connection_id, now])?)
+}
+
 /// Delete sessions that expired before `before` (kept a while after expiry
 /// for investigation); returns how many.
 pub fn purge_expired(conn: &Connection, before: &str) -> Result<usize, StoreError> {

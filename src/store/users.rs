@@ -86,15 +86,16 @@ pub fn by_user_name(
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, user_name_key], user_row).optional()?)
 }
 
-/// Replace the raw group values a connection last asserted for a user.
+/// Replace a user's raw group claim values with those of this login: only the
+/// most recent sign-in's claims are kept, whichever connection it came through
+/// (docs/mapping.md, "SSO group claims and SCIM memberships").
 pub fn set_claim_groups(
     conn: &Connection,
     user_id: &str,
     connection_id: &str,
     groups: &[String],
 ) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM user_claim_groups WHERE user_id = ?1 AND connection_id = ?2")?
-        .execute(params![user_id, connection_id])?;
+    conn.prepare_cached("DELETE FROM user_claim_groups WHERE user_id = ?1")?.execute(params![user_id])?;
     let mut stmt = conn.prepare_cached(
         "INSERT OR IGNORE INTO user_claim_groups (user_id, connection_id, value) VALUES (?1, ?2, ?3)",
     )?;
@@ -102,6 +103,49 @@ pub fn set_claim_groups(
         stmt.execute(params![user_id, connection_id, g])?;
     }
     Ok(())
+}
+
+/// Drop every claim value a connection asserted (the connection is being
+/// deleted); returns the users who had some, ascending.
+pub fn drop_connection_claims(conn: &Connection, connection_id: &str) -> Result<Vec<String>, StoreError> {
+    let users: Vec<String> = conn
+        .prepare_cached(
+            "SELECT DISTINCT user_id FROM user_claim_groups WHERE connection_id = ?1 ORDER BY user_id",
+        )?
+        .query_map(params![connection_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    conn.prepare_cached("DELETE FROM user_claim_groups WHERE connection_id = ?1")?
+        .execute(params![connection_id])?;
+    Ok(users)
+}
+
+/// The operator-made (`manual`) user whose address — email or userName,
+/// lowercased — is one of `keys`, preferring the earlier key; None if none is.
+pub fn manual_by_address(conn: &Connection, org_id: &str, keys: &[&str]) -> Result<Option<User>, StoreError> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users
+         WHERE org_id = ?1 AND origin = 'manual' AND deleted = 0 AND (user_name_key = ?2 OR email_key = ?2)"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    for key in keys {
+        if let Some(u) = stmt.query_row(params![org_id, key], user_row).optional()? {
+            return Ok(Some(u));
+        }
+    }
+    Ok(None)
+}
+
+/// The org's IdP takes over an operator-made user: its origin becomes `origin`
+/// (`scim` or `sso`) and the mapping applies to it from now on. True if the
+/// user was `manual`; any other user is left alone.
+pub fn adopt(conn: &Connection, org_id: &str, id: &str, origin: &str, at: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE users SET origin = ?3, updated_at = ?4, version = version + 1
+             WHERE org_id = ?1 AND id = ?2 AND origin = 'manual'",
+        )?
+        .execute(params![org_id, id, origin, at])?
+        == 1)
 }
 
 /// Set a user's active flag; true if it changed.

@@ -131,7 +131,7 @@ async fn api_keys_are_project_scoped_and_die_with_access() {
     let v = check(&app, &key, "models.use", "acme", Some("research")).await;
     assert_eq!((v["allow"].as_bool(), v["credential"].as_str()), (Some(true), Some("api_key")));
     let v = check(&app, &key, "models.use", "acme", None).await;
-    assert_eq!(v["allow"], true, "a key's project is implied");
+    assert_eq!(v["allow"], false, "a project-scoped action must name the key's project: {v}");
     for (action, org, project) in [
         ("models.use", "acme", Some("inference")),
         ("org.read", "acme", Some("research")),

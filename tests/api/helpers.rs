@@ -206,8 +206,8 @@ impl TestApp {
     ) -> Result<String, idbridge::session::login::LoginRefused> {
         let org_id = self.org_id(org).await;
         let facts = idbridge::session::login::LoginFacts {
+            connection_id: self.test_connection(org).await,
             org_id,
-            connection_id: "test-connection".into(),
             subject: email.into(),
             email: Some(email.into()),
             given_name: Some("Test".into()),
@@ -224,6 +224,29 @@ impl TestApp {
         )
         .await?;
         Ok(issued.token)
+    }
+
+    /// The id of a stored OIDC connection of `org` that `login` signs in through
+    /// (created on first use; a login through a connection that does not exist is refused).
+    pub async fn test_connection(&self, org: &str) -> String {
+        let id = format!("test-connection-{org}");
+        if idbridge::connections::get(&self.state.db, &id).await.is_ok() {
+            return id;
+        }
+        let org = idbridge::directory::orgs::get_org(&self.state.db, org).await.unwrap();
+        let now = idbridge::clock::now_str();
+        let row = idbridge::store::connections::ConnectionRow {
+            id: id.clone(),
+            org_id: org.id.clone(),
+            kind: "oidc".into(),
+            name: "test connection".into(),
+            config: r#"{"issuer": "https://idp.test.invalid", "client_id": "test"}"#.into(),
+            secret: None,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        idbridge::connections::insert(&self.state.db, "test", &org, row).await.unwrap();
+        id
     }
 
     pub async fn org_id(&self, org: &str) -> String {

@@ -80,9 +80,6 @@ pub enum FilterError {
     /// A value path inside another value path's brackets (RFC 7644 errata 4690 and 7322).
     #[error("value path at byte {pos} is nested inside another value path")]
     NestedValuePath { pos: usize },
-    /// `.subAttr` after a value path's `]` in a filter; only PATCH paths allow it.
-    #[error("sub-attribute after ']' at byte {pos} is allowed only in a PATCH path")]
-    SubAttrAfterValuePath { pos: usize },
     /// A token that cannot appear here.
     #[error("expected {expected} at byte {pos}, found {found}")]
     Unexpected { pos: usize, found: String, expected: &'static str },
@@ -115,7 +112,6 @@ impl FilterError {
             | FilterError::OperatorValueMismatch { pos, .. }
             | FilterError::NotWithoutParens { pos, .. }
             | FilterError::NestedValuePath { pos }
-            | FilterError::SubAttrAfterValuePath { pos }
             | FilterError::Unexpected { pos, .. }
             | FilterError::TrailingInput { pos, .. } => Some(*pos),
         }

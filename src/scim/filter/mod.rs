@@ -27,7 +27,10 @@
 //!   not refused.
 //! - `valFilter` may not contain another value path (errata 4690/7322: "Nesting of valuePath
 //!   ... should not be possible"), but may use `and`, `or`, `not` and parentheses.
-//! - `.subAttr` after `]` is accepted in PATCH paths only; a filter has no use for it.
+//! - `valuePath subAttr SP compareOp SP compValue` is accepted in a filter too (Entra matches
+//!   users with `emails[type eq "work"].value eq "..."`): it means what the PATCH path
+//!   `valuePath subAttr` selects, compared, and parses to the tree of
+//!   `emails[type eq "work" and value eq "..."]`.
 //! - A boolean or `null` literal with `gt`/`ge`/`lt`/`le`/`co`/`sw`/`ew` is rejected at parse
 //!   time (Table 3: such comparisons "SHALL cause a failed response ... invalidFilter").
 //! - `$ref` is not an ATTRNAME (no `$` in nameChar), so `members.$ref` is rejected.

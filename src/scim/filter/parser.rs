@@ -143,10 +143,9 @@ impl Parser {
             TokenKind::LParen => self.parse_group(token.pos, &TokenKind::RParen, "')'"),
             TokenKind::Path(path) => {
                 if self.peek() == Some(&TokenKind::LBracket) {
-                    let filter = self.parse_value_filter(&path, token.pos)?;
+                    let mut filter = self.parse_value_filter(&path, token.pos)?;
                     if self.peek() == Some(&TokenKind::Dot) {
-                        let (pos, _) = self.found();
-                        return Err(FilterError::SubAttrAfterValuePath { pos });
+                        filter = self.parse_sub_attr_exp(filter)?;
                     }
                     Ok(Filter::ValuePath { path, filter: Box::new(filter) })
                 } else {
@@ -199,6 +198,37 @@ impl Parser {
         let result = self.parse_group(bracket_pos, &TokenKind::RBracket, "']' closing the value filter");
         self.in_value_path = false;
         result
+    }
+
+    /// `valuePath subAttr SP compareOp SP compValue` (or `SP "pr"`), the `.` next: Entra's
+    /// `emails[type eq "work"].value eq "ann@example.com"`. Figure 1 has no such filter, but
+    /// its meaning is that of the PATCH path `valuePath [subAttr]` (§3.5.2) compared: some
+    /// element matches the value filter and its sub-attribute matches the comparison — the
+    /// tree of `emails[type eq "work" and value eq "ann@example.com"]`, which evaluation and
+    /// SQL translation already handle.
+    fn parse_sub_attr_exp(&mut self, value_filter: Filter) -> Result<Filter, FilterError> {
+        self.next += 1;
+        let (pos, found) = self.found();
+        let sub = match self.bump().map(|t| t.kind) {
+            // `subAttr = "." ATTRNAME`: a bare name, no URI and no second dot.
+            Some(TokenKind::Path(sub @ AttrPath { urn: None, sub_attr: None, .. })) => sub,
+            Some(TokenKind::Path(path)) => {
+                return Err(FilterError::InvalidAttrPath {
+                    pos,
+                    text: path.to_string(),
+                    reason: "a value path's sub-attribute is a bare attribute name",
+                });
+            }
+            _ => {
+                return Err(FilterError::Unexpected {
+                    pos,
+                    found,
+                    expected: "a sub-attribute name after '.'",
+                });
+            }
+        };
+        let term = self.parse_attr_exp(sub, pos)?;
+        Ok(Filter::And(Box::new(value_filter), Box::new(term)))
     }
 
     /// `attrPath SP "pr"` or `attrPath SP compareOp SP compValue`.
@@ -367,10 +397,6 @@ mod tests {
         assert_eq!(
             parse_filter("not a pr"),
             Err(FilterError::NotWithoutParens { pos: 4, found: "attribute path a".into() })
-        );
-        assert_eq!(
-            parse_filter(r#"emails[type eq "work"].value eq "x""#),
-            Err(FilterError::SubAttrAfterValuePath { pos: 22 })
         );
         assert_eq!(parse_filter(r#"emails[x[y eq 1]]"#), Err(FilterError::NestedValuePath { pos: 7 }));
         assert_eq!(parse_filter(r#"a[(b[c pr])]"#), Err(FilterError::NestedValuePath { pos: 3 }));

@@ -178,6 +178,46 @@ fn entra_id_probes() {
     assert_eq!(patch.filter, Some(cmp("value", CompareOp::Eq, "2819c223-7f76-453a-919d-413861904646")));
     let manager = parse_patch_path(&format!("{ENTERPRISE}:manager")).unwrap();
     assert_eq!(manager.attr, AttrPath::new("manager").with_urn(ENTERPRISE));
+    // Entra's matching attribute when it is the work email: the work email's value, not any.
+    let by_work = parse_filter(r#"emails[type eq "work"].value eq "Ann@Acme.test""#).unwrap();
+    let work = json!({"emails": [{"type": "home", "value": "x@home.test"}, {"type": "work", "value": "ann@acme.test"}]});
+    let home = json!({"emails": [{"type": "home", "value": "ann@acme.test"}, {"type": "work", "value": "x@acme.test"}]});
+    assert!(matches(&by_work, &work, &case_exact), "emails.value is not caseExact");
+    assert!(!matches(&by_work, &home, &case_exact), "the home email does not count");
+    assert!(!matches(&by_work, &json!({"emails": []}), &case_exact));
+    let not = parse_filter(r#"not (emails[type eq "work"].value eq "ann@acme.test")"#).unwrap();
+    assert!(!matches(&not, &work, &case_exact) && matches(&not, &home, &case_exact));
+}
+
+#[test]
+fn entra_value_path_with_sub_attribute() {
+    // Entra's `valuePath.subAttr op value`: the element that matches the value filter has
+    // the sub-attribute compared (the tree of `emails[type eq "work" and value eq "x"]`).
+    let work = cmp("type", CompareOp::Eq, "work");
+    let value_x = cmp("value", CompareOp::Eq, "x");
+    let entra = Filter::ValuePath {
+        path: AttrPath::new("emails"),
+        filter: Box::new(Filter::And(Box::new(work), Box::new(value_x))),
+    };
+    assert_eq!(parse_filter(r#"emails[type eq "work"].value eq "x""#), Ok(entra.clone()));
+    assert_eq!(parse_filter(r#"emails[type eq "work"] . value Eq "x""#), Ok(entra.clone()));
+    assert_eq!(parse_filter(&entra.to_string()), Ok(entra));
+    let or = parse_filter(r#"emails[type eq "work"].value pr or userName eq "a""#).unwrap();
+    assert_eq!(or.to_string(), r#"emails[type eq "work" and value pr] or userName eq "a""#);
+    let grouped = parse_filter(r#"emails[type eq "work" or primary eq true].value sw "a""#).unwrap();
+    assert_eq!(grouped.to_string(), r#"emails[(type eq "work" or primary eq true) and value sw "a"]"#);
+    assert!(matches!(
+        parse_filter(r#"emails[type eq "work"].value.x eq "x""#),
+        Err(FilterError::InvalidAttrPath { pos: 23, .. })
+    ));
+    assert!(matches!(
+        parse_filter(r#"emails[type eq "work"]. eq "x""#),
+        Err(FilterError::Unexpected { pos: 24, .. })
+    ));
+    assert!(matches!(
+        parse_filter(r#"emails[type eq "work"].value"#),
+        Err(FilterError::Unexpected { pos: 28, .. })
+    ));
 }
 
 #[test]

@@ -35,6 +35,7 @@ mod json;
 mod members;
 mod multi;
 mod normalize;
+mod path_keys;
 mod request;
 mod schema;
 

@@ -16,6 +16,10 @@
 //! - `manager` as a bare id or as a one-element array (Entra's `"op": "Add", "path": "manager",
 //!   "value": [{"$ref": ..., "value": ...}]`): becomes `{"value": ...}` / the element. An empty
 //!   id (`""`, `{"value": ""}`, `[]`) becomes `null`, which clears the manager.
+//! - Path-less values with a value-path key (`"emails[type eq \"work\"].value": ...`, Entra):
+//!   the key cannot be nested, so it becomes an operation of its own with that key as its path
+//!   (`Quirk::PathKey`). If the same object also sets that attribute (`"emails": [...]`), the
+//!   request is refused (`DuplicateKey`): which one wins would be a guess.
 //! - A password (`path: "password"`, or a `password` key in a path-less value, as Okta's
 //!   password sync sends): dropped and reported; an operation left empty is dropped whole.
 //!
@@ -30,6 +34,7 @@ use serde_json::{Map, Value};
 use super::super::filter::{AttrPath, FilterError, PatchPath, parse_patch_path};
 use super::error::PatchError;
 use super::json::{find_key, get_ci, type_name};
+use super::path_keys::{clashes, split_value_paths};
 use super::request::{MAX_OPERATIONS, OpKind, PATCH_OP_SCHEMA, PatchOp, PatchRequest, Quirk};
 use super::schema::{ENTERPRISE_USER_URN, KNOWN_EXTENSIONS, is_core_urn};
 
@@ -62,9 +67,7 @@ pub fn normalize_request(body: Value) -> Result<PatchRequest, PatchError> {
     }
     let mut ops = Vec::with_capacity(raw_ops.len());
     for (index, raw) in raw_ops.into_iter().enumerate() {
-        if let Some(op) = normalize_op(index, raw, &mut quirks)? {
-            ops.push(op);
-        }
+        ops.extend(normalize_op(index, raw, &mut quirks)?);
     }
     Ok(PatchRequest { ops, quirks })
 }
@@ -82,8 +85,9 @@ fn schema_names(value: &Value) -> Vec<String> {
     }
 }
 
-/// One operation; `None` when it was dropped (it only carried a password).
-fn normalize_op(index: usize, raw: Value, quirks: &mut Vec<Quirk>) -> Result<Option<PatchOp>, PatchError> {
+/// One operation, as one or more: none when it was dropped (it only carried a password), and
+/// one more per value-path key of a path-less value (see `split_value_paths`).
+fn normalize_op(index: usize, raw: Value, quirks: &mut Vec<Quirk>) -> Result<Vec<PatchOp>, PatchError> {
     let Value::Object(mut fields) = raw else {
         return Err(PatchError::OperationNotObject { index, found: type_name(&raw) });
     };
@@ -126,7 +130,7 @@ fn normalize_op(index: usize, raw: Value, quirks: &mut Vec<Quirk>) -> Result<Opt
         Some(path) => {
             if is_password(&path.attr) {
                 quirks.push(Quirk::PasswordDropped { index });
-                return Ok(None);
+                return Ok(Vec::new());
             }
             if let Some(value) = value.as_mut() {
                 fix_path_value(index, path, value, quirks);
@@ -134,23 +138,33 @@ fn normalize_op(index: usize, raw: Value, quirks: &mut Vec<Quirk>) -> Result<Opt
         }
         None => {
             if let Some(Value::Object(map)) = value {
+                let (map, path_ops) = split_value_paths(index, op, map, quirks)?;
                 let (mut nested, dropped_password) = nest_pathless(index, map, quirks)?;
+                if let Some(clash) =
+                    path_ops.iter().find_map(|o| o.path.as_ref().filter(|p| clashes(p, &nested)))
+                {
+                    return Err(PatchError::DuplicateKey { index, key: clash.attr.to_string() });
+                }
                 if dropped_password {
                     quirks.push(Quirk::PasswordDropped { index });
-                    if nested.is_empty() {
-                        return Ok(None);
-                    }
                 }
-                fix_pathless(index, &mut nested, quirks);
-                value = Some(Value::Object(nested));
+                let mut ops = Vec::with_capacity(1 + path_ops.len());
+                // An object left empty only by a dropped password, or by keys that became their
+                // own operations, is not an operation of its own.
+                if !nested.is_empty() || (!dropped_password && path_ops.is_empty()) {
+                    fix_pathless(index, &mut nested, quirks);
+                    ops.push(PatchOp { op, path: None, value: Some(Value::Object(nested)) });
+                }
+                ops.extend(path_ops);
+                return Ok(ops);
             }
         }
     }
-    Ok(Some(PatchOp { op, path, value }))
+    Ok(vec![PatchOp { op, path, value }])
 }
 
 /// `password`, unqualified or in a core schema: never kept.
-fn is_password(path: &AttrPath) -> bool {
+pub(super) fn is_password(path: &AttrPath) -> bool {
     path.urn.as_deref().is_none_or(is_core_urn) && path.attr.eq_ignore_ascii_case("password")
 }
 
@@ -291,7 +305,7 @@ fn insert_unique(
 }
 
 /// Boolean strings and `manager` shapes in the value of an operation with a path.
-fn fix_path_value(index: usize, path: &PatchPath, value: &mut Value, quirks: &mut Vec<Quirk>) {
+pub(super) fn fix_path_value(index: usize, path: &PatchPath, value: &mut Value, quirks: &mut Vec<Quirk>) {
     let attr = &path.attr;
     let sub = attr.sub_attr.as_deref().or(path.sub_attr.as_deref());
     let core = attr.urn.as_deref().is_none_or(is_core_urn);

@@ -82,6 +82,9 @@ pub enum Quirk {
     /// A path-less value used a dotted or schema-qualified key, e.g. `name.givenName` or
     /// `urn:...:enterprise:2.0:User:employeeNumber` (Entra with `aadOptscim062020`); it was nested.
     NestedKey { index: usize, key: String },
+    /// A path-less value had a key that is a value path, e.g. `emails[type eq "work"].value`
+    /// (Entra); it became an operation of its own with that path.
+    PathKey { index: usize, key: String },
     /// `manager` was a bare id or a one-element array; it became `{"value": ...}` (or `null` for
     /// an empty id).
     ManagerShape { index: usize },

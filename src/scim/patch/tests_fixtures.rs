@@ -95,6 +95,39 @@ fn entra_replace_multiple_attributes_with_flag() {
 }
 
 #[test]
+fn entra_pathless_value_with_path_keys_applies_each_key_as_its_path() {
+    let body = fixture!("entra", "replace-pathless-path-keys");
+    let (out, _, quirks) = run(&UserSchema, entra_user(), body.clone());
+    // The same as the published body whose work email has its own operation.
+    let (published, _, _) =
+        run(&UserSchema, entra_user(), fixture!("entra", "replace-multiple-aadoptscim062020"));
+    let mut expected = published;
+    expected[ENT]["manager"] = json!({"value": "26118915-6090-4610-87a4-79e7f3a5b9d3"});
+    assert_eq!(out, expected);
+    assert_eq!(
+        out["emails"],
+        json!([{"value": "TestMhvaes@test.microsoft.com", "type": "work", "primary": true}])
+    );
+    assert_eq!(out["name"]["formatted"], "givenName familyName", "other sub-attributes are left");
+    let key = r#"emails[type eq "work"].value"#;
+    assert!(quirks.contains(&Quirk::PathKey { index: 0, key: key.into() }), "{quirks:?}");
+    assert!(quirks.contains(&Quirk::ManagerShape { index: 0 }), "{quirks:?}");
+    // The value-path key became an operation with that path; the rest stayed path-less.
+    let request = normalize_request(body).unwrap();
+    assert_eq!(request.ops.len(), 2);
+    assert_eq!(request.ops[1].path.as_ref().map(ToString::to_string).as_deref(), Some(key));
+    assert_eq!(request.ops[1].value, Some(json!("TestMhvaes@test.microsoft.com")));
+    // Without a work email, the filtered replace adds one (as with a path).
+    let mut no_work = entra_user();
+    no_work["emails"] = json!([{"value": "home@example.com", "type": "home"}]);
+    let (out, _, _) = run(&UserSchema, no_work, fixture!("entra", "replace-pathless-path-keys"));
+    assert_eq!(
+        out["emails"],
+        json!([{"value": "home@example.com", "type": "home"}, {"type": "work", "value": "TestMhvaes@test.microsoft.com"}])
+    );
+}
+
+#[test]
 fn entra_tutorial_user_updates() {
     let (out, _, quirks) = run(&UserSchema, entra_user(), fixture!("entra", "update-user-multi-valued"));
     let mut expected = entra_user();

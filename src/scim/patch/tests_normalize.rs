@@ -341,3 +341,38 @@ fn null_value_and_absent_value_stay_distinct() {
         ]
     );
 }
+
+#[test]
+fn pathless_value_path_keys_become_operations_with_that_path() {
+    let work = r#"emails[type eq "work"].value"#;
+    let request = one(json!({"op": "Add", "value": {
+        "nickName": "Babs",
+        work: "ann@example.com",
+        "phoneNumbers[type eq \"mobile\"].value": "+1 555",
+        "addresses[type eq \"work\"].primary": "True"
+    }}));
+    assert_eq!(
+        request.ops,
+        vec![
+            op(OpKind::Add, None, Some(json!({"nickName": "Babs"}))),
+            op(OpKind::Add, Some(r#"addresses[type eq "work"].primary"#), Some(json!(true))),
+            op(OpKind::Add, Some(work), Some(json!("ann@example.com"))),
+            op(OpKind::Add, Some(r#"phoneNumbers[type eq "mobile"].value"#), Some(json!("+1 555"))),
+        ]
+    );
+    assert!(request.quirks.contains(&Quirk::PathKey { index: 0, key: work.into() }));
+    // Only value-path keys: no empty path-less operation is left.
+    let only = one(json!({"op": "replace", "value": {work: "a@b.c"}}));
+    assert_eq!(only.ops, vec![op(OpKind::Replace, Some(work), Some(json!("a@b.c")))]);
+    // The same attribute as a plain key and as a value path: ambiguous, refused.
+    let both = json!({"op": "replace", "value": {"Emails": [{"value": "x@y.z"}], work: "a@b.c"}});
+    assert_eq!(
+        normalize_request(body(json!([both]))),
+        Err(PatchError::DuplicateKey { index: 0, key: "emails".into() })
+    );
+    let bad = normalize_request(body(json!([{"op": "add", "value": {"emails[type eq]": "x"}}]))).unwrap_err();
+    assert!(
+        matches!(&bad, PatchError::InvalidPath { index: 0, path, .. } if path == "emails[type eq]"),
+        "{bad:?}"
+    );
+}
