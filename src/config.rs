@@ -36,6 +36,9 @@ pub struct FileConfig {
     pub session_lifetime_secs: Option<u64>,
     /// Session idle timeout in seconds (default 3600).
     pub session_idle_secs: Option<u64>,
+    /// Let outbound fetches of admin-API URLs reach private, link-local and
+    /// shared (CGNAT) addresses (default false).
+    pub outbound_allow_private: Option<bool>,
 }
 
 impl FileConfig {
@@ -59,6 +62,11 @@ pub struct Config {
     pub log_format: LogFormat,
     pub admin_body_limit: usize,
     pub session: crate::session::SessionConfig,
+    /// Outbound fetches of URLs given through the admin API (IdP metadata,
+    /// OpenID Provider) may reach private, link-local and shared addresses.
+    /// Secure default: false — only public addresses and loopback. Cloud
+    /// metadata services are refused even when true.
+    pub outbound_allow_private: bool,
 }
 
 impl Config {
@@ -75,7 +83,13 @@ impl Config {
             log_format: LogFormat::Human,
             admin_body_limit: DEFAULT_ADMIN_BODY_LIMIT,
             session: crate::session::SessionConfig::default(),
+            outbound_allow_private: false,
         }
+    }
+
+    /// The outbound policy for URLs given through the admin API.
+    pub fn outbound_policy(&self) -> crate::outbound::Policy {
+        crate::outbound::Policy::operator(self.outbound_allow_private)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod oidc;
+pub mod outbound;
 pub mod saml;
 pub mod scim;
 pub mod secrets;
@@ -106,8 +107,9 @@ impl App {
             sessions,
             scim_tokens: Arc::new(directory::tokens::TokenCache::default()),
             login_starts: Arc::new(http::limit::RateLimiter::default()),
+            outbound: config.outbound_policy(),
             saml: Arc::new(saml::SamlState::default()),
-            oidc: Arc::new(oidc::OidcState::default()),
+            oidc: Arc::new(oidc::OidcState::new(config.outbound_policy())),
         };
         Ok(App { state, listener, addr, generated_admin_token })
     }

@@ -39,6 +39,10 @@ enum Command {
         /// TOML configuration file.
         #[arg(long, env = "IDBRIDGE_CONFIG")]
         config: Option<PathBuf>,
+        /// Let fetches of IdP metadata and OpenID Provider URLs reach private,
+        /// link-local and shared (CGNAT) addresses (default false).
+        #[arg(long, env = "IDBRIDGE_OUTBOUND_ALLOW_PRIVATE", value_name = "BOOL")]
+        outbound_allow_private: Option<bool>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -148,7 +152,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Serve { db, listen, public_url, config } => {
+        Command::Serve { db, listen, public_url, config, outbound_allow_private } => {
             let file = match &config {
                 Some(p) => FileConfig::load(p).map_err(anyhow::Error::msg)?,
                 None => FileConfig::default(),
@@ -175,6 +179,8 @@ fn main() -> anyhow::Result<()> {
             if let Some(secs) = file.session_idle_secs {
                 cfg.session.idle = std::time::Duration::from_secs(secs);
             }
+            cfg.outbound_allow_private =
+                outbound_allow_private.or(file.outbound_allow_private).unwrap_or(false);
             cfg.admin_token =
                 std::env::var("IDBRIDGE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(Secret::new);
             cfg.secret_key =

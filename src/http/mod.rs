@@ -36,6 +36,8 @@ pub struct AppState {
     pub scim_tokens: Arc<crate::directory::tokens::TokenCache>,
     /// Rate limit on unauthenticated login starts (per connection).
     pub login_starts: Arc<limit::RateLimiter>,
+    /// What outbound fetches of admin-API URLs may reach (IdP metadata, OIDC).
+    pub outbound: crate::outbound::Policy,
     pub saml: Arc<crate::saml::SamlState>,
     pub oidc: Arc<crate::oidc::OidcState>,
 }

@@ -86,6 +86,11 @@ async fn discover(s: &AppState, cfg: &OidcConfig) -> Result<Provider, ApiError> 
         tracing::error!(error = %e, "OIDC HTTP client");
         ApiError::internal()
     })?;
+    // The Graph endpoint is called at login: within the outbound policy, or refused now.
+    if let Some(g) = &cfg.graph_groups_url {
+        crate::outbound::check_url(g, http.policy())
+            .map_err(|e| ApiError::from(Error::invalid("graph_groups_url", format!("refused: {e}"))))?;
+    }
     discovery::discover(http, cfg).await.map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -201,13 +201,26 @@ async fn exchange(
             description: printable(r.error_description().map(String::as_str).unwrap_or_default()),
         },
         RequestTokenError::Request(e) => LoginError::TokenEndpoint { message: e.to_string() },
-        RequestTokenError::Parse(e, _) => {
-            LoginError::TokenEndpoint { message: format!("invalid token response: {e}") }
-        }
+        RequestTokenError::Parse(e, body) => unacceptable_token_response(&e, &body),
         RequestTokenError::Other(m) => LoginError::TokenEndpoint { message: m },
     })?;
     let id_token = response.id_token().ok_or(LoginError::MissingIdToken)?.to_string();
     Ok((id_token, response.access_token().secret().clone()))
+}
+
+/// The provider answered the code exchange with a body openidconnect could
+/// not parse: it was reached, and its answer is refused (a 4xx page), with
+/// the most precise reason — the ID token's own fault when screening finds
+/// one (alg `None`, a string `email_verified`, no `exp`, ...).
+/// (The parse error names the JSON path of the fault, e.g. `id_token: ...`.)
+fn unacceptable_token_response(e: &dyn std::fmt::Display, body: &[u8]) -> LoginError {
+    let id_token = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("id_token").and_then(serde_json::Value::as_str).map(str::to_string));
+    match id_token.map(|t| super::screen::screen(&t)) {
+        Some(Err(refused)) => LoginError::IdToken(refused),
+        _ => LoginError::TokenResponseInvalid { message: printable(&e.to_string()) },
+    }
 }
 
 /// Validate the ID token; if it names a key the cached JWKS lacks, re-run

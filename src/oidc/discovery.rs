@@ -98,6 +98,15 @@ fn endpoint(name: &'static str, url: &str) -> Result<(), DiscoveryError> {
     endpoint_allowed(url).map(|_| ()).map_err(|message| DiscoveryError::Endpoint { name, message })
 }
 
+/// An endpoint idbridge itself will call: also within the outbound policy
+/// (refused now, at discovery, rather than at the first login).
+fn fetched_endpoint(http: &HttpClient, name: &'static str, url: &str) -> Result<(), DiscoveryError> {
+    endpoint(name, url)?;
+    crate::outbound::check_url(url, http.policy())
+        .map(|_| ())
+        .map_err(|e| DiscoveryError::Endpoint { name, message: e.to_string() })
+}
+
 /// Fetch and check the discovery document and the JWKS.
 pub async fn discover(http: &HttpClient, cfg: &OidcConfig) -> Result<Provider, DiscoveryError> {
     let url = cfg.discovery_url();
@@ -124,11 +133,11 @@ pub async fn discover(http: &HttpClient, cfg: &OidcConfig) -> Result<Provider, D
 
     endpoint("authorization_endpoint", metadata.authorization_endpoint().as_str())?;
     let token = metadata.token_endpoint().ok_or(DiscoveryError::NoTokenEndpoint)?;
-    endpoint("token_endpoint", token.as_str())?;
+    fetched_endpoint(http, "token_endpoint", token.as_str())?;
     if let Some(u) = metadata.userinfo_endpoint() {
-        endpoint("userinfo_endpoint", u.as_str())?;
+        fetched_endpoint(http, "userinfo_endpoint", u.as_str())?;
     }
-    endpoint("jwks_uri", metadata.jwks_uri().as_str())?;
+    fetched_endpoint(http, "jwks_uri", metadata.jwks_uri().as_str())?;
 
     let offered = metadata.id_token_signing_alg_values_supported();
     if !offered.iter().any(|a| ALLOWED_ALGS.contains(a)) {

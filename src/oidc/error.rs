@@ -53,6 +53,10 @@ pub enum LoginError {
     /// The token response has no ID token.
     #[error("the token response has no id_token")]
     MissingIdToken,
+    /// The provider answered the code exchange, but not with a token
+    /// response idbridge can accept (RFC 6749 5.1; no ID token fault found).
+    #[error("the token response is not acceptable: {message}")]
+    TokenResponseInvalid { message: String },
     /// The ID token failed a check.
     #[error("ID token: {0}")]
     IdToken(#[from] IdTokenError),
@@ -107,6 +111,7 @@ impl LoginError {
             LoginError::TokenRefused { .. } => "token_exchange_refused",
             LoginError::TokenEndpoint { .. } => "token_endpoint_failed",
             LoginError::MissingIdToken => "missing_id_token",
+            LoginError::TokenResponseInvalid { .. } => "token_response_invalid",
             LoginError::IdToken(e) => e.reason(),
             LoginError::Userinfo(_) => "userinfo_failed",
             LoginError::UserinfoSubject { .. } => "userinfo_subject_mismatch",
@@ -118,8 +123,9 @@ impl LoginError {
         }
     }
 
-    /// The status of the page: 4xx for a refused login, 502 when the
-    /// provider could not be used, 500 when idbridge failed.
+    /// The status of the page: 4xx for a refused login (including an answer
+    /// from the provider that is not acceptable: the provider was reached),
+    /// 502 when the provider could not be reached or used, 500 when idbridge failed.
     pub fn status(&self) -> StatusCode {
         match self {
             LoginError::UnknownConnection { .. } | LoginError::Login(LoginRefused::ConnectionGone { .. }) => {
@@ -135,6 +141,8 @@ impl LoginError {
             LoginError::Provider { error, .. } if error == "access_denied" => StatusCode::FORBIDDEN,
             LoginError::Provider { .. } => StatusCode::BAD_REQUEST,
             LoginError::IdToken(_)
+            | LoginError::MissingIdToken
+            | LoginError::TokenResponseInvalid { .. }
             | LoginError::UserinfoSubject { .. }
             | LoginError::GroupsOverage { .. }
             | LoginError::EmailNotVerified { .. } => StatusCode::FORBIDDEN,
@@ -144,7 +152,6 @@ impl LoginError {
             LoginError::Login(_) => StatusCode::FORBIDDEN,
             LoginError::Discovery(_)
             | LoginError::TokenEndpoint { .. }
-            | LoginError::MissingIdToken
             | LoginError::Userinfo(_)
             | LoginError::Graph(_)
             | LoginError::GraphAnswer { .. } => StatusCode::BAD_GATEWAY,
@@ -175,8 +182,12 @@ impl LoginError {
             LoginError::IdToken(IdTokenError::TenantNotAllowed { .. }) => {
                 "Your organization's directory is not allowed to sign in here."
             }
-            LoginError::IdToken(_) | LoginError::UserinfoSubject { .. } => {
-                "The identity provider's answer failed a security check."
+            LoginError::IdToken(_)
+            | LoginError::MissingIdToken
+            | LoginError::TokenResponseInvalid { .. }
+            | LoginError::UserinfoSubject { .. } => {
+                "The sign-in message from the identity provider was not acceptable, so you were not \
+                 signed in. Please try again; if it keeps happening, contact your administrator."
             }
             LoginError::GroupsOverage { .. } => {
                 "You belong to too many groups for the sign-in token, and this connection is not set \
@@ -200,7 +211,6 @@ impl LoginError {
             }
             LoginError::Discovery(_)
             | LoginError::TokenEndpoint { .. }
-            | LoginError::MissingIdToken
             | LoginError::Userinfo(_)
             | LoginError::Graph(_)
             | LoginError::GraphAnswer { .. } => {

@@ -1,8 +1,10 @@
 //! The one HTTP client idbridge uses to talk to OpenID Providers (discovery,
-//! JWKS, token, userinfo, Microsoft Graph): redirects off, connect and total
-//! timeouts, and a cap on every response body, read chunk by chunk so an
-//! endless or huge answer costs at most the cap. It also serves as
-//! openidconnect's `AsyncHttpClient` for the code exchange.
+//! JWKS, token, userinfo, Microsoft Graph): behind the outbound guard
+//! (outbound/: https or loopback http, redirects refused, destination
+//! addresses checked against the policy), connect and total timeouts, and a
+//! cap on every response body, read chunk by chunk so an endless or huge
+//! answer costs at most the cap. It also serves as openidconnect's
+//! `AsyncHttpClient` for the code exchange.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +12,8 @@ use std::time::Duration;
 
 use openidconnect::{HttpRequest, HttpResponse};
 use serde_json::Value;
+
+use crate::outbound::{self, Policy, Refused};
 
 /// Connecting to a provider may take this long (secure default: a slow or
 /// black-holed provider cannot hold a login request open for long).
@@ -37,25 +41,34 @@ pub enum FetchError {
     /// The body is not the JSON expected.
     #[error("{url}: invalid JSON: {message}")]
     Json { url: String, message: String },
+    /// The outbound guard refused the URL, its address or a redirect.
+    #[error("refused: {0}")]
+    Refused(#[from] Refused),
 }
 
-/// A reqwest client that never follows redirects (a provider's endpoint
-/// cannot bounce idbridge elsewhere, e.g. to an internal address).
+/// A reqwest client behind the outbound guard: it never follows redirects
+/// (a provider's endpoint cannot bounce idbridge elsewhere) and reaches only
+/// the addresses `policy` permits.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     inner: reqwest::Client,
+    policy: Policy,
 }
 
 impl HttpClient {
-    pub fn new() -> Result<Self, FetchError> {
-        let inner = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+    pub fn new(policy: Policy) -> Result<Self, FetchError> {
+        let inner = outbound::client_builder(policy)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("idbridge/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FetchError::Client(e.to_string()))?;
-        Ok(HttpClient { inner })
+        Ok(HttpClient { inner, policy })
+    }
+
+    /// What this client may reach.
+    pub fn policy(&self) -> Policy {
+        self.policy
     }
 
     /// Send a request and read at most `limit` bytes of its body.
@@ -65,9 +78,14 @@ impl HttpClient {
         url: &str,
         limit: usize,
     ) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), FetchError> {
-        let transport =
-            |e: reqwest::Error| FetchError::Transport { url: url.to_string(), message: e.to_string() };
+        // Before any packet: scheme, credentials, an address literal's class.
+        outbound::check_url(url, self.policy)?;
+        let transport = |e: reqwest::Error| match outbound::refusal_in(&e) {
+            Some(refused) => FetchError::Refused(refused),
+            None => FetchError::Transport { url: url.to_string(), message: e.to_string() },
+        };
         let mut resp = req.send().await.map_err(transport)?;
+        outbound::refuse_redirect(url, &resp)?;
         if resp.content_length().is_some_and(|n| n > limit as u64) {
             return Err(FetchError::TooLarge { url: url.to_string(), limit });
         }

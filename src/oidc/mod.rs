@@ -6,7 +6,8 @@
 //!
 //! Files: `config` (connection settings), `admin` (admin API), `fetch`
 //! (the capped HTTP client), `discovery` (metadata and keys cache),
-//! `login` and `callback` (the two endpoints), `verify` (ID token checks),
+//! `login` and `callback` (the two endpoints), `screen` (ID token shape and
+//! claim types, before any parser), `verify` (ID token checks),
 //! `claims` (claims to `LoginFacts`, userinfo, Entra groups overage via
 //! Graph), `error` (refusal reasons and pages).
 
@@ -18,6 +19,7 @@ pub mod discovery;
 mod error;
 pub mod fetch;
 mod login;
+pub mod screen;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -40,20 +42,26 @@ use fetch::HttpClient;
 const STATE_KIND: &str = "oidc_state";
 
 /// Process-wide OIDC state, held in `AppState`: the HTTP client (built on
-/// first use) and the discovery cache.
+/// first use, guarded by the outbound policy) and the discovery cache.
 #[derive(Default)]
 pub struct OidcState {
+    outbound: crate::outbound::Policy,
     http: OnceLock<HttpClient>,
     pub discovery: discovery::Cache,
 }
 
 impl OidcState {
+    /// State whose client reaches only what `outbound` permits.
+    pub fn new(outbound: crate::outbound::Policy) -> Self {
+        OidcState { outbound, ..Default::default() }
+    }
+
     /// The shared client for talking to providers.
     pub fn http(&self) -> Result<&HttpClient, fetch::FetchError> {
         if let Some(h) = self.http.get() {
             return Ok(h);
         }
-        let h = HttpClient::new()?;
+        let h = HttpClient::new(self.outbound)?;
         Ok(self.http.get_or_init(|| h))
     }
 }

@@ -1,8 +1,8 @@
 //! ID token validation, step by step after OIDC Core 1.0 §3.1.3.7 (and
-//! §3.1.3.8 for `at_hash`). openidconnect checks the signature against the
-//! discovered JWKS, the audience, `exp` and the nonce; idbridge adds the
-//! header screening, the issuer (with Entra tenant templates), tenant
-//! pinning, `azp`, `iat`, `nbf`, `sub` and `at_hash`.
+//! §3.1.3.8 for `at_hash`). `screen` checks the header and the claim types
+//! first; openidconnect checks the signature against the discovered JWKS,
+//! the audience, `exp` and the nonce; idbridge adds the issuer (with Entra
+//! tenant templates), tenant pinning, `azp`, `iat`, `nbf`, `sub` and `at_hash`.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::discovery::Provider;
+use super::screen::{self, MAX_LEN};
 
 /// Signature algorithms accepted for ID tokens (secure default): asymmetric
 /// only. Never `none`, and never HS*: an HMAC "signature" keyed with the
@@ -38,11 +39,6 @@ pub const LEEWAY: Duration = Duration::from_secs(60);
 /// An ID token issued longer ago than this is refused: it was minted at the
 /// code exchange a moment ago, and the login state lives 10 minutes.
 pub const MAX_AGE: Duration = Duration::from_secs(600);
-/// Longest ID token accepted (Entra tokens with many claims are ~10 KB).
-const MAX_LEN: usize = 64 * 1024;
-/// JOSE header parameters that carry or point to a key. The signing key comes
-/// only from the discovered JWKS, so a token offering its own is refused.
-const KEY_HEADERS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
 
 /// Why an ID token was refused.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +91,9 @@ pub enum IdTokenError {
     NotYetValid { nbf: i64, now: i64 },
     #[error("missing or invalid sub")]
     Subject,
+    /// A claim OIDC Core defines is missing (when REQUIRED) or of the wrong JSON type.
+    #[error("claim {name} {problem}")]
+    Claim { name: &'static str, problem: String },
     /// §3.1.3.8: `at_hash` does not match the access token.
     #[error("at_hash does not match the access token")]
     AtHash,
@@ -123,6 +122,7 @@ impl IdTokenError {
             IdTokenError::IssuedTooLongAgo { .. } => "issued_too_long_ago",
             IdTokenError::NotYetValid { .. } => "not_yet_valid",
             IdTokenError::Subject => "missing_subject",
+            IdTokenError::Claim { .. } => "id_token_claim_invalid",
             IdTokenError::AtHash => "at_hash_mismatch",
             IdTokenError::Invalid { .. } => "id_token_invalid",
         }
@@ -149,16 +149,6 @@ pub fn alg_name(a: &CoreJwsSigningAlgorithm) -> String {
     serde_json::to_value(a).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }
 
-fn decode_json(part: &str, what: &str) -> Result<Map<String, Value>, IdTokenError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|e| IdTokenError::Malformed { message: format!("{what}: {e}") })?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Err(IdTokenError::Malformed { message: format!("{what} is not a JSON object") }),
-    }
-}
-
 fn int_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
     claims.get(name).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
 }
@@ -171,33 +161,11 @@ pub fn verify(
     token: &str,
     now: i64,
 ) -> Result<VerifiedIdToken, IdTokenError> {
-    if token.len() > MAX_LEN {
-        return Err(IdTokenError::TooLarge { len: token.len() });
-    }
-    let parts: Vec<&str> = token.split('.').collect();
-    // 1. If the ID Token is encrypted, decrypt it using the keys and
-    //    algorithms that the Client specified during Registration.
-    //    (idbridge registers no encryption: a JWE is refused.)
-    if parts.len() == 5 {
-        return Err(IdTokenError::Unsupported {
-            message: "encrypted ID tokens (JWE) are not supported".into(),
-        });
-    }
-    if parts.len() != 3 {
-        return Err(IdTokenError::Malformed { message: format!("{} parts, expected 3", parts.len()) });
-    }
-    let header = decode_json(parts[0], "header")?;
+    // 1. (no JWE), 6. (keys only from the issuer), 7. (alg) and the claim
+    // types: see screen.rs. The claims are read from exactly the bytes the
+    // signature covers.
+    let screen::Screened { header, claims } = screen::screen(token)?;
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default().to_string();
-    // 7. The alg value SHOULD be the default of RS256 or the algorithm sent
-    //    by the Client in the id_token_signed_response_alg parameter.
-    //    (idbridge: any asymmetric algorithm on the allow-list; never none or HS*.)
-    if !ALLOWED_ALGS.iter().any(|a| alg_name(a) == alg) {
-        return Err(IdTokenError::AlgNotAllowed { alg });
-    }
-    // 6. ... The Client MUST use the keys provided by the Issuer.
-    if let Some(param) = KEY_HEADERS.iter().find(|p| header.contains_key(**p)) {
-        return Err(IdTokenError::KeyInHeader { param: param.to_string() });
-    }
     let kid = header.get("kid").and_then(Value::as_str).map(String::from);
 
     let id_token =
@@ -226,8 +194,6 @@ pub fn verify(
     let nonce = Nonce::new(exp.nonce.to_string());
     id_token.claims(&verifier, &nonce).map_err(|e| map_verification_error(e, kid.clone()))?;
 
-    // The signature covers exactly these bytes; read every claim from them.
-    let claims = decode_json(parts[1], "payload")?;
     let tid = claims.get("tid").and_then(Value::as_str).map(str::to_ascii_lowercase);
     // Tenant pinning (Entra): only the configured directories may log in.
     if !exp.tenant_ids.is_empty() && !tid.as_ref().is_some_and(|t| exp.tenant_ids.contains(t)) {

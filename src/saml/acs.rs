@@ -2,19 +2,21 @@
 //! IdP- and SP-initiated). The posted message is size-capped and guarded
 //! before parsing, validated off the async runtime, then — in one store
 //! transaction — its InResponseTo is matched to a request this connection
-//! issued (single use) and its assertion ID is entered in the replay cache.
-//! Only then does `session::login::complete` match or create the user.
+//! issued (single use) to the browser now posting it (binding.rs), and its
+//! assertion ID is entered in the replay cache. Only then does
+//! `session::login::complete` match or create the user.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use serde_json::json;
 
-use super::authn_request;
 use super::connection::{self, Loaded};
 use super::error::SamlError;
 use super::validate::{self, Expectations, ValidAssertion};
 use super::{attributes, keys, refuse, refuse_login, xml_guard};
+use super::{authn_request, binding};
 use crate::clock;
 use crate::http::AppState;
 use crate::session::{login, redirect};
@@ -53,12 +55,17 @@ fn parse_form(body: &[u8]) -> Result<Posted, SamlError> {
     Ok(Posted { saml_response, relay_state })
 }
 
-pub async fn saml_acs_post(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn saml_acs_post(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let conn = match connection::load(&state, &id).await {
         Ok(c) => c,
         Err(e) => return refuse(&state, &id, &e),
     };
-    let (valid, return_to) = match consume(&state, &conn, &body).await {
+    let (valid, return_to) = match consume(&state, &conn, &headers, &body).await {
         Ok(v) => v,
         Err(e) => return refuse(&state, &id, &e),
     };
@@ -74,7 +81,16 @@ pub async fn saml_acs_post(State(state): State<AppState>, Path(id): Path<String>
                 return_to.as_deref(),
                 &default,
             );
-            redirect::login_success(&state, &issued, &target)
+            let mut resp = redirect::login_success(&state, &issued, &target);
+            // The binding cookie of the answered request has served its purpose.
+            if let Some(irt) = &valid.in_response_to {
+                let acs_path = super::path_of(&conn.urls(&state.public_url).acs);
+                let clear = binding::set_cookie(irt, "", &acs_path, 0);
+                if let Ok(v) = HeaderValue::from_str(&clear) {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            resp
         }
         Err(e) => refuse_login(&state, &id, &e),
     }
@@ -85,6 +101,7 @@ pub async fn saml_acs_post(State(state): State<AppState>, Path(id): Path<String>
 async fn consume(
     state: &AppState,
     conn: &Loaded,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(ValidAssertion, Option<String>), SamlError> {
     let posted = parse_form(body)?;
@@ -115,7 +132,7 @@ async fn consume(
     if valid.in_response_to.is_none() && !conn.cfg.allow_idp_initiated {
         return Err(SamlError::IdpInitiatedDisabled);
     }
-    let (conn_id, v) = (conn.row.id.clone(), valid.clone());
+    let (conn_id, v, headers) = (conn.row.id.clone(), valid.clone(), headers.clone());
     let stored_target = state
         .db
         .write(move |tx| -> Result<Option<String>, SamlError> {
@@ -126,9 +143,16 @@ async fn consume(
                 let req = login_states::take(tx, authn_request::STATE_KIND, irt, &now)?
                     .filter(|s| s.connection_id == conn_id)
                     .ok_or_else(|| SamlError::UnknownRequest { id: irt.chars().take(80).collect() })?;
-                target = serde_json::from_str::<serde_json::Value>(&req.data)
-                    .ok()
-                    .and_then(|d| d["return_to"].as_str().map(str::to_string));
+                let data = serde_json::from_str::<serde_json::Value>(&req.data).unwrap_or_default();
+                // ... and must be answered into the browser that started it.
+                // A refusal rolls the take back: the request stays usable by
+                // its own browser. A request stored without a binding is refused.
+                let bound =
+                    data["binding_sha256"].as_str().is_some_and(|h| binding::presented(&headers, irt, h));
+                if !bound {
+                    return Err(SamlError::BrowserMismatch { id: irt.chars().take(80).collect() });
+                }
+                target = data["return_to"].as_str().map(str::to_string);
             }
             // The replay cache: the assertion ID is kept until the assertion
             // could no longer be accepted anyway (NotOnOrAfter + skew).

@@ -48,7 +48,7 @@ fn name_of(body: &Value) -> Result<Option<String>, Error> {
 }
 
 /// IdP settings from `idp_metadata_xml` or `idp_metadata_url` (exactly one), if either is given.
-async fn idp_from_body(body: &Value) -> Result<Option<IdpConfig>, Error> {
+async fn idp_from_body(s: &AppState, body: &Value) -> Result<Option<IdpConfig>, Error> {
     let xml = body.get("idp_metadata_xml").and_then(Value::as_str);
     let url = body.get("idp_metadata_url").and_then(Value::as_str);
     match (xml, url) {
@@ -57,7 +57,7 @@ async fn idp_from_body(body: &Value) -> Result<Option<IdpConfig>, Error> {
         }
         (Some(x), None) => Ok(Some(idp_metadata::parse(x)?)),
         (None, Some(u)) => {
-            let text = idp_metadata::fetch(u).await?;
+            let text = idp_metadata::fetch(u, s.outbound).await?;
             let mut idp = idp_metadata::parse(&text)?;
             idp.metadata_url = Some(u.to_string());
             idp.metadata_fetched_at = Some(clock::now_str());
@@ -70,7 +70,7 @@ async fn idp_from_body(body: &Value) -> Result<Option<IdpConfig>, Error> {
 pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiError> {
     check_fields(&body, &[])?;
     let name = name_of(&body)?.ok_or_else(|| Error::invalid("name", "required"))?;
-    let idp = idp_from_body(&body).await?.ok_or_else(|| {
+    let idp = idp_from_body(s, &body).await?.ok_or_else(|| {
         Error::invalid("idp_metadata_xml", "give the IdP metadata as idp_metadata_xml or idp_metadata_url")
     })?;
     let id = new_id();
@@ -130,13 +130,13 @@ pub async fn update(
     if let Some(name) = name_of(&body)? {
         row.name = name;
     }
-    if let Some(idp) = idp_from_body(&body).await? {
+    if let Some(idp) = idp_from_body(s, &body).await? {
         cfg.idp = idp;
     } else if body.get("refresh_metadata") == Some(&Value::Bool(true)) {
         let url = cfg.idp.metadata_url.clone().ok_or_else(|| {
             Error::invalid("refresh_metadata", "this connection's metadata did not come from a URL")
         })?;
-        let text = idp_metadata::fetch(&url).await?;
+        let text = idp_metadata::fetch(&url, s.outbound).await?;
         let mut idp = idp_metadata::parse(&text)?;
         idp.metadata_url = Some(url);
         idp.metadata_fetched_at = Some(clock::now_str());

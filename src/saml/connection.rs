@@ -120,7 +120,7 @@ fn maybe_refresh(state: &AppState, c: &Loaded) {
 
 /// Fetch and apply metadata from `url`; the entityID must not change.
 pub async fn refresh(state: &AppState, id: &str, url: &str) -> Result<usize, crate::error::Error> {
-    let xml = idp_metadata::fetch(url).await?;
+    let xml = idp_metadata::fetch(url, state.outbound).await?;
     let mut idp = idp_metadata::parse(&xml)?;
     let (mut row, _) = connections::get(&state.db, id).await?;
     let mut cfg: SamlConfig = serde_json::from_str(&row.config)

@@ -97,6 +97,10 @@ pub enum SamlError {
     /// InResponseTo names no AuthnRequest this connection issued (or it was used or expired).
     #[error("InResponseTo {id:?} is not a live request of this connection")]
     UnknownRequest { id: String },
+    /// The browser posting an answer to an SP-initiated request is not the
+    /// one that started it (its binding cookie is missing or wrong).
+    #[error("InResponseTo {id:?} is bound to another browser: binding cookie missing or wrong")]
+    BrowserMismatch { id: String },
     /// IdP-initiated login is turned off for the connection.
     #[error("IdP-initiated login is disabled for this connection")]
     IdpInitiatedDisabled,
@@ -149,6 +153,7 @@ impl SamlError {
             Missing { .. } => "missing_element",
             InResponseToMismatch { .. } => "in_response_to_mismatch",
             UnknownRequest { .. } => "unknown_in_response_to",
+            BrowserMismatch { .. } => "browser_mismatch",
             IdpInitiatedDisabled => "idp_initiated_disabled",
             Replay { .. } => "replay",
             Misconfigured { .. } => "misconfigured",
@@ -187,6 +192,7 @@ impl SamlError {
                 "This sign-in message was already used or has expired. Please sign in again."
             }
             StatusNotSuccess { .. } => "Your identity provider did not sign you in.",
+            BrowserMismatch { .. } => "This sign-in was started in another browser. Please sign in again.",
             IdpInitiatedDisabled => {
                 "Start the sign-in from this application, not from the identity provider."
             }

@@ -1,5 +1,8 @@
 //! IdP metadata: parsed from XML pasted by the operator or fetched from the
-//! IdP's metadata URL (timeout, size cap, no more than 3 redirects). What is
+//! IdP's metadata URL behind the outbound guard (https only — plain http only
+//! to loopback —, no redirects, destination address checked against the
+//! policy; timeout, size cap): the metadata carries the certificates every
+//! signature is checked with, so no one on the path may swap them. What is
 //! kept: the entityID, the HTTP-Redirect SingleSignOnService, and every
 //! signing certificate (several at once during a rollover). Metadata without
 //! a signing certificate is refused: without one, no signature could be
@@ -15,6 +18,7 @@ use super::config::IdpConfig;
 use super::dom::{self, NS_DSIG, NS_METADATA};
 use super::xml_guard;
 use crate::error::Error;
+use crate::outbound::{self, Policy};
 
 const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 /// Metadata fetches give up after this long.
@@ -87,21 +91,24 @@ pub fn parse(xml: &str) -> Result<IdpConfig, Error> {
     })
 }
 
-/// Fetch metadata over HTTP(S): 10 s timeout, 256 KiB cap, ≤ 3 redirects.
-pub async fn fetch(url: &str) -> Result<String, Error> {
+/// Fetch metadata from `url` within `policy`: 10 s timeout, 256 KiB cap, no
+/// redirects. A refusal names its reason (422 on the admin API).
+pub async fn fetch(url: &str, policy: Policy) -> Result<String, Error> {
     let field = "idp_metadata_url";
-    let parsed = url::Url::parse(url).map_err(|e| Error::invalid(field, e.to_string()))?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(Error::invalid(field, "must be an http(s) URL"));
-    }
-    let client = reqwest::Client::builder()
+    let refused = |e: outbound::Refused| Error::invalid(field, format!("refused: {e}"));
+    // Before any packet: https (http only to loopback), an address literal's class.
+    let parsed = outbound::check_url(url, policy).map_err(refused)?;
+    let client = outbound::client_builder(policy)
         .timeout(FETCH_TIMEOUT)
         .connect_timeout(FETCH_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::limited(3))
         .build()
         .map_err(|e| Error::invalid(field, format!("HTTP client: {e}")))?;
-    let fail = |e: reqwest::Error| Error::invalid(field, format!("fetching {url}: {e}"));
+    let fail = |e: reqwest::Error| match outbound::refusal_in(&e) {
+        Some(r) => refused(r),
+        None => Error::invalid(field, format!("fetching {url}: {e}")),
+    };
     let mut resp = client.get(parsed).send().await.map_err(fail)?;
+    outbound::refuse_redirect(url, &resp).map_err(refused)?;
     if !resp.status().is_success() {
         return Err(Error::invalid(field, format!("fetching {url}: HTTP {}", resp.status())));
     }

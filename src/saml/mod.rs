@@ -9,6 +9,7 @@ pub mod acs;
 pub mod admin;
 pub mod attributes;
 pub mod authn_request;
+pub mod binding;
 pub mod config;
 pub mod connection;
 pub mod decrypt;
@@ -111,7 +112,8 @@ struct LoginQuery {
 }
 
 /// SP-initiated login: store a fresh request ID with the vetted return
-/// address, then 303 to the IdP with the signed AuthnRequest.
+/// address and the hash of a browser-binding cookie, then 303 to the IdP
+/// with the signed AuthnRequest and that cookie (binding.rs).
 async fn saml_login_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -121,13 +123,14 @@ async fn saml_login_get(
         return limited;
     }
     match login_redirect(&state, &id, q.relay_state.as_deref()).await {
-        Ok(url) => {
+        Ok((url, set_cookie)) => {
             let mut resp = StatusCode::SEE_OTHER.into_response();
-            match HeaderValue::from_str(&url) {
-                Ok(v) => {
-                    resp.headers_mut().insert(header::LOCATION, v);
+            match (HeaderValue::from_str(&url), HeaderValue::from_str(&set_cookie)) {
+                (Ok(location), Ok(cookie)) => {
+                    resp.headers_mut().insert(header::LOCATION, location);
+                    resp.headers_mut().insert(header::SET_COOKIE, cookie);
                 }
-                Err(_) => {
+                _ => {
                     let e = SamlError::Misconfigured { detail: "IdP SSO URL is not a valid header".into() };
                     return refuse(&state, &id, &e);
                 }
@@ -139,7 +142,13 @@ async fn saml_login_get(
     }
 }
 
-async fn login_redirect(state: &AppState, id: &str, relay_state: Option<&str>) -> Result<String, SamlError> {
+/// The IdP URL carrying the signed AuthnRequest, and the Set-Cookie that
+/// binds the request to this browser.
+async fn login_redirect(
+    state: &AppState,
+    id: &str,
+    relay_state: Option<&str>,
+) -> Result<(String, String), SamlError> {
     let conn = connection::load(state, id).await?;
     let sso = conn.cfg.idp.sso_url.clone().ok_or(SamlError::Misconfigured {
         detail:
@@ -150,12 +159,15 @@ async fn login_redirect(state: &AppState, id: &str, relay_state: Option<&str>) -
     let default = login.default_target(&state.public_url);
     let target = redirect::safe_target(&state.public_url, &login.allowed_origins, relay_state, &default);
     let request_id = authn_request::new_request_id();
+    let cookie_value = binding::new_value();
     let now = clock::now();
     let entry = LoginState {
         kind: authn_request::STATE_KIND.into(),
         key: request_id.clone(),
         connection_id: conn.row.id.clone(),
-        data: json!({"return_to": target}).to_string(),
+        // Only the hash of the binding cookie is stored.
+        data: json!({"return_to": target, "binding_sha256": binding::sha256_hex(cookie_value.expose())})
+            .to_string(),
         created_at: clock::format(now),
         expires_at: clock::format(now + time::Duration::seconds(authn_request::REQUEST_TTL_SECS)),
     };
@@ -176,7 +188,20 @@ async fn login_redirect(state: &AppState, id: &str, relay_state: Option<&str>) -
         acs_url: &urls.acs,
         now,
     };
-    authn_request::redirect_url(&req, &request_id, &keys.signing)
+    let url = authn_request::redirect_url(&req, &request_id, &keys.signing)?;
+    let set_cookie = binding::set_cookie(
+        &request_id,
+        cookie_value.expose(),
+        &path_of(&urls.acs),
+        authn_request::REQUEST_TTL_SECS,
+    );
+    Ok((url, set_cookie))
+}
+
+/// The path of an absolute URL (the ACS, for the binding cookie's Path: it
+/// includes a path prefix of the public URL).
+pub(crate) fn path_of(url: &str) -> String {
+    url::Url::parse(url).map(|u| u.path().to_string()).unwrap_or_else(|_| "/".into())
 }
 
 /// The SAML endpoints.

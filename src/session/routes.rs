@@ -1,5 +1,6 @@
 //! Session endpoints: `GET /v1/me`, `POST /v1/logout`, `GET /.well-known/jwks.json`,
-//! and the `SessionUser` extractor (cookie `idbridge_session` or bearer token).
+//! and the `SessionUser` extractor (cookie `idbridge_session` or bearer token;
+//! a write with the cookie passes the CSRF check of csrf.rs first).
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -9,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::{COOKIE, SessionContext, SessionError, authenticate};
+use super::{COOKIE, SessionContext, SessionError, authenticate, csrf};
 use crate::clock;
 use crate::error::ApiError;
 use crate::http::AppState;
@@ -40,6 +41,15 @@ impl FromRequestParts<AppState> for SessionUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // A write authenticated by the cookie (the browser's ambient
+        // credential) must also prove it comes from idbridge's own origin.
+        if cookie_value(&parts.headers, COOKIE).is_some() {
+            if let Err(e) = csrf::check(&parts.method, &parts.headers, &state.public_url) {
+                tracing::warn!(method = %parts.method, path = %parts.uri.path(), reason = "csrf", error = %e, "cookie-authenticated write refused");
+                state.metrics.refusal("session", "csrf");
+                return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", e.to_string()));
+            }
+        }
         let token = presented_token(parts).ok_or(SessionError::Missing);
         let result = match token {
             Ok(t) => authenticate(state, &t).await,

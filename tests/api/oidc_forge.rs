@@ -76,6 +76,9 @@ pub struct Plan {
     pub userinfo: Option<Value>,
     /// Group ids from the Graph endpoint.
     pub graph_groups: Vec<String>,
+    /// The token endpoint's JSON answer instead of the genuine one (a
+    /// malformed token response).
+    pub token_response: Option<Value>,
 }
 
 impl Default for Plan {
@@ -88,6 +91,7 @@ impl Default for Plan {
             response_iss: None,
             userinfo: None,
             graph_groups: Vec::new(),
+            token_response: None,
         }
     }
 }
@@ -118,6 +122,8 @@ struct Inner {
     discovery_padding: Mutex<usize>,
     /// Answer discovery with a redirect to this URL.
     discovery_redirect: Mutex<Option<String>>,
+    /// The token endpoint discovery names instead of this provider's own.
+    token_endpoint: Mutex<Option<String>>,
     jwks: Mutex<Value>,
     plan: Mutex<Plan>,
     codes: Mutex<HashMap<String, Issued>>,
@@ -143,6 +149,7 @@ impl Forge {
             iss_param_supported: Mutex::new(false),
             discovery_padding: Mutex::new(0),
             discovery_redirect: Mutex::new(None),
+            token_endpoint: Mutex::new(None),
             jwks: Mutex::new(
                 json!({"keys": [jwk("rsa-a", "key-a", "RS256"), jwk("ec-a", "key-ec", "ES256")]}),
             ),
@@ -184,6 +191,10 @@ impl Forge {
     /// Answer discovery with a 302 to `to`.
     pub fn redirect_discovery(&self, to: Option<&str>) {
         *self.inner.discovery_redirect.lock().unwrap() = to.map(String::from);
+    }
+    /// Name `url` as the token endpoint in discovery (e.g. a closed port).
+    pub fn set_token_endpoint(&self, url: &str) {
+        *self.inner.token_endpoint.lock().unwrap() = Some(url.to_string());
     }
     pub fn announce_iss_param(&self) {
         *self.inner.iss_param_supported.lock().unwrap() = true;
@@ -262,7 +273,7 @@ async fn discovery(State(s): State<Arc<Inner>>) -> Response {
         "x_padding": padding,
         "issuer": *s.doc_issuer.lock().unwrap(),
         "authorization_endpoint": format!("{b}/authorize"),
-        "token_endpoint": format!("{b}/token"),
+        "token_endpoint": s.token_endpoint.lock().unwrap().clone().unwrap_or_else(|| format!("{b}/token")),
         "userinfo_endpoint": format!("{b}/userinfo"),
         "jwks_uri": format!("{b}/jwks"),
         "response_types_supported": ["code"],
@@ -369,7 +380,8 @@ async fn token(
     if challenge != issued.challenge || f.get("redirect_uri") != Some(&issued.redirect_uri) {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     }
-    axum::Json(issued.response).into_response()
+    let planned = s.plan.lock().unwrap().token_response.clone();
+    axum::Json(planned.unwrap_or(issued.response)).into_response()
 }
 
 fn bearer_ok(s: &Inner, headers: &HeaderMap) -> bool {

@@ -18,30 +18,55 @@ pub async fn post(app: &TestApp, conn: &Conn, xml: &str, relay_state: Option<&st
     post_encoded(app, &conn.acs_url, &STANDARD.encode(xml), relay_state).await
 }
 
+/// POST a Response from a browser holding `cookie` (`name=value`), e.g. the
+/// binding cookie set by `GET /saml/{id}/login`.
+pub async fn post_with_cookie(
+    app: &TestApp,
+    conn: &Conn,
+    xml: &str,
+    cookie: Option<&str>,
+) -> reqwest::Response {
+    post_form(app, &conn.acs_url, &STANDARD.encode(xml), None, cookie).await
+}
+
 pub async fn post_encoded(
     app: &TestApp,
     acs_url: &str,
     b64: &str,
     relay_state: Option<&str>,
 ) -> reqwest::Response {
+    post_form(app, acs_url, b64, relay_state, None).await
+}
+
+async fn post_form(
+    app: &TestApp,
+    acs_url: &str,
+    b64: &str,
+    relay_state: Option<&str>,
+    cookie: Option<&str>,
+) -> reqwest::Response {
     let mut form = vec![("SAMLResponse", b64.to_string())];
     if let Some(r) = relay_state {
         form.push(("RelayState", r.to_string()));
     }
     let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    app.client
-        .post(acs_url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    let mut req = app.client.post(acs_url).header("content-type", "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.body(body).send().await.unwrap()
 }
 
 /// The session token from a successful ACS answer (303 + cookie).
 pub fn session_of(resp: &reqwest::Response) -> String {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login was not accepted");
-    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap())
+        .find(|c| c.starts_with("idbridge_session="))
+        .expect("a session cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     cookie.split(';').next().unwrap().strip_prefix("idbridge_session=").unwrap().to_string()
 }
@@ -67,7 +92,9 @@ pub async fn assert_refused(app: &TestApp, conn: &Conn, xml: &str, status: Statu
     let before = refusals(app, reason).await;
     let resp = post(app, conn, xml, None).await;
     assert_eq!(resp.status(), status, "expected refusal {reason}");
-    assert!(resp.headers().get("set-cookie").is_none(), "a refusal sets no cookie");
+    let sets_session =
+        resp.headers().get_all("set-cookie").iter().any(|c| c.as_bytes().starts_with(b"idbridge_session="));
+    assert!(!sets_session, "a refusal sets no session cookie");
     let page = resp.text().await.unwrap();
     assert!(page.contains("Sign-in refused"), "{page}");
     assert_eq!(refusals(app, reason).await, before + 1, "refusal counted as {reason}");

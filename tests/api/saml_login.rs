@@ -135,6 +135,9 @@ async fn saml_sp_initiated_login_round_trip() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    // The request is bound to this browser by a cookie sent back to the ACS.
+    let binding = resp.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(binding.starts_with("idbridge_saml_"), "{binding}");
     let to = url::Url::parse(&location(&resp)).unwrap();
     assert!(to.as_str().starts_with(SSO_URL), "{to}");
     let q: std::collections::HashMap<String, String> = to.query_pairs().into_owned().collect();
@@ -161,21 +164,32 @@ async fn saml_sp_initiated_login_round_trip() {
     // whatever RelayState comes back.
     let spec = Spec::okta(&conn, "eve@acme.com", &["Engineering"]).answering(&id);
     let xml = okta_response(&spec, &Idp::okta());
-    let resp = post(&app, &conn, &xml, Some("https://evil.test/")).await;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "SAMLResponse",
+            &base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &xml),
+        )
+        .append_pair("RelayState", "https://evil.test/")
+        .finish();
+    let resp = app
+        .client
+        .post(&conn.acs_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", &binding)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     let token = session_of(&resp);
     assert_eq!(location(&resp), "https://app.acme.test/home");
     assert_eq!(app.me(&token).await.0, StatusCode::OK);
 
-    // The request ID is single use.
+    // The request ID is single use, even from the browser that started it.
     let again = Spec::okta(&conn, "eve@acme.com", &["Engineering"]).answering(&id);
-    assert_refused(
-        &app,
-        &conn,
-        &okta_response(&again, &Idp::okta()),
-        StatusCode::FORBIDDEN,
-        "unknown_in_response_to",
-    )
-    .await;
+    let before = refusals(&app, "unknown_in_response_to").await;
+    let resp = post_with_cookie(&app, &conn, &okta_response(&again, &Idp::okta()), Some(&binding)).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refusals(&app, "unknown_in_response_to").await, before + 1);
 }
 
 #[tokio::test]
