@@ -6,9 +6,10 @@
 //! secret is never part of it: it is sealed separately.
 //!
 //! Microsoft Entra issuers get `match_by: "external_id"` (the `oid` claim) by
-//! default: "Use the `oid` claim ... Don't use mutable claims like `email`,
-//! `preferred_username` or `unique_name` for authorization" (Microsoft
-//! identity platform, "Secure applications and APIs by validating claims").
+//! default: Microsoft advises identifying users by the immutable `oid` (with
+//! `tid`) and not authorising on mutable claims such as `email` or
+//! `preferred_username` (Microsoft identity platform, "Secure applications
+//! and APIs by validating claims").
 
 use serde::{Deserialize, Serialize};
 

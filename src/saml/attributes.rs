@@ -5,12 +5,12 @@
 //! unspecified one that looks like an address) or for the stable id
 //! (persistent format) when no attribute carries them.
 //!
-//! Entra's groups overage: "If a user is a member of more than 150 groups,
-//! the SAML assertion is limited to 150 groups ... a link to the Graph
-//! endpoint to obtain group information" is sent instead
-//! (`http://schemas.microsoft.com/claims/groups.link`, learn.microsoft.com,
-//! "Configure group claims"). Then the groups are *unknown* (`None`), not
-//! empty: the user's last known groups are kept (session::login).
+//! Entra's groups overage: "The number of groups emitted in a token is
+//! limited to 150 for SAML assertions and 200 for JWT, including nested
+//! groups" (Microsoft, "Configure group claims for applications"); above it
+//! Entra sends no groups attribute but a link to the user's groups in Graph
+//! (`http://schemas.microsoft.com/claims/groups.link`). Then the groups are
+//! *unknown* (`None`), not empty: the last known ones are kept (session::login).
 
 use super::config::SamlConfig;
 use super::validate::ValidAssertion;
