@@ -1,7 +1,8 @@
 //! SSO connections shared by SAML and OIDC: the settings every login
 //! connection has (just-in-time provisioning, how a login is matched to a
-//! user, which return addresses are allowed) and storage with audit. Deleting
-//! a connection ends its sessions and drops the claim facts it asserted.
+//! user, which return addresses are allowed), whether it is set up yet
+//! (`Status`), and storage with audit. Deleting a connection ends its
+//! sessions and drops the claim facts it asserted.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -14,6 +15,18 @@ use crate::session::login::MatchBy;
 use crate::store::audit::{self, NewEvent};
 use crate::store::connections::ConnectionRow;
 use crate::store::{self, Db};
+
+/// Whether a connection can sign people in. A connection may be created
+/// before the IdP's side is known (Okta's and Entra's set-up pages want
+/// idbridge's URLs first): it is `Pending` — SP values shown, SP metadata
+/// served, every sign-in refused with `connection_pending` — until the IdP's
+/// metadata (SAML) or issuer, client id and secret (OIDC) are added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Pending,
+}
 
 /// Settings common to every login connection (part of its JSON config).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -98,13 +111,27 @@ pub async fn insert(db: &Db, actor: &str, org: &Org, row: ConnectionRow) -> Resu
     .await
 }
 
-/// Replace a connection's name/config/secret and audit it.
-pub async fn update(db: &Db, actor: &str, mut row: ConnectionRow) -> Result<ConnectionRow, Error> {
+/// Replace a connection's name/config/secret (and forget a recorded groups
+/// overage when `clear_overage`) and audit it.
+pub async fn update(
+    db: &Db,
+    actor: &str,
+    mut row: ConnectionRow,
+    clear_overage: bool,
+) -> Result<ConnectionRow, Error> {
     let actor = actor.to_string();
     db.write(move |tx| {
         row.updated_at = clock::now_str();
         if !store::connections::update(tx, &row)? {
             return Err(Error::not_found("connection", row.id));
+        }
+        if clear_overage {
+            store::connections::clear_groups_overage(tx, &row.id)?;
+            row.groups_overage_seen_at = None;
+        } else {
+            // A login may have recorded one since the row was read.
+            row.groups_overage_seen_at =
+                store::connections::by_id(tx, &row.id)?.and_then(|r| r.groups_overage_seen_at);
         }
         audit::append(
             tx,
@@ -118,6 +145,38 @@ pub async fn update(db: &Db, actor: &str, mut row: ConnectionRow) -> Result<Conn
             },
         )?;
         Ok(row)
+    })
+    .await
+}
+
+/// A login through connection `id` came without the user's groups (the IdP
+/// only pointed to them: Entra's SAML groups overage). Flag the connection
+/// (`groups_overage_seen_at`, the latest such login) and audit it; `detail`
+/// names who signed in. Returns the recorded time.
+pub async fn record_groups_overage(
+    db: &Db,
+    org_id: &str,
+    id: &str,
+    detail: serde_json::Value,
+) -> Result<String, Error> {
+    let (org_id, id) = (org_id.to_string(), id.to_string());
+    db.write(move |tx| {
+        let now = clock::now_str();
+        if !store::connections::mark_groups_overage(tx, &id, &now)? {
+            return Err(Error::not_found("connection", id));
+        }
+        audit::append(
+            tx,
+            &now,
+            NewEvent {
+                org_id: Some(&org_id),
+                actor: &format!("sso:{id}"),
+                action: "connection.groups_overage",
+                target: &format!("connection:{id}"),
+                detail,
+            },
+        )?;
+        Ok(now)
     })
     .await
 }

@@ -29,6 +29,11 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConnectionLabels {
+    pub connection: String,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
 }
@@ -41,6 +46,7 @@ pub struct Metrics {
     batch_size: Histogram,
     commit_seconds: Histogram,
     refusals: Family<ReasonLabels, Counter>,
+    groups_overage: Family<ConnectionLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -89,7 +95,23 @@ impl Metrics {
             "Refused logins and requests by surface and precise reason",
             refusals.clone(),
         );
-        Metrics { registry, requests, latency, queue_depth, batch_size, commit_seconds, refusals }
+        // Not a refusal: the login goes on with the last known groups.
+        let groups_overage = Family::<ConnectionLabels, Counter>::default();
+        registry.register(
+            "idbridge_groups_overage",
+            "Logins whose IdP sent a groups link instead of the groups (last known groups kept), by connection",
+            groups_overage.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            queue_depth,
+            batch_size,
+            commit_seconds,
+            refusals,
+            groups_overage,
+        }
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -117,6 +139,11 @@ impl Metrics {
     /// Count a refusal (login refused, bad token, ...) by its precise reason code.
     pub fn refusal(&self, surface: &str, reason: &str) {
         self.refusals.get_or_create(&ReasonLabels { surface: surface.into(), reason: reason.into() }).inc();
+    }
+
+    /// Count a login that came without the user's groups (groups overage).
+    pub fn groups_overage(&self, connection: &str) {
+        self.groups_overage.get_or_create(&ConnectionLabels { connection: connection.into() }).inc();
     }
 
     /// Current depth (for tests and logs).

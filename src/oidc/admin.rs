@@ -1,15 +1,18 @@
-//! OIDC connections in the admin API: create (discovery is run first, so a
-//! wrong issuer or an unusable provider is refused at once), update (partial;
-//! the secret is kept unless a new one is given), and the public view, which
-//! never contains the client secret.
+//! OIDC connections in the admin API: create — with issuer, client id and
+//! secret (discovery is run first, so a wrong issuer or an unusable provider
+//! is refused at once), or with none of them as a *pending* connection whose
+//! redirect URI the provider's app registration needs first — update
+//! (partial, accumulating: the connection becomes active, after discovery,
+//! once all three are there; the secret is kept unless a new one is given),
+//! and the public view, which never contains the client secret.
 
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::config::{OidcConfig, login_url, redirect_uri};
+use super::config::{OidcConfig, OidcDraft, login_url, redirect_uri};
 use super::discovery::{self, Provider};
 use crate::clock;
-use crate::connections;
+use crate::connections::{self, Status};
 use crate::directory::Org;
 use crate::directory::orgs::new_id;
 use crate::error::{ApiError, Error};
@@ -73,11 +76,24 @@ fn secret_of(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Parse and validate the settings part of a body.
-fn config_of(fields: Map<String, Value>) -> Result<OidcConfig, ApiError> {
-    let cfg: OidcConfig =
+/// Parse and validate the settings part of a body (or of the stored
+/// settings with a body merged in).
+fn draft_of(fields: Map<String, Value>) -> Result<OidcDraft, ApiError> {
+    let draft: OidcDraft =
         serde_json::from_value(Value::Object(fields)).map_err(|e| Error::invalid("body", e.to_string()))?;
-    Ok(cfg.validate()?)
+    Ok(draft.validate()?)
+}
+
+/// Whether a body chose `match_by` (`null` goes back to the issuer's default).
+fn match_by_chosen(body: &Map<String, Value>) -> Option<bool> {
+    body.get("match_by").map(|v| !v.is_null())
+}
+
+/// Log what `warnings()` says, where the connection is made.
+fn log_warnings(id: &str, draft: &OidcDraft) {
+    for w in draft.warnings() {
+        tracing::warn!(connection = %id, warning = %w, "OIDC connection setting Microsoft advises against");
+    }
 }
 
 /// Run discovery for the settings; a failure is the operator's to fix.
@@ -104,11 +120,30 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
     let body = object(body)?;
     known_fields(&body)?;
     let name = name_of(&body)?.ok_or_else(|| Error::invalid("name", "required"))?;
-    let secret = secret_of(&body)?.ok_or_else(|| Error::invalid("client_secret", "required"))?;
-    let fields: Map<String, Value> =
+    let secret = secret_of(&body)?;
+    let chosen = match_by_chosen(&body).unwrap_or(false);
+    let mut fields: Map<String, Value> =
         body.into_iter().filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str())).collect();
-    let cfg = config_of(fields)?;
-    let provider = discover(s, &cfg).await?;
+    fields.insert("match_by_set".into(), Value::Bool(chosen));
+    let draft = draft_of(fields)?;
+    // All three of issuer, client id and secret, or none (pending): a create
+    // that forgot one is more likely a mistake than a plan.
+    let given = [draft.issuer.is_some(), draft.client_id.is_some(), secret.is_some()];
+    let provider = if given.iter().any(|g| *g) {
+        for (field, present) in ["issuer", "client_id", "client_secret"].into_iter().zip(given) {
+            if !present {
+                return Err(Error::invalid(
+                    field,
+                    "required (or leave out issuer, client_id and client_secret to create a pending connection)",
+                )
+                .into());
+            }
+        }
+        let cfg = draft.ready().ok_or_else(ApiError::internal)?;
+        Some((discover(s, &cfg).await?, cfg))
+    } else {
+        None
+    };
 
     let id = new_id();
     let now = clock::now_str();
@@ -117,13 +152,17 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
         org_id: org.id.clone(),
         kind: "oidc".into(),
         name,
-        config: serde_json::to_string(&cfg).map_err(|e| Error::invalid("body", e.to_string()))?,
-        secret: Some(s.secret_box.seal(&connections::secret_context(&id), secret.as_bytes())),
+        config: serde_json::to_string(&draft).map_err(|e| Error::invalid("body", e.to_string()))?,
+        secret: secret.map(|sec| s.secret_box.seal(&connections::secret_context(&id), sec.as_bytes())),
         created_at: now.clone(),
         updated_at: now,
+        groups_overage_seen_at: None,
     };
     let row = connections::insert(&s.db, Operator::ACTOR, org, row).await?;
-    s.oidc.discovery.put(&row.id, &cfg, provider).await;
+    if let Some((provider, cfg)) = provider {
+        s.oidc.discovery.put(&row.id, &cfg, provider).await;
+    }
+    log_warnings(&row.id, &draft);
     Ok(describe(s, &row))
 }
 
@@ -138,38 +177,61 @@ pub async fn update(
     if body.get("kind").is_some_and(|k| k != "oidc") {
         return Err(Error::invalid("kind", "the kind of a connection cannot change").into());
     }
-    let current: OidcConfig = serde_json::from_str(&row.config)
+    let current: OidcDraft = serde_json::from_str(&row.config)
         .map_err(|e| Error::invalid("config", format!("stored config unreadable: {e}")))?;
+    let was_active = current.ready().is_some() && row.secret.is_some();
     let mut fields = match serde_json::to_value(&current) {
         Ok(Value::Object(m)) => m,
         _ => return Err(ApiError::internal()),
     };
     for (k, v) in body.iter().filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str())) {
+        if v.is_null() && ["issuer", "client_id"].contains(&k.as_str()) {
+            return Err(Error::invalid(k.clone(), "cannot be removed (delete the connection instead)").into());
+        }
         if v.is_null() {
             fields.remove(k);
         } else {
             fields.insert(k.clone(), v.clone());
         }
     }
-    let cfg = config_of(fields)?;
-    let rediscover = cfg.issuer != current.issuer || cfg.tenant_ids != current.tenant_ids;
-    let provider = if rediscover { Some(discover(s, &cfg).await?) } else { None };
+    if let Some(chosen) = match_by_chosen(&body) {
+        fields.insert("match_by_set".into(), Value::Bool(chosen));
+    }
+    let draft = draft_of(fields)?;
+    let secret = secret_of(&body)?;
+    let has_secret = secret.is_some() || row.secret.is_some();
+    // Discovery when the connection becomes active, and when what it
+    // depends on changes; a failure changes nothing (422).
+    let provider = match draft.ready().filter(|_| has_secret) {
+        Some(cfg)
+            if !was_active || draft.issuer != current.issuer || draft.tenant_ids != current.tenant_ids =>
+        {
+            Some((discover(s, &cfg).await?, cfg))
+        }
+        _ => None,
+    };
     if let Some(n) = name_of(&body)? {
         row.name = n;
     }
-    if let Some(secret) = secret_of(&body)? {
+    if let Some(secret) = secret {
         row.secret = Some(s.secret_box.seal(&connections::secret_context(&row.id), secret.as_bytes()));
     }
-    row.config = serde_json::to_string(&cfg).map_err(|e| Error::invalid("body", e.to_string()))?;
-    let row = connections::update(&s.db, Operator::ACTOR, row).await?;
+    row.config = serde_json::to_string(&draft).map_err(|e| Error::invalid("body", e.to_string()))?;
+    let row = connections::update(&s.db, Operator::ACTOR, row, false).await?;
     s.oidc.discovery.forget(&row.id);
-    if let Some(p) = provider {
+    if let Some((p, cfg)) = provider {
         s.oidc.discovery.put(&row.id, &cfg, p).await;
+        if !was_active {
+            tracing::info!(connection = %row.id, "OIDC connection activated: provider discovered");
+        }
     }
+    log_warnings(&row.id, &draft);
     Ok(describe(s, &row))
 }
 
-/// The connection as the admin API shows it (never a secret).
+/// The connection as the admin API shows it (never a secret): `status`
+/// (`pending` until issuer, client id and secret are all set), the settings,
+/// and `warnings` about settings Microsoft advises against.
 pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
     let mut v = json!({
         "id": row.id,
@@ -178,16 +240,24 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         "redirect_uri": redirect_uri(&s.public_url, &row.id),
         "login_url": login_url(&s.public_url, &row.id),
         "client_secret_set": row.secret.is_some(),
+        // Shown as null until given (a pending connection).
+        "issuer": null,
+        "client_id": null,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     });
-    match serde_json::from_str::<OidcConfig>(&row.config).map(serde_json::to_value) {
-        Ok(Ok(Value::Object(cfg))) => {
-            for (k, val) in cfg {
-                v[k] = val;
+    match serde_json::from_str::<OidcDraft>(&row.config) {
+        Ok(draft) => {
+            let active = draft.ready().is_some() && row.secret.is_some();
+            v["status"] = json!(if active { Status::Active } else { Status::Pending });
+            v["warnings"] = json!(draft.warnings());
+            if let Ok(Value::Object(cfg)) = serde_json::to_value(&draft) {
+                for (k, val) in cfg.into_iter().filter(|(k, _)| k != "match_by_set") {
+                    v[k] = val;
+                }
             }
         }
-        _ => tracing::error!(connection = %row.id, "stored OIDC config unreadable"),
+        Err(e) => tracing::error!(connection = %row.id, error = %e, "stored OIDC config unreadable"),
     }
     v
 }

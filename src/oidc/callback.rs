@@ -77,6 +77,10 @@ async fn finish(
 ) -> Result<Response, LoginError> {
     let params = query_params(query)?;
     let param = |name: &'static str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
+    // A pending connection started no login: refuse before touching any state.
+    if let Err(e @ LoginError::Pending { .. }) = load(state, connection_id).await {
+        return Err(e);
+    }
 
     // The provider's answer may be an error (RFC 6749 4.1.2.1): show it,
     // and spend the state so it cannot be used again.

@@ -18,7 +18,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::config::OidcConfig;
+use super::config::{OidcConfig, is_entra_issuer};
 use super::error::LoginError;
 use super::fetch::{HttpClient, MAX_BODY};
 use crate::session::login::{LoginFacts, LoginRefused, MatchBy};
@@ -148,6 +148,11 @@ impl Identity {
             }
             email = None;
         }
+        // Entra: the stable id is `oid` — never `sub`, which is pairwise per
+        // application — so matching by external id without one is refused.
+        if match_by == MatchBy::ExternalId && self.oid.is_none() && is_entra_issuer(&cfg.issuer) {
+            return Err(LoginError::Login(LoginRefused::MissingAttribute { by: MatchBy::ExternalId }));
+        }
         // MatchBy::UserName compares the subject with SCIM userName: for
         // OIDC that is `preferred_username` (Okta login, Entra UPN), as `sub`
         // is an opaque id.
@@ -166,7 +171,9 @@ impl Identity {
             display_name: self.name,
             given_name: self.given_name,
             family_name: self.family_name,
-            groups: self.groups.unwrap_or_default(),
+            // OIDC always knows the groups here: an overage was resolved
+            // through Graph (or refused) before.
+            groups: Some(self.groups.unwrap_or_default()),
             match_by,
             jit: cfg.login.jit,
         })
@@ -277,6 +284,21 @@ mod tests {
         assert_eq!(id.name.as_deref(), Some("Ann"));
         assert_eq!(id.email_verified, Some(false));
         assert_eq!(id.groups, Some(vec!["r1".to_string(), "7".to_string()]));
+    }
+
+    #[test]
+    fn entra_external_id_is_oid_never_sub() {
+        let entra: OidcConfig = serde_json::from_value(json!({"issuer":
+            "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0",
+            "client_id": "c", "match_by": "external_id"}))
+        .unwrap();
+        let id = Identity::from_claims("pairwise-sub", &claims(json!({"oid": "object-id"})), "groups");
+        let f = id.into_facts("o", "c", &entra).unwrap();
+        assert_eq!((f.external_id.as_deref(), f.match_by), (Some("object-id"), MatchBy::ExternalId));
+        let no_oid = Identity::from_claims("pairwise-sub", &claims(json!({})), "groups");
+        assert_eq!(no_oid.clone().into_facts("o", "c", &entra).unwrap_err().reason(), "missing_attribute");
+        // Elsewhere `sub` stands in for the external id, as before.
+        assert!(no_oid.into_facts("o", "c", &cfg("external_id")).is_ok());
     }
 
     #[test]

@@ -1,13 +1,22 @@
 //! An OIDC connection's settings: what the operator configures (issuer,
 //! client, scopes, groups claim, Entra tenant pinning and Graph endpoint) plus
 //! the login settings shared with SAML, stored as the connection's JSON
-//! config. The client secret is never part of it: it is sealed separately.
+//! config (`OidcDraft`: issuer and client id may still be missing while the
+//! connection is pending; `OidcConfig` once they are there). The client
+//! secret is never part of it: it is sealed separately.
+//!
+//! Microsoft Entra issuers get `match_by: "external_id"` (the `oid` claim) by
+//! default: Microsoft advises identifying users by the immutable `oid` (with
+//! `tid`) and not authorising on mutable claims such as `email` or
+//! `preferred_username` (Microsoft identity platform, "Secure applications
+//! and APIs by validating claims").
 
 use serde::{Deserialize, Serialize};
 
 use super::fetch::endpoint_allowed;
 use crate::connections::LoginSettings;
 use crate::error::Error;
+use crate::session::login::MatchBy;
 
 /// Scopes asked for when the operator names none.
 const DEFAULT_SCOPES: [&str; 3] = ["openid", "profile", "email"];
@@ -71,16 +80,107 @@ fn tenant_id_ok(s: &str) -> bool {
         && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-impl OidcConfig {
-    /// Check every value and normalise (`openid` scope present, tenant ids
-    /// lowercase, no duplicate scopes).
-    pub fn validate(mut self) -> Result<Self, Error> {
-        let issuer = endpoint_allowed(&self.issuer).map_err(|m| Error::invalid("issuer", m))?;
-        if issuer.query().is_some() {
-            return Err(Error::invalid("issuer", "an issuer has no query string"));
+/// The stored configuration of an OIDC connection: what the operator has
+/// given so far. Issuer and client id are absent while it is pending.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OidcDraft {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenant_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_groups_url: Option<String>,
+    /// The operator chose `match_by`; otherwise it follows the issuer
+    /// (`external_id` for Entra, else `email`). Connections stored before
+    /// this field existed count as chosen: their matching never changes by itself.
+    #[serde(default = "yes")]
+    pub match_by_set: bool,
+    #[serde(flatten)]
+    pub login: LoginSettings,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Microsoft Entra ID's sign-in hosts: the global cloud (and its older
+/// name), US Government, and China (21Vianet).
+const ENTRA_HOSTS: [&str; 5] = [
+    "login.microsoftonline.com",
+    "login.windows.net",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+];
+
+/// Whether `issuer` is Microsoft Entra ID's (any tenant form: a tenant id,
+/// `organizations`, `common`, v1 or v2.0).
+pub fn is_entra_issuer(issuer: &str) -> bool {
+    url::Url::parse(issuer).is_ok_and(|u| {
+        u.scheme() == "https"
+            && u.host_str().is_some_and(|h| ENTRA_HOSTS.contains(&h.to_ascii_lowercase().as_str()))
+    })
+}
+
+impl OidcDraft {
+    /// The complete configuration, once issuer and client id are set.
+    pub fn ready(&self) -> Option<OidcConfig> {
+        Some(OidcConfig {
+            issuer: self.issuer.clone()?,
+            client_id: self.client_id.clone()?,
+            scopes: self.scopes.clone(),
+            groups_claim: self.groups_claim.clone(),
+            tenant_ids: self.tenant_ids.clone(),
+            graph_groups_url: self.graph_groups_url.clone(),
+            login: self.login.clone(),
+        })
+    }
+
+    fn is_entra(&self) -> bool {
+        self.issuer.as_deref().is_some_and(is_entra_issuer)
+    }
+
+    /// What the operator should know: Microsoft advises against authorising
+    /// on the mutable `email` / `preferred_username` claims of Entra.
+    pub fn warnings(&self) -> Vec<String> {
+        let (chosen, claim) = match self.login.match_by {
+            MatchBy::Email => ("email", "email"),
+            MatchBy::UserName => ("user_name", "preferred_username"),
+            MatchBy::ExternalId => return Vec::new(),
+        };
+        if !self.is_entra() {
+            return Vec::new();
         }
-        if !printable(&self.client_id) {
+        vec![format!(
+            "match_by \"{chosen}\" with a Microsoft Entra issuer authorises on the mutable {claim} claim, \
+             which Microsoft advises against (tenant admins, and for some accounts users, can change it): \
+             use match_by \"external_id\" (the oid claim against the SCIM externalId)"
+        )]
+    }
+
+    /// Check every value given and normalise (`openid` scope present, tenant
+    /// ids lowercase, no duplicate scopes); a `match_by` nobody chose follows
+    /// the issuer.
+    pub fn validate(mut self) -> Result<Self, Error> {
+        if let Some(i) = &self.issuer {
+            let issuer = endpoint_allowed(i).map_err(|m| Error::invalid("issuer", m))?;
+            if issuer.query().is_some() {
+                return Err(Error::invalid("issuer", "an issuer has no query string"));
+            }
+        }
+        if self.client_id.as_deref().is_some_and(|c| !printable(c)) {
             return Err(Error::invalid("client_id", "must be 1-255 printable characters"));
+        }
+        if !self.match_by_set {
+            // Secure default: Entra's `oid` is immutable and unique; `sub` is
+            // pairwise per app, `email` and `preferred_username` are mutable.
+            self.login.match_by = if self.is_entra() { MatchBy::ExternalId } else { MatchBy::default() };
         }
         if self.scopes.len() > MAX_LIST {
             return Err(Error::invalid("scopes", format!("at most {MAX_LIST} scopes")));
@@ -126,6 +226,23 @@ impl OidcConfig {
         }
         Ok(self)
     }
+}
+
+impl OidcConfig {
+    /// Check every value and normalise, as `OidcDraft::validate` does.
+    pub fn validate(self) -> Result<Self, Error> {
+        let draft = OidcDraft {
+            issuer: Some(self.issuer),
+            client_id: Some(self.client_id),
+            scopes: self.scopes,
+            groups_claim: self.groups_claim,
+            tenant_ids: self.tenant_ids,
+            graph_groups_url: self.graph_groups_url,
+            match_by_set: true,
+            login: self.login,
+        };
+        draft.validate()?.ready().ok_or_else(|| Error::invalid("issuer", "required"))
+    }
 
     /// The discovery document's address.
     pub fn discovery_url(&self) -> String {
@@ -166,6 +283,42 @@ mod tests {
         assert_eq!(c.tenant_ids, ["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"]);
         let round: OidcConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(round, c);
+    }
+
+    #[test]
+    fn entra_issuers_default_to_oid_matching() {
+        for i in [
+            "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0",
+            "https://login.microsoftonline.com/organizations/v2.0",
+            "https://login.microsoftonline.com/common/v2.0",
+            "https://login.microsoftonline.us/t/v2.0",
+            "https://login.chinacloudapi.cn/t/v2.0",
+            "https://login.partner.microsoftonline.cn/t/v2.0",
+        ] {
+            assert!(is_entra_issuer(i), "{i}");
+        }
+        for i in [
+            "https://acme.okta.com",
+            "http://login.microsoftonline.com/t/v2.0",
+            "https://login.microsoftonline.com.evil.com/t",
+        ] {
+            assert!(!is_entra_issuer(i), "{i}");
+        }
+        let draft =
+            |v: serde_json::Value| serde_json::from_value::<OidcDraft>(v).unwrap().validate().unwrap();
+        let entra = "https://login.microsoftonline.com/organizations/v2.0";
+        let d = draft(json!({"issuer": entra, "match_by_set": false}));
+        assert_eq!((d.login.match_by, d.warnings().len()), (MatchBy::ExternalId, 0));
+        let d = draft(json!({"issuer": "https://acme.okta.com", "match_by_set": false}));
+        assert_eq!(d.login.match_by, MatchBy::Email);
+        let d = draft(json!({"issuer": entra, "match_by": "user_name", "match_by_set": true}));
+        assert_eq!((d.login.match_by, d.warnings().len()), (MatchBy::UserName, 1));
+        assert!(d.warnings()[0].contains("preferred_username"), "{:?}", d.warnings());
+        // Stored before the field existed: chosen, never changed by itself.
+        let d = draft(json!({"issuer": entra, "client_id": "c"}));
+        assert_eq!(d.login.match_by, MatchBy::Email);
+        assert!(d.ready().is_some());
+        assert!(draft(json!({"issuer": entra})).ready().is_none(), "no client id: pending");
     }
 
     #[test]

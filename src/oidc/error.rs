@@ -19,6 +19,9 @@ pub enum LoginError {
     /// No OIDC connection with this id.
     #[error("no OIDC connection {id:?}")]
     UnknownConnection { id: String },
+    /// The connection has no issuer, client id or secret yet: set-up is unfinished.
+    #[error("connection {id:?} is pending: issuer, client id and client secret are not all set yet")]
+    Pending { id: String },
     /// The provider's metadata or keys could not be had.
     #[error("discovery: {0}")]
     Discovery(#[from] DiscoveryError),
@@ -97,6 +100,7 @@ impl LoginError {
     pub fn reason(&self) -> &'static str {
         match self {
             LoginError::UnknownConnection { .. } => "unknown_connection",
+            LoginError::Pending { .. } => "connection_pending",
             LoginError::Discovery(_) => "discovery_failed",
             LoginError::Provider { error, .. } if error == "access_denied" => "provider_denied",
             LoginError::Provider { .. } => "provider_error",
@@ -131,6 +135,8 @@ impl LoginError {
             LoginError::UnknownConnection { .. } | LoginError::Login(LoginRefused::ConnectionGone { .. }) => {
                 StatusCode::NOT_FOUND
             }
+            // The connection exists but is not in a state to sign anyone in.
+            LoginError::Pending { .. } => StatusCode::CONFLICT,
             LoginError::MissingParameter { .. }
             | LoginError::DuplicateParameter { .. }
             | LoginError::UnknownState
@@ -162,6 +168,10 @@ impl LoginError {
     pub fn message(&self) -> &'static str {
         match self {
             LoginError::UnknownConnection { .. } => "This sign-in link is not valid.",
+            LoginError::Pending { .. } => {
+                "Sign-in through this connection is not set up yet: its set-up is unfinished. \
+                 Please try again once your administrator has completed it."
+            }
             LoginError::Provider { error, .. } if error == "access_denied" => {
                 "The identity provider did not allow this sign-in."
             }

@@ -74,7 +74,9 @@ pub(crate) struct Loaded {
     pub sealed_secret: Option<Vec<u8>>,
 }
 
-/// The connection `id`, if it exists and is an OIDC one.
+/// The connection `id`, if it exists, is an OIDC one and is active (a
+/// pending one — no issuer, client id or secret yet — signs nobody in and has
+/// nothing to discover).
 pub(crate) async fn load(state: &AppState, id: &str) -> Result<Loaded, LoginError> {
     let (row, org) = match connections::get(&state.db, id).await {
         Ok(found) => found,
@@ -84,8 +86,11 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Loaded, LoginErro
     if row.kind != "oidc" {
         return Err(LoginError::UnknownConnection { id: id.to_string() });
     }
-    let cfg: OidcConfig = serde_json::from_str(&row.config)
+    let draft: config::OidcDraft = serde_json::from_str(&row.config)
         .map_err(|e| LoginError::Internal(format!("connection {id}: stored config unreadable: {e}")))?;
+    let Some(cfg) = draft.ready().filter(|_| row.secret.is_some()) else {
+        return Err(LoginError::Pending { id: row.id });
+    };
     Ok(Loaded { id: row.id, org, cfg, sealed_secret: row.secret })
 }
 

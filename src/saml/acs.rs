@@ -65,12 +65,29 @@ pub async fn saml_acs_post(
         Ok(c) => c,
         Err(e) => return refuse(&state, &id, &e),
     };
+    // A pending connection trusts no IdP yet: refused before anything is read or written.
+    if let Err(e) = conn.idp() {
+        return refuse(&state, &id, &e);
+    }
     let (valid, return_to) = match consume(&state, &conn, &headers, &body).await {
         Ok(v) => v,
         Err(e) => return refuse(&state, &id, &e),
     };
     let facts = attributes::facts(&valid, &conn.cfg, &conn.org.id, &conn.row.id);
-    match login::complete(&state.db, state.sessions.clone(), &state.public_url, facts).await {
+    let overage = facts.groups.is_none();
+    if overage {
+        record_overage(&state, &conn, &valid).await;
+    }
+    let completed = login::complete(&state.db, state.sessions.clone(), &state.public_url, facts).await;
+    if overage {
+        let user = completed.as_ref().map(|(_, u)| u.id.as_str()).unwrap_or("(login refused)");
+        tracing::warn!(
+            connection = %id, user, subject = %valid.name_id.escape_debug(), reason = "groups_overage",
+            "the IdP sent a groups link instead of the groups (Entra groups overage): \
+             the user's last known groups from this connection were kept"
+        );
+    }
+    match completed {
         Ok((issued, user)) => {
             tracing::info!(connection = %id, user = %user.id, assertion = %valid.assertion_id, "SAML login");
             let login = &conn.cfg.login;
@@ -96,6 +113,18 @@ pub async fn saml_acs_post(
     }
 }
 
+/// An overage assertion (groups link, no groups): count it, flag the
+/// connection and audit it. A failure to record is logged; the login goes on.
+async fn record_overage(state: &AppState, conn: &Loaded, valid: &ValidAssertion) {
+    state.metrics.groups_overage(&conn.row.id);
+    let detail = json!({"subject": valid.name_id, "assertion": valid.assertion_id});
+    if let Err(e) =
+        crate::connections::record_groups_overage(&state.db, &conn.org.id, &conn.row.id, detail).await
+    {
+        tracing::error!(connection = %conn.row.id, error = %e, "recording a groups overage failed");
+    }
+}
+
 /// Validate the posted message and record its use. Returns the assertion and
 /// the requested return address (stored at SP-initiated login, else RelayState).
 async fn consume(
@@ -110,7 +139,7 @@ async fn consume(
     let certs = conn.trusted_certs()?;
     let sp_keys = keys::open(&state.secret_box, &conn.row.id, conn.row.secret.as_deref())?;
     let (idp_entity_id, skew, allow_sha1) =
-        (conn.cfg.idp.entity_id.clone(), conn.cfg.clock_skew_seconds, conn.cfg.allow_sha1);
+        (conn.idp()?.entity_id.clone(), conn.cfg.clock_skew_seconds, conn.cfg.allow_sha1);
     let valid = tokio::task::spawn_blocking(move || {
         let exp = Expectations {
             idp_entity_id: &idp_entity_id,

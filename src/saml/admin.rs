@@ -1,6 +1,8 @@
-//! SAML connections in the admin API: create from IdP metadata (XML or URL),
-//! update settings or metadata, describe (never a private key). The SP keys
-//! are generated here, per connection, and stored only sealed.
+//! SAML connections in the admin API: create — from IdP metadata (XML or
+//! URL), or without it as a *pending* connection whose SP values the IdP's
+//! set-up page needs first — update settings or metadata (which activates a
+//! pending one), describe (never a private key). The SP keys are generated
+//! here, per connection, at creation, and stored only sealed.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -11,7 +13,7 @@ use super::config::{AttributeNames, DEFAULT_CLOCK_SKEW_SECS, IdpConfig, SETTING_
 use super::connection::{config_of, urls};
 use super::{idp_metadata, keys};
 use crate::clock;
-use crate::connections;
+use crate::connections::{self, Status};
 use crate::directory::Org;
 use crate::directory::orgs::new_id;
 use crate::error::{ApiError, Error};
@@ -70,9 +72,9 @@ async fn idp_from_body(s: &AppState, body: &Value) -> Result<Option<IdpConfig>, 
 pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiError> {
     check_fields(&body, &[])?;
     let name = name_of(&body)?.ok_or_else(|| Error::invalid("name", "required"))?;
-    let idp = idp_from_body(s, &body).await?.ok_or_else(|| {
-        Error::invalid("idp_metadata_xml", "give the IdP metadata as idp_metadata_xml or idp_metadata_url")
-    })?;
+    // Without metadata the connection is pending: SP keys and URLs exist at
+    // once, sign-in waits for a PATCH with the metadata.
+    let idp = idp_from_body(s, &body).await?;
     let id = new_id();
     let cn = format!("idbridge SAML SP {id}");
     let generated = tokio::task::spawn_blocking(move || keys::generate(&cn))
@@ -108,6 +110,7 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
         secret: Some(sealed),
         created_at: now.clone(),
         updated_at: now,
+        groups_overage_seen_at: None,
     };
     let row = connections::insert(&s.db, Operator::ACTOR, org, row).await?;
     Ok(describe(s, &row))
@@ -119,7 +122,15 @@ pub async fn update(
     mut row: ConnectionRow,
     body: Value,
 ) -> Result<Value, ApiError> {
-    check_fields(&body, &["refresh_metadata"])?;
+    check_fields(&body, &["refresh_metadata", "groups_overage_seen_at"])?;
+    // Only clearing is allowed: logins set it.
+    let clear_overage = match body.get("groups_overage_seen_at") {
+        None => false,
+        Some(Value::Null) => true,
+        Some(_) => {
+            return Err(Error::invalid("groups_overage_seen_at", "can only be cleared (null)").into());
+        }
+    };
     if body.get("kind").is_some_and(|k| k != "saml") {
         return Err(Error::invalid("kind", "the kind of a connection cannot change").into());
     }
@@ -130,21 +141,25 @@ pub async fn update(
     if let Some(name) = name_of(&body)? {
         row.name = name;
     }
+    let was_pending = cfg.idp.is_none();
     if let Some(idp) = idp_from_body(s, &body).await? {
-        cfg.idp = idp;
+        cfg.idp = Some(idp);
     } else if body.get("refresh_metadata") == Some(&Value::Bool(true)) {
-        let url = cfg.idp.metadata_url.clone().ok_or_else(|| {
+        let url = cfg.idp.as_ref().and_then(|i| i.metadata_url.clone()).ok_or_else(|| {
             Error::invalid("refresh_metadata", "this connection's metadata did not come from a URL")
         })?;
         let text = idp_metadata::fetch(&url, s.outbound).await?;
         let mut idp = idp_metadata::parse(&text)?;
         idp.metadata_url = Some(url);
         idp.metadata_fetched_at = Some(clock::now_str());
-        cfg.idp = idp;
+        cfg.idp = Some(idp);
     }
     cfg.apply_settings(&body)?;
     row.config = serde_json::to_string(&cfg).map_err(|_| ApiError::internal())?;
-    let row = connections::update(&s.db, Operator::ACTOR, row).await?;
+    let row = connections::update(&s.db, Operator::ACTOR, row, clear_overage).await?;
+    if was_pending && cfg.idp.is_some() {
+        tracing::info!(connection = %row.id, "SAML connection activated: IdP metadata added");
+    }
     Ok(describe(s, &row))
 }
 
@@ -165,23 +180,28 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         }
     };
     let u = urls(&s.public_url, &row.id, Some(&cfg));
+    let status = if cfg.idp.is_some() { Status::Active } else { Status::Pending };
+    let idp = cfg.idp.as_ref().map(|idp| {
+        json!({
+            "entity_id": idp.entity_id,
+            "sso_url": idp.sso_url,
+            "signing_certificate_sha256": idp.signing_certs.iter().map(|c| fingerprint(c)).collect::<Vec<_>>(),
+            "metadata_url": idp.metadata_url,
+            "metadata_fetched_at": idp.metadata_fetched_at,
+        })
+    });
     json!({
         "id": row.id,
         "kind": row.kind,
         "name": row.name,
+        "status": status,
         "sp_entity_id": u.entity_id,
         "acs_url": u.acs,
         "metadata_url": u.metadata,
         "login_url": u.login,
         "sp_signing_certificate": keys::pem_of(&cfg.sp_signing_cert),
         "sp_encryption_certificate": keys::pem_of(&cfg.sp_encryption_cert),
-        "idp": {
-            "entity_id": cfg.idp.entity_id,
-            "sso_url": cfg.idp.sso_url,
-            "signing_certificate_sha256": cfg.idp.signing_certs.iter().map(|c| fingerprint(c)).collect::<Vec<_>>(),
-            "metadata_url": cfg.idp.metadata_url,
-            "metadata_fetched_at": cfg.idp.metadata_fetched_at,
-        },
+        "idp": idp,
         "jit": cfg.login.jit,
         "match_by": cfg.login.match_by,
         "allowed_origins": cfg.login.allowed_origins,
@@ -190,6 +210,7 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         "allow_idp_initiated": cfg.allow_idp_initiated,
         "allow_sha1": cfg.allow_sha1,
         "attributes": cfg.attributes,
+        "groups_overage_seen_at": row.groups_overage_seen_at,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     })

@@ -4,6 +4,13 @@
 //! is the subject, and stands in for email (emailAddress format, or an
 //! unspecified one that looks like an address) or for the stable id
 //! (persistent format) when no attribute carries them.
+//!
+//! Entra's groups overage: "The number of groups emitted in a token is
+//! limited to 150 for SAML assertions and 200 for JWT, including nested
+//! groups" (Microsoft, "Configure group claims for applications"); above it
+//! Entra sends no groups attribute but a link to the user's groups in Graph
+//! (`http://schemas.microsoft.com/claims/groups.link`). Then the groups are
+//! *unknown* (`None`), not empty: the last known ones are kept (session::login).
 
 use super::config::SamlConfig;
 use super::validate::ValidAssertion;
@@ -14,6 +21,14 @@ const FORMAT_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unsp
 const FORMAT_PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 /// Most group values kept from one assertion (Entra caps SAML groups at 150).
 const MAX_GROUPS: usize = 1000;
+/// How the overage claim's name ends (Entra sends it under the
+/// `http://schemas.microsoft.com/claims/` namespace).
+const GROUPS_LINK_SUFFIX: &str = "claims/groups.link";
+
+/// The assertion only points to the user's groups (Entra's groups overage).
+pub fn groups_overage(v: &ValidAssertion) -> bool {
+    v.attributes.iter().any(|(name, _)| name.ends_with(GROUPS_LINK_SUFFIX))
+}
 
 /// The first value of the first listed attribute that has one.
 fn first(v: &ValidAssertion, names: &[String]) -> Option<String> {
@@ -53,6 +68,8 @@ pub fn facts(v: &ValidAssertion, cfg: &SamlConfig, org_id: &str, connection_id: 
             }
         }
     }
+    // A groups link with no group values: unknown, keep the last known ones.
+    let groups = if groups.is_empty() && groups_overage(v) { None } else { Some(groups) };
     LoginFacts {
         org_id: org_id.to_string(),
         connection_id: connection_id.to_string(),
@@ -80,13 +97,13 @@ mod tests {
 
     fn cfg() -> SamlConfig {
         SamlConfig {
-            idp: IdpConfig {
+            idp: Some(IdpConfig {
                 entity_id: "i".into(),
                 sso_url: None,
                 signing_certs: vec![],
                 metadata_url: None,
                 metadata_fetched_at: None,
-            },
+            }),
             sp_entity_id: None,
             sp_signing_cert: String::new(),
             sp_encryption_cert: String::new(),
@@ -122,7 +139,7 @@ mod tests {
         let f = facts(&okta, &cfg(), "o", "c");
         assert_eq!(f.email.as_deref(), Some("ann@acme.com"));
         assert_eq!(f.display_name.as_deref(), Some("Ann Lee"));
-        assert_eq!(f.groups, ["Engineering", "Everyone"]);
+        assert_eq!(f.groups.as_deref(), Some(&["Engineering".to_string(), "Everyone".to_string()][..]));
         let entra = assertion(
             FORMAT_PERSISTENT,
             "opaque-xyz",
@@ -136,6 +153,20 @@ mod tests {
         assert_eq!(f.email.as_deref(), Some("bo@acme.com"));
         assert_eq!(f.external_id.as_deref(), Some("oid-1"));
         assert_eq!(f.subject, "opaque-xyz");
-        assert_eq!(f.groups, ["6f1c-guid"]);
+        assert_eq!(f.groups, Some(vec!["6f1c-guid".to_string()]));
+    }
+
+    #[test]
+    fn groups_link_without_groups_is_unknown_not_empty() {
+        let link = "http://schemas.microsoft.com/claims/groups.link";
+        let graph = "https://graph.windows.net/t/users/o/getMemberObjects";
+        let overage = assertion(FORMAT_PERSISTENT, "x", &[(link, &[graph])]);
+        assert!(groups_overage(&overage));
+        assert_eq!(facts(&overage, &cfg(), "o", "c").groups, None);
+        let none = assertion(FORMAT_PERSISTENT, "x", &[]);
+        assert_eq!(facts(&none, &cfg(), "o", "c").groups, Some(vec![]));
+        // Values present beside a link are used as they are.
+        let both = assertion(FORMAT_PERSISTENT, "x", &[(link, &[graph]), ("groups", &["g"])]);
+        assert_eq!(facts(&both, &cfg(), "o", "c").groups, Some(vec!["g".to_string()]));
     }
 }

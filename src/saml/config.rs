@@ -87,7 +87,10 @@ impl Default for AttributeNames {
 /// The `config` JSON of a SAML connection.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SamlConfig {
-    pub idp: IdpConfig,
+    /// The IdP, from its metadata; `None` while the connection is pending
+    /// (created before the IdP gave a metadata URL: every sign-in is refused).
+    #[serde(default)]
+    pub idp: Option<IdpConfig>,
     /// Override of the SP entityID (default `{public_url}/saml/{id}/metadata`).
     #[serde(default)]
     pub sp_entity_id: Option<String>,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::config::SamlConfig;
+use super::config::{IdpConfig, SamlConfig};
 use super::error::SamlError;
 use super::idp_metadata;
 use crate::clock;
@@ -52,10 +52,14 @@ impl Loaded {
         urls(public_url, &self.row.id, Some(&self.cfg))
     }
 
+    /// The IdP; a pending connection (no metadata yet) signs nobody in.
+    pub fn idp(&self) -> Result<&IdpConfig, SamlError> {
+        self.cfg.idp.as_ref().ok_or_else(|| SamlError::Pending { id: self.row.id.clone() })
+    }
+
     /// The trusted IdP signing certificates as DER.
     pub fn trusted_certs(&self) -> Result<Vec<Vec<u8>>, SamlError> {
-        self.cfg
-            .idp
+        self.idp()?
             .signing_certs
             .iter()
             .map(|c| STANDARD.decode(c))
@@ -92,10 +96,12 @@ pub async fn load(state: &AppState, id: &str) -> Result<Loaded, SamlError> {
     Ok(loaded)
 }
 
-/// Start a background refresh of URL-sourced metadata when it is stale.
+/// Start a background refresh of URL-sourced metadata when it is stale (a
+/// pending connection has none to refresh).
 fn maybe_refresh(state: &AppState, c: &Loaded) {
-    let Some(url) = c.cfg.idp.metadata_url.clone() else { return };
-    let fetched = c.cfg.idp.metadata_fetched_at.as_deref().and_then(clock::parse);
+    let Some(idp) = c.cfg.idp.as_ref() else { return };
+    let Some(url) = idp.metadata_url.clone() else { return };
+    let fetched = idp.metadata_fetched_at.as_deref().and_then(clock::parse);
     let stale = fetched.is_none_or(|t| (clock::now() - t).whole_seconds() > REFRESH_AFTER.as_secs() as i64);
     if !stale {
         return;
@@ -125,21 +131,22 @@ pub async fn refresh(state: &AppState, id: &str, url: &str) -> Result<usize, cra
     let (mut row, _) = connections::get(&state.db, id).await?;
     let mut cfg: SamlConfig = serde_json::from_str(&row.config)
         .map_err(|e| crate::error::Error::invalid("config", e.to_string()))?;
-    if idp.entity_id != cfg.idp.entity_id {
+    let current = cfg.idp.as_ref().map(|i| i.entity_id.clone()).unwrap_or_default();
+    if idp.entity_id != current {
         return Err(crate::error::Error::invalid(
             "idp_metadata_url",
             format!(
-                "entityID changed from {:?} to {:?}; update the connection explicitly",
-                cfg.idp.entity_id, idp.entity_id
+                "entityID changed from {current:?} to {:?}; update the connection explicitly",
+                idp.entity_id
             ),
         ));
     }
     idp.metadata_url = Some(url.to_string());
     idp.metadata_fetched_at = Some(clock::now_str());
     let n = idp.signing_certs.len();
-    cfg.idp = idp;
+    cfg.idp = Some(idp);
     row.config =
         serde_json::to_string(&cfg).map_err(|e| crate::error::Error::invalid("config", e.to_string()))?;
-    connections::update(&state.db, "saml:metadata-refresh", row).await?;
+    connections::update(&state.db, "saml:metadata-refresh", row, false).await?;
     Ok(n)
 }

@@ -113,6 +113,9 @@ pub enum SamlError {
     /// No such SAML connection.
     #[error("no SAML connection {id:?}")]
     UnknownConnection { id: String },
+    /// The connection has no IdP metadata yet: set-up is unfinished.
+    #[error("connection {id:?} is pending: no IdP metadata has been added yet")]
+    Pending { id: String },
     /// The store failed.
     #[error("store: {0}")]
     Store(String),
@@ -158,6 +161,7 @@ impl SamlError {
             Replay { .. } => "replay",
             Misconfigured { .. } => "misconfigured",
             UnknownConnection { .. } => "unknown_connection",
+            Pending { .. } => "connection_pending",
             Store(_) => "internal",
         }
     }
@@ -171,6 +175,8 @@ impl SamlError {
                 StatusCode::BAD_REQUEST
             }
             UnknownConnection { .. } => StatusCode::NOT_FOUND,
+            // The connection exists but is not in a state to sign anyone in.
+            Pending { .. } => StatusCode::CONFLICT,
             Misconfigured { .. } | Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::FORBIDDEN,
         }
@@ -197,6 +203,10 @@ impl SamlError {
                 "Start the sign-in from this application, not from the identity provider."
             }
             UnknownConnection { .. } => "This sign-in connection does not exist.",
+            Pending { .. } => {
+                "Sign-in through this connection is not set up yet: its set-up is unfinished. \
+                 Please try again once your administrator has completed it."
+            }
             Misconfigured { .. } | Store(_) => "Sign-in is not available right now.",
             _ => "The sign-in message from your identity provider was not accepted.",
         }

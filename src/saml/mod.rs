@@ -150,7 +150,7 @@ async fn login_redirect(
     relay_state: Option<&str>,
 ) -> Result<(String, String), SamlError> {
     let conn = connection::load(state, id).await?;
-    let sso = conn.cfg.idp.sso_url.clone().ok_or(SamlError::Misconfigured {
+    let sso = conn.idp()?.sso_url.clone().ok_or(SamlError::Misconfigured {
         detail:
             "the IdP metadata has no HTTP-Redirect SingleSignOnService; SP-initiated login is unavailable"
                 .into(),

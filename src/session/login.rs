@@ -46,7 +46,10 @@ pub struct LoginFacts {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     /// Raw group claim values (names from Okta, object-id GUIDs from Entra).
-    pub groups: Vec<String>,
+    /// `None`: the IdP left the groups out and only pointed to them (Entra's
+    /// SAML groups overage) — unknown, which is not "no groups": the values
+    /// this connection asserted at the user's last login are kept.
+    pub groups: Option<Vec<String>>,
     pub match_by: MatchBy,
     /// Create the user just in time when no user matches.
     pub jit: bool,
@@ -200,7 +203,16 @@ pub async fn complete(
             return Err(LoginRefused::Inactive { user_id: user.id });
         }
         adopt_if_manual(tx, &mut user, &facts, &actor, &now)?;
-        store::users::set_claim_groups(tx, &user.id, &facts.connection_id, &facts.groups)?;
+        // Groups unknown (overage): keep the last known facts of this
+        // connection rather than drop access silently; the protocol handler
+        // has logged, counted and flagged it.
+        let kept = match &facts.groups {
+            Some(groups) => {
+                store::users::set_claim_groups(tx, &user.id, &facts.connection_id, groups)?;
+                None
+            }
+            None => Some(store::users::keep_claim_groups_of(tx, &user.id, &facts.connection_id)?),
+        };
         reconcile_user(tx, &facts.org_id, &user.id, &actor)?;
         let (org_role, projects) = effective_roles(tx, &user)?;
         if org_role.is_none() && projects.is_empty() {
@@ -242,7 +254,10 @@ pub async fn complete(
                 actor: &actor,
                 action: "session.create",
                 target: &format!("user:{}", user.id),
-                detail: json!({"jti": claims.jti, "groups": facts.groups.len()}),
+                detail: match kept {
+                    None => json!({"jti": claims.jti, "groups": facts.groups.as_ref().map_or(0, Vec::len)}),
+                    Some(n) => json!({"jti": claims.jti, "groups_overage": true, "groups_kept": n}),
+                },
             },
         )?;
         Ok((Issued { token: signed, jti: claims.jti, expires_at: clock::format(expires) }, user))

@@ -1,5 +1,6 @@
 //! SSO connections (SAML or OIDC) of an org: a JSON config without secrets,
-//! and a sealed secret part (private keys, client secrets).
+//! a sealed secret part (private keys, client secrets), and what logins
+//! record about the connection (when a groups overage was last seen).
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -18,9 +19,12 @@ pub struct ConnectionRow {
     pub secret: Option<Vec<u8>>,
     pub created_at: String,
     pub updated_at: String,
+    /// When a login last came without the user's groups (Entra's SAML
+    /// groups overage); set by logins, never by `update`.
+    pub groups_overage_seen_at: Option<String>,
 }
 
-const COLS: &str = "id, org_id, kind, name, config, secret, created_at, updated_at";
+const COLS: &str = "id, org_id, kind, name, config, secret, created_at, updated_at, groups_overage_seen_at";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
     Ok(ConnectionRow {
@@ -32,13 +36,24 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
         secret: r.get(5)?,
         created_at: r.get(6)?,
         updated_at: r.get(7)?,
+        groups_overage_seen_at: r.get(8)?,
     })
 }
 
 pub fn insert(conn: &Connection, c: &ConnectionRow) -> Result<(), StoreError> {
     conn.execute(
-        &format!("INSERT INTO connections ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-        params![c.id, c.org_id, c.kind, c.name, c.config, c.secret, c.created_at, c.updated_at],
+        &format!("INSERT INTO connections ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            c.id,
+            c.org_id,
+            c.kind,
+            c.name,
+            c.config,
+            c.secret,
+            c.created_at,
+            c.updated_at,
+            c.groups_overage_seen_at
+        ],
     )?;
     Ok(())
 }
@@ -64,6 +79,18 @@ pub fn update(conn: &Connection, c: &ConnectionRow) -> Result<bool, StoreError> 
         "UPDATE connections SET name = ?2, config = ?3, secret = ?4, updated_at = ?5 WHERE id = ?1",
         params![c.id, c.name, c.config, c.secret, c.updated_at],
     )? == 1)
+}
+
+/// Record that a login of this connection came without the user's groups
+/// (a groups overage) at `at`; true if the row exists.
+pub fn mark_groups_overage(conn: &Connection, id: &str, at: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("UPDATE connections SET groups_overage_seen_at = ?2 WHERE id = ?1", params![id, at])?
+        == 1)
+}
+
+/// Forget the recorded groups overage (the operator has dealt with it).
+pub fn clear_groups_overage(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("UPDATE connections SET groups_overage_seen_at = NULL WHERE id = ?1", params![id])? == 1)
 }
 
 pub fn delete(conn: &Connection, org_id: &str, id: &str) -> Result<bool, StoreError> {

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_login_states", include_str!("migrations/0002_login_states.sql")),
     ("0003_scim", include_str!("migrations/0003_scim.sql")),
     ("0004_access_origin", include_str!("migrations/0004_access_origin.sql")),
+    ("0005_connection_overage", include_str!("migrations/0005_connection_overage.sql")),
 ];
 
 /// Apply the migrations the database has not seen yet; returns their numbers.
@@ -76,7 +77,7 @@ mod tests {
                  ('o', 'outsider', 'mapping', 'admin', 't'), ('o', 'outsider', 'manual', 'member', 't'),
                  ('o', 'signed-in', 'mapping', 'member', 't');",
         )?;
-        assert_eq!(apply(&mut conn)?, vec![4]);
+        assert_eq!(apply(&mut conn)?, vec![4, 5]);
         let all = |sql: &str| -> Result<Vec<String>, StoreError> {
             let mut stmt = conn.prepare(sql)?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;

@@ -105,6 +105,22 @@ pub fn set_claim_groups(
     Ok(())
 }
 
+/// A login through `connection_id` that did not say which groups the user is
+/// in (a groups overage): keep the values this connection asserted last and
+/// drop other connections' (as any login through it does). Returns how many
+/// values were kept.
+pub fn keep_claim_groups_of(
+    conn: &Connection,
+    user_id: &str,
+    connection_id: &str,
+) -> Result<usize, StoreError> {
+    conn.prepare_cached("DELETE FROM user_claim_groups WHERE user_id = ?1 AND connection_id <> ?2")?
+        .execute(params![user_id, connection_id])?;
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM user_claim_groups WHERE user_id = ?1 AND connection_id = ?2")?
+        .query_row(params![user_id, connection_id], |r| r.get::<_, i64>(0))? as usize)
+}
+
 /// Drop every claim value a connection asserted (the connection is being
 /// deleted); returns the users who had some, ascending.
 pub fn drop_connection_claims(conn: &Connection, connection_id: &str) -> Result<Vec<String>, StoreError> {

@@ -212,7 +212,7 @@ impl TestApp {
             email: Some(email.into()),
             given_name: Some("Test".into()),
             family_name: Some("User".into()),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
+            groups: Some(groups.iter().map(|g| g.to_string()).collect()),
             jit: true,
             ..Default::default()
         };
@@ -244,6 +244,7 @@ impl TestApp {
             secret: None,
             created_at: now.clone(),
             updated_at: now,
+            groups_overage_seen_at: None,
         };
         idbridge::connections::insert(&self.state.db, "test", &org, row).await.unwrap();
         id
