@@ -126,12 +126,17 @@ pub fn adoptable(conn: &Connection, org_id: &str, cols: &UserColumns) -> Result<
     if found.len() > 1 {
         tracing::warn!(org_id, userName = %cols.user_name, externalId = ?cols.external_id, candidates = ?found,
             "SCIM create matches several existing users; refused rather than guessing");
-        let ids: Vec<&str> = found.iter().map(|a| a.user_id.as_str()).collect();
+        // Operator-made users stay invisible to SCIM: counted, never named.
+        let mut named: Vec<&str> =
+            found.iter().filter(|a| a.from != "manual").map(|a| a.user_id.as_str()).collect();
+        if found.iter().any(|a| a.from == "manual") {
+            named.push("an operator-made user");
+        }
         return Err(ScimError::uniqueness(format!(
             "this user matches {} existing users of the organization ({}) by the connections' match rules; \
              refusing to guess which one it is",
             found.len(),
-            ids.join(", ")
+            named.join(", ")
         )));
     }
     Ok(found.pop())

@@ -209,3 +209,28 @@ async fn one_user_email_sign_in_prefers_the_scim_user_and_never_bypasses_its_dea
     let refused = app.login("acme", MAIL, &[]).await.unwrap_err();
     assert_eq!(refused.reason(), "user_inactive", "{refused}");
 }
+
+#[tokio::test]
+async fn one_user_an_operator_made_candidate_is_counted_but_never_named_to_scim() {
+    let app = acme().await;
+    app.project("acme", "research").await;
+    let (s, c) = app
+        .admin_post(
+            "/admin/v1/orgs/acme/projects/research/collaborators",
+            json!({"email": MAIL, "role": "member"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let manual = c["user_id"].as_str().unwrap().to_string();
+    let conn = connect(&app, "acme", &Idp::entra(), json!({"match_by": "external_id"})).await;
+    let jit =
+        me_id(&app, &session_of(&post(&app, &conn, &entra(&conn, OID, "bo@other.example"), None).await))
+            .await;
+    let scim = app.scim("acme").await;
+    let (s, err) = scim.post("/Users", entra_create(UPN, OID, MAIL)).await;
+    assert_eq!((s, err["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")), "{err}");
+    let detail = err["detail"].as_str().unwrap();
+    assert!(detail.contains(&jit) && detail.contains("an operator-made user"), "{detail}");
+    assert!(!detail.contains(&manual), "SCIM never sees operator-made users: {detail}");
+    assert_eq!(origin(&app, &manual).await, "manual");
+}
