@@ -32,8 +32,16 @@ fn render(conn: &Connection, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) 
     Ok(group_resource(&ctx.base, row, members.as_deref()))
 }
 
-fn uniqueness(e: StoreError) -> ScimError {
-    match e {
+/// A uniqueness failure as SCIM's 409 `uniqueness`, naming the attribute.
+/// displayName is unique per org case-insensitively (Entra matches groups by
+/// it, and mapping rules name groups by it); RFC 7643 §2.4 lets the service
+/// provider enforce `uniqueness` "server" on an attribute.
+fn uniqueness(display_name: &str) -> impl Fn(StoreError) -> ScimError + '_ {
+    move |e| match e {
+        StoreError::Conflict { what } if what.contains("display_name_key") => ScimError::uniqueness(format!(
+            "displayName {display_name:?} is already the name of another group in this organization \
+             (group names are unique, case-insensitively)"
+        )),
         StoreError::Conflict { .. } => ScimError::uniqueness("externalId is already in use by another group"),
         other => other.into(),
     }
@@ -139,7 +147,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
             created_at: now.clone(),
             updated_at: now,
         };
-        st::insert_group(tx, &ctx.client.org_id, &row).map_err(uniqueness)?;
+        st::insert_group(tx, &ctx.client.org_id, &row).map_err(uniqueness(&row.display_name))?;
         let ops = MemberOps { add: members.unwrap_or_default(), ..Default::default() };
         let (added, _) = change_members(tx, &ctx, &row.id, &ops)?;
         if mapped(tx, &ctx.client.org_id, &row.display_name, row.external_id.as_deref())? {
@@ -180,7 +188,7 @@ pub fn update_in(
     let now = clock::now_str();
     let renamed = before.display_name != after.display_name || before.external_id != after.external_id;
     if renamed || before.attributes != after.attributes {
-        st::update_group(tx, &ctx.client.org_id, &after, &now).map_err(uniqueness)?;
+        st::update_group(tx, &ctx.client.org_id, &after, &now).map_err(uniqueness(&after.display_name))?;
     }
     let (added, removed) = change_members(tx, ctx, &before.id, ops)?;
     if !added.is_empty() || !removed.is_empty() {

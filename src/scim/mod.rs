@@ -3,6 +3,7 @@
 //! bearer tokens. Client quirks are normalised at the edge (resource.rs,
 //! patch/); facts are recorded and access/ reconciles the affected users.
 
+pub mod adopt;
 pub mod auth;
 pub mod bulk;
 pub mod error;

@@ -132,7 +132,7 @@ const MEMBER: &[Attr] = &[
 ];
 
 pub const GROUP_ATTRS: &[Attr] =
-    &[Attr { required: true, ..a("displayName", "string") }, multi("members", MEMBER)];
+    &[Attr { required: true, uniqueness: "server", ..a("displayName", "string") }, multi("members", MEMBER)];
 
 /// Which resource a path is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

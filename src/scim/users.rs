@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::adopt;
 use super::auth::ScimClient;
 use super::error::ScimError;
 use super::filter::matches;
@@ -85,19 +86,31 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
     let ctx = ctx.clone();
     db.write(move |tx| {
         let now = clock::now_str();
-        let id = match adoptable(tx, &ctx, &cols)? {
-            Some(manual) => {
-                // The IdP brings an address an operator added by hand (an external
-                // collaborator): SCIM adopts that row instead of refusing the userName
-                // as taken; it keeps its manual grants (docs/mapping.md).
-                crate::store::users::adopt(tx, &ctx.client.org_id, &manual, "scim", &now)?;
-                st::replace_user(tx, &ctx.client.org_id, &manual, &cols, &now).map_err(uniqueness)?;
-                audit_user(tx, &ctx, "user.adopt", &manual, json!({"from": "manual", "origin": "scim"}))?;
-                manual
+        let org = &ctx.client.org_id;
+        let id = match adopt::adoptable(tx, org, &cols)? {
+            Some(a) => {
+                // The person is already here: an operator added the address by hand
+                // (an external collaborator), or they signed in just in time before
+                // SCIM ran. SCIM takes that row over — same id, so sessions, grants
+                // and claim facts stay and deprovisioning reaches them — instead of
+                // duplicating it (docs/mapping.md, "One person, one user").
+                crate::store::users::take_over(tx, org, &a.user_id, a.from, "scim", &now)?;
+                st::replace_user(tx, org, &a.user_id, &cols, &now).map_err(uniqueness)?;
+                let rule = a.rule.map(|r| serde_json::to_value(r).unwrap_or(Value::Null));
+                audit_user(
+                    tx,
+                    &ctx,
+                    "user.adopt",
+                    &a.user_id,
+                    json!({"from": a.from, "origin": "scim", "match_by": rule, "connections": a.connections}),
+                )?;
+                tracing::info!(org_id = %org, user_id = %a.user_id, from = a.from, match_by = ?a.rule,
+                    "SCIM create adopted an existing user");
+                a.user_id
             }
             None => {
                 let id = new_id();
-                st::insert_user(tx, &ctx.client.org_id, &id, &cols, &now).map_err(uniqueness)?;
+                st::insert_user(tx, org, &id, &cols, &now).map_err(uniqueness)?;
                 id
             }
         };
@@ -113,14 +126,6 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
         Ok((render(tx, &ctx, &row)?, row.version))
     })
     .await
-}
-
-/// The operator-made user whose address is the new user's userName, else its email.
-fn adoptable(conn: &Connection, ctx: &Ctx, cols: &st::UserColumns) -> Result<Option<String>, ScimError> {
-    let user_name_key = cols.user_name.to_lowercase();
-    let email_key = cols.email.as_deref().map(str::to_lowercase);
-    let keys: Vec<&str> = std::iter::once(user_name_key.as_str()).chain(email_key.as_deref()).collect();
-    Ok(crate::store::users::manual_by_address(conn, &ctx.client.org_id, &keys)?.map(|u| u.id))
 }
 
 /// Map a uniqueness failure to SCIM's 409 `uniqueness` naming the attribute.

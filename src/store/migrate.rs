@@ -12,6 +12,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_scim", include_str!("migrations/0003_scim.sql")),
     ("0004_access_origin", include_str!("migrations/0004_access_origin.sql")),
     ("0005_connection_overage", include_str!("migrations/0005_connection_overage.sql")),
+    ("0006_one_user_one_group_name", include_str!("migrations/0006_one_user_one_group_name.sql")),
 ];
 
 /// Apply the migrations the database has not seen yet; returns their numbers.
@@ -77,7 +78,7 @@ mod tests {
                  ('o', 'outsider', 'mapping', 'admin', 't'), ('o', 'outsider', 'manual', 'member', 't'),
                  ('o', 'signed-in', 'mapping', 'member', 't');",
         )?;
-        assert_eq!(apply(&mut conn)?, vec![4, 5]);
+        assert_eq!(apply(&mut conn)?, vec![4, 5, 6]);
         let all = |sql: &str| -> Result<Vec<String>, StoreError> {
             let mut stmt = conn.prepare(sql)?;
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
@@ -92,6 +93,66 @@ mod tests {
         assert_eq!(all("SELECT user_id FROM group_members")?, ["signed-in"]);
         let grants = all("SELECT user_id || ':' || source FROM org_grants ORDER BY user_id, source")?;
         assert_eq!(grants, ["outsider:manual", "signed-in:mapping"]);
+        Ok(())
+    }
+
+    #[test]
+    fn version_6_renames_later_duplicate_groups_and_ends_sessions_of_shadowed_jit_users()
+    -> Result<(), StoreError> {
+        let mut conn = Connection::open_in_memory()?;
+        for (_, sql) in &MIGRATIONS[..5] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 5)?;
+        conn.execute_batch(
+            "INSERT INTO orgs VALUES ('o', 'acme', 'Acme', 't'), ('p', 'globex', 'Globex', 't');
+             INSERT INTO groups (id, org_id, display_name, display_name_key, attributes, created_at, updated_at) VALUES
+                 ('g2', 'o', 'ENG', 'eng', '{\"displayName\":\"ENG\"}', '2', '2'),
+                 ('g1', 'o', 'Eng', 'eng', '{\"displayName\":\"Eng\"}', '1', '1'),
+                 ('g3', 'o', 'eng', 'eng', '{\"displayName\":\"eng\"}', '2', '2'),
+                 ('h1', 'p', 'Eng', 'eng', '{}', '9', '9'),
+                 ('h2', 'o', 'Ops', 'ops', '{}', '1', '1');
+             INSERT INTO users (id, org_id, origin, user_name, user_name_key, email, email_key, created_at, updated_at) VALUES
+                 ('jit', 'o', 'sso', 'bo@acme.com', 'bo@acme.com', 'bo@acme.com', 'bo@acme.com', '1', '1'),
+                 ('scim', 'o', 'scim', 'bo@acme.onmicrosoft.com', 'bo@acme.onmicrosoft.com', 'Bo@acme.com', 'bo@acme.com', '2', '2'),
+                 ('alone', 'o', 'sso', 'cy@acme.com', 'cy@acme.com', 'cy@acme.com', 'cy@acme.com', '1', '1'),
+                 ('other-org', 'p', 'sso', 'bo@acme.com', 'bo@acme.com', 'bo@acme.com', 'bo@acme.com', '1', '1');
+             INSERT INTO sessions (jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at) VALUES
+                 ('s-jit', 'jit', 'o', 'c', 't', 't', 't'), ('s-scim', 'scim', 'o', 'c', 't', 't', 't'),
+                 ('s-alone', 'alone', 'o', 'c', 't', 't', 't'), ('s-other', 'other-org', 'p', 'c', 't', 't', 't');",
+        )?;
+        assert_eq!(apply(&mut conn)?, vec![6]);
+        let all = |sql: &str| -> Result<Vec<String>, StoreError> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        assert_eq!(
+            all("SELECT id || '|' || display_name || '|' || display_name_key || '|' || version || '|' || \
+                 ifnull(json_extract(attributes, '$.displayName'), '') FROM groups WHERE org_id = 'o' ORDER BY id")?,
+            [
+                "g1|Eng|eng|1|Eng",
+                "g2|ENG (duplicate g2)|eng (duplicate g2)|2|ENG (duplicate g2)",
+                "g3|eng (duplicate g3)|eng (duplicate g3)|2|eng (duplicate g3)",
+                "h2|Ops|ops|1|"
+            ]
+        );
+        assert_eq!(all("SELECT display_name FROM groups WHERE org_id = 'p'")?, ["Eng"], "per org");
+        assert_eq!(all("SELECT jti FROM sessions WHERE revoked_at IS NOT NULL")?, ["s-jit"]);
+        assert_eq!(
+            all("SELECT action || ' ' || target FROM audit_events ORDER BY id")?,
+            [
+                "scim.group.rename_duplicate group:g2",
+                "scim.group.rename_duplicate group:g3",
+                "user.shadowed user:jit"
+            ]
+        );
+        let dup = conn.execute(
+            "INSERT INTO groups (id, org_id, display_name, display_name_key, created_at, updated_at)
+             VALUES ('g4', 'o', 'eNg', 'eng', 't', 't')",
+            [],
+        );
+        assert!(matches!(dup.map_err(StoreError::from), Err(StoreError::Conflict { .. })));
         Ok(())
     }
 

@@ -57,11 +57,20 @@ pub fn by_id(conn: &Connection, org_id: &str, id: &str) -> Result<Option<User>, 
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, id], user_row).optional()?)
 }
 
-/// The user whose email, or else whose userName, equals `email_key` (lowercased).
+/// Which of several rows with one address a sign-in means: the SCIM-managed
+/// one, then a just-in-time one, then an operator-made one.
+const ORIGIN_RANK: &str = "CASE origin WHEN 'scim' THEN 0 WHEN 'sso' THEN 1 ELSE 2 END";
+
+/// The user a sign-in by email means: among the org's live (not SCIM-deleted)
+/// users whose email or userName equals `email_key` (lowercased), the
+/// SCIM-managed one first, then the one whose email (not userName) matches,
+/// then the oldest. Inactive users are not skipped: the caller refuses an
+/// inactive one, so a deactivated SCIM user never falls back to an older
+/// just-in-time duplicate with the same address (docs/mapping.md, "One person, one user").
 pub fn by_email(conn: &Connection, org_id: &str, email_key: &str) -> Result<Option<User>, StoreError> {
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND deleted = 0 AND (email_key = ?2 OR user_name_key = ?2)
-         ORDER BY (email_key = ?2) DESC, created_at LIMIT 1"
+         ORDER BY {ORIGIN_RANK}, (email_key = ?2) DESC, created_at, id LIMIT 1"
     );
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, email_key], user_row).optional()?)
 }
@@ -155,13 +164,65 @@ pub fn manual_by_address(conn: &Connection, org_id: &str, keys: &[&str]) -> Resu
 /// (`scim` or `sso`) and the mapping applies to it from now on. True if the
 /// user was `manual`; any other user is left alone.
 pub fn adopt(conn: &Connection, org_id: &str, id: &str, origin: &str, at: &str) -> Result<bool, StoreError> {
+    take_over(conn, org_id, id, "manual", origin, at)
+}
+
+/// Change a live user's origin from `from` to `to`; true if it was `from`.
+pub fn take_over(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    from: &str,
+    to: &str,
+    at: &str,
+) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached(
-            "UPDATE users SET origin = ?3, updated_at = ?4, version = version + 1
-             WHERE org_id = ?1 AND id = ?2 AND origin = 'manual'",
+            "UPDATE users SET origin = ?4, updated_at = ?5, version = version + 1
+             WHERE org_id = ?1 AND id = ?2 AND origin = ?3 AND deleted = 0",
         )?
-        .execute(params![org_id, id, origin, at])?
+        .execute(params![org_id, id, from, to, at])?
         == 1)
+}
+
+/// Which attribute a just-in-time user is looked up by (a connection's match rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JitKey {
+    /// `external_id`, exactly.
+    ExternalId,
+    /// `email_key` or `user_name_key` (an email sign-in matches either, see [`by_email`]).
+    Email,
+    /// `user_name_key`.
+    UserName,
+}
+
+/// The live just-in-time (`sso`) users of the org whose `key` attribute equals
+/// one of `values` (lowercased already for `Email` and `UserName`), by id.
+pub fn jit_matching(
+    conn: &Connection,
+    org_id: &str,
+    key: JitKey,
+    values: &[String],
+) -> Result<Vec<User>, StoreError> {
+    let cond = match key {
+        JitKey::ExternalId => "external_id = ?2",
+        JitKey::Email => "(email_key = ?2 OR user_name_key = ?2)",
+        JitKey::UserName => "user_name_key = ?2",
+    };
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND origin = 'sso' AND deleted = 0 AND {cond} ORDER BY id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut out: Vec<User> = Vec::new();
+    for v in values {
+        for u in stmt.query_map(params![org_id, v], user_row)? {
+            let u = u?;
+            if !out.iter().any(|o| o.id == u.id) {
+                out.push(u);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Set a user's active flag; true if it changed.

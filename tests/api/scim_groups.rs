@@ -157,3 +157,69 @@ async fn discovery_endpoints_describe_the_server() {
     assert_eq!((un["uniqueness"].as_str(), un["caseExact"].as_bool()), (Some("server"), Some(false)));
     assert_eq!(scim.get("/Schemas/urn:nope").await.0, StatusCode::NOT_FOUND);
 }
+
+/// Issue 10: group names are unique per org, case-insensitively (Entra matches groups by
+/// displayName; mapping rules name groups by it). Every way to name a group — POST, PUT,
+/// Entra's and Okta's PATCH renames, Bulk — answers 409 `uniqueness` and changes nothing.
+#[tokio::test]
+async fn group_names_are_unique_per_org_case_insensitively() {
+    let app = spawn_app().await;
+    app.org("acme").await;
+    app.org("globex").await;
+    let scim = app.scim("acme").await;
+    let eng = scim.group("Engineering", &[]).await;
+    let ops = scim.group("Ops", &[]).await;
+    let unique = |s: StatusCode, v: &serde_json::Value| {
+        assert_eq!((s, v["scimType"].as_str()), (StatusCode::CONFLICT, Some("uniqueness")), "{v}");
+        let detail = v["detail"].as_str().unwrap();
+        assert!(detail.contains("displayName") && detail.contains("another group"), "{detail}");
+    };
+
+    let (s, v) = scim.post("/Groups", json!({"schemas": [GROUP], "displayName": "ENGINEERING"})).await;
+    unique(s, &v);
+    let put = json!({"schemas": [GROUP], "displayName": "engineering", "members": []});
+    let (s, v) = scim.put(&format!("/Groups/{ops}"), put).await;
+    unique(s, &v);
+    let mut entra: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/scim/entra/update-group-non-member.json")).unwrap();
+    entra["Operations"][0]["value"] = json!("Engineering");
+    let (s, v) = scim.patch(&format!("/Groups/{ops}"), entra).await;
+    unique(s, &v);
+    let mut okta: serde_json::Value =
+        serde_json::from_str(include_str!("../../fixtures/scim/okta/rename-group.json")).unwrap();
+    okta["Operations"][0]["value"] = json!({"id": ops, "displayName": "engineering"});
+    let (s, v) = scim.patch(&format!("/Groups/{ops}"), okta).await;
+    unique(s, &v);
+    let (s, v) = scim
+        .post(
+            "/Bulk",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+                {"method": "POST", "path": "/Groups", "bulkId": "g",
+                 "data": {"schemas": [GROUP], "displayName": "engineering "}}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["Operations"][0]["status"], "409", "{v}");
+    unique(StatusCode::CONFLICT, &v["Operations"][0]["response"]);
+
+    let (_, list) = scim.get("/Groups?excludedAttributes=members").await;
+    let mut names: Vec<&str> =
+        list["Resources"].as_array().unwrap().iter().map(|g| g["displayName"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["Engineering", "Ops"], "nothing changed");
+    let (_, found) =
+        scim.get(&format!("/Groups?filter={}", urlencode(r#"displayName eq "ENGINEERING""#))).await;
+    assert_eq!(
+        (found["totalResults"].as_i64(), found["Resources"][0]["id"].as_str()),
+        (Some(1), Some(eng.as_str()))
+    );
+
+    // A group may change the case of its own name; another org may use the name.
+    let own = json!({"schemas": [GROUP], "displayName": "ENGINEERING", "members": []});
+    let (s, v) = scim.put(&format!("/Groups/{eng}"), own).await;
+    assert_eq!((s, v["displayName"].as_str()), (StatusCode::OK, Some("ENGINEERING")), "{v}");
+    app.scim("globex").await.group("engineering", &[]).await;
+    // A freed name may be taken again.
+    assert_eq!(scim.delete(&format!("/Groups/{eng}")).await, StatusCode::NO_CONTENT);
+    scim.group("Engineering", &[]).await;
+}
