@@ -219,6 +219,9 @@ impl LoginError {
             LoginError::Login(LoginRefused::ConnectionGone { .. }) => {
                 "This sign-in connection no longer exists."
             }
+            LoginError::Login(LoginRefused::ProvisionedMismatch { .. }) => {
+                crate::session::login::PROVISIONED_MISMATCH_PAGE
+            }
             LoginError::Discovery(_)
             | LoginError::TokenEndpoint { .. }
             | LoginError::Userinfo(_)

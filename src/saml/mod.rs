@@ -84,6 +84,9 @@ pub fn refuse_login(state: &AppState, connection_id: &str, e: &LoginRefused) -> 
         LoginRefused::ConnectionGone { .. } => {
             (StatusCode::NOT_FOUND, "This sign-in connection no longer exists.")
         }
+        LoginRefused::ProvisionedMismatch { .. } => {
+            (StatusCode::FORBIDDEN, crate::session::login::PROVISIONED_MISMATCH_PAGE)
+        }
         LoginRefused::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Sign-in is not available right now."),
     };
     redirect::login_refused(status, message)

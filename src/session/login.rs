@@ -55,6 +55,10 @@ pub struct LoginFacts {
     pub jit: bool,
 }
 
+/// The page shown for `LoginRefused::ProvisionedMismatch` (SAML and OIDC alike).
+pub const PROVISIONED_MISMATCH_PAGE: &str = "An account for your address was set up by your organization, but this \
+     sign-in could not be matched to it. Ask your administrator to check how this connection matches users.";
+
 /// Why a login was refused; `reason()` is the precise code that is logged and counted.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginRefused {
@@ -70,6 +74,12 @@ pub enum LoginRefused {
     /// The connection was deleted while the login was under way.
     #[error("connection {connection_id} no longer exists in this organization")]
     ConnectionGone { connection_id: String },
+    /// Nobody matched by the connection's rule, but a SCIM-provisioned user holds the
+    /// asserted address: a just-in-time twin would outlive that user's deprovisioning.
+    #[error(
+        "no user matches {by:?}, and SCIM-provisioned user {user_id} holds the asserted address {email:?}"
+    )]
+    ProvisionedMismatch { by: MatchBy, user_id: String, email: String },
     /// The mapping gives the user no role in the org or its projects.
     #[error("user {user_id} is not a member of this organization")]
     NotMember { user_id: String },
@@ -85,6 +95,7 @@ impl LoginRefused {
             LoginRefused::MissingAttribute { .. } => "missing_attribute",
             LoginRefused::Inactive { .. } => "user_inactive",
             LoginRefused::ConnectionGone { .. } => "connection_deleted",
+            LoginRefused::ProvisionedMismatch { .. } => "provisioned_user_mismatch",
             LoginRefused::NotMember { .. } => "not_member",
             LoginRefused::Store(_) => "internal",
         }
@@ -109,6 +120,24 @@ fn find_user(conn: &Connection, f: &LoginFacts) -> Result<Option<User>, LoginRef
             let email = f.email.as_deref().ok_or_else(missing)?;
             Ok(store::users::by_email(conn, &f.org_id, &email.trim().to_lowercase())?)
         }
+    }
+}
+
+/// One person, one user: before a just-in-time user is created, no SCIM-provisioned
+/// user of the org may hold the asserted email (as email or userName). Such a sign-in
+/// missed that user by the connection's rule (e.g. Entra's default SCIM `externalId` is
+/// the mailNickname while the connection matches the object id); a twin created now
+/// would keep signing in after SCIM deactivates or deletes the provisioned user, so the
+/// sign-in is refused and the operator fixes the matching (docs/mapping.md).
+fn refuse_twin_of_provisioned(conn: &Connection, f: &LoginFacts) -> Result<(), LoginRefused> {
+    let Some(email) = f.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    match store::users::by_email(conn, &f.org_id, &email)? {
+        Some(u) if u.origin == "scim" => {
+            Err(LoginRefused::ProvisionedMismatch { by: f.match_by, user_id: u.id, email })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -189,7 +218,10 @@ pub async fn complete(
         }
         let mut user = match find_user(tx, &facts)? {
             Some(u) => u,
-            None if facts.jit => create_user(tx, &facts, &now)?,
+            None if facts.jit => {
+                refuse_twin_of_provisioned(tx, &facts)?;
+                create_user(tx, &facts, &now)?
+            }
             None => {
                 let key = match facts.match_by {
                     MatchBy::Email => facts.email.clone().unwrap_or_default(),

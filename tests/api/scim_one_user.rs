@@ -234,3 +234,39 @@ async fn one_user_an_operator_made_candidate_is_counted_but_never_named_to_scim(
     assert!(!detail.contains(&manual), "SCIM never sees operator-made users: {detail}");
     assert_eq!(origin(&app, &manual).await, "manual");
 }
+
+/// Entra's default provisioning sends `externalId ← mailNickname`, so a connection
+/// matching by object id finds no SCIM row for a sign-in. Creating a JIT twin then
+/// would let a SCIM-deactivated person back in: the sign-in is refused instead.
+#[tokio::test]
+async fn one_user_a_sign_in_that_misses_the_scim_user_never_creates_a_jit_twin() {
+    let app = acme().await;
+    let conn = connect(&app, "acme", &Idp::entra(), json!({"match_by": "external_id"})).await;
+    let scim = app.scim("acme").await;
+    let (s, created) = scim.post("/Users", entra_create(UPN, "bodiaz", &MAIL.to_lowercase())).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+
+    for active in [true, false] {
+        let (s, v) = scim
+            .patch(
+                &format!("/Users/{id}"),
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                       "Operations": [{"op": "replace", "path": "active", "value": active}]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_refused(
+            &app,
+            &conn,
+            &entra(&conn, OID, MAIL),
+            StatusCode::FORBIDDEN,
+            "provisioned_user_mismatch",
+        )
+        .await;
+        let (_, all) = scim.get("/Users").await;
+        assert_eq!(all["totalResults"], 1, "no JIT twin was created: {all}");
+        let (_, members) = app.admin_get("/admin/v1/orgs/acme/members").await;
+        assert_eq!(members.as_array().unwrap().len(), 1, "{members}");
+    }
+}
