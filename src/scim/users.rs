@@ -193,7 +193,15 @@ async fn rewrite(
         let before = load(tx, &ctx, &id)?;
         check_if_match(if_match.as_deref(), before.version)?;
         let cols = normalize_user(change(render(tx, &ctx, &before)?)?)?;
-        st::replace_user(tx, &ctx.client.org_id, &id, &cols, &clock::now_str()).map_err(uniqueness)?;
+        let now = clock::now_str();
+        st::replace_user(tx, &ctx.client.org_id, &id, &cols, &now).map_err(uniqueness)?;
+        // A just-in-time row that the SCIM client found (Entra by userName or
+        // externalId, Okta by userName) and now writes is SCIM-managed from here
+        // on, as if its POST had adopted it: its SCIM memberships become the
+        // authority for roles (docs/mapping.md, "One person, one user").
+        if crate::store::users::take_over(tx, &ctx.client.org_id, &id, "sso", "scim", &now)? {
+            audit_user(tx, &ctx, "user.adopt", &id, json!({"from": "sso", "origin": "scim", "by": action}))?;
+        }
         reconcile(tx, &ctx, &id)?;
         let action = match (before.active, cols.active) {
             (true, false) => "scim.user.deactivate",

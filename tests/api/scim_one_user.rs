@@ -270,3 +270,39 @@ async fn one_user_a_sign_in_that_misses_the_scim_user_never_creates_a_jit_twin()
         assert_eq!(members.as_array().unwrap().len(), 1, "{members}");
     }
 }
+
+/// Okta finds a just-in-time row with `GET userName eq` and updates it with PUT
+/// instead of POSTing: that write makes it SCIM-managed, as a POST would have.
+#[tokio::test]
+async fn one_user_a_scim_put_on_a_jit_row_it_found_makes_it_scim_managed() {
+    let app = acme().await;
+    let conn = connect(&app, "acme", &Idp::okta(), json!({})).await;
+    let spec = Spec::okta(&conn, "ann@acme.com", &[]);
+    let token = session_of(&post(&app, &conn, &okta_response(&spec, &Idp::okta()), None).await);
+    let jit = me_id(&app, &token).await;
+    let scim = app.scim("acme").await;
+    let found = find(&scim, "userName eq \"ann@acme.com\"").await;
+    assert_eq!(found["Resources"][0]["id"], jit.as_str(), "{found}");
+    let (s, v) = scim
+        .put(
+            &format!("/Users/{jit}"),
+            json!({"schemas": [USER], "userName": "ann@acme.com", "active": true,
+                   "emails": [{"primary": true, "value": "ann@acme.com", "type": "work"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(origin(&app, &jit).await, "scim");
+    let adopted = audit(&app, "user.adopt").await;
+    assert_eq!(adopted.len(), 1, "{adopted:?}");
+    assert_eq!(
+        (adopted[0]["detail"]["from"].as_str(), adopted[0]["detail"]["by"].as_str()),
+        (Some("sso"), Some("scim.user.replace"))
+    );
+    // A second write adopts nothing more.
+    let (s, _) = scim
+        .put(&format!("/Users/{jit}"), json!({"schemas": [USER], "userName": "ann@acme.com", "active": true}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(audit(&app, "user.adopt").await.len(), 1);
+    assert_eq!(me_id(&app, &token).await, jit);
+}
