@@ -176,6 +176,7 @@ impl Identity {
             groups: Some(self.groups.unwrap_or_default()),
             match_by,
             jit: cfg.login.jit,
+            idp_session: Default::default(),
         })
     }
 }

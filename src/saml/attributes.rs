@@ -82,6 +82,7 @@ pub fn facts(v: &ValidAssertion, cfg: &SamlConfig, org_id: &str, connection_id: 
         groups,
         match_by: cfg.login.match_by,
         jit: cfg.login.jit,
+        idp_session: Default::default(),
     }
 }
 

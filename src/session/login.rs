@@ -53,6 +53,25 @@ pub struct LoginFacts {
     pub match_by: MatchBy,
     /// Create the user just in time when no user matches.
     pub jit: bool,
+    /// What the IdP said about its own session, recorded with idbridge's session.
+    pub idp_session: IdpSession,
+}
+
+/// The IdP's session behind a login: how the IdP names it when it ends it, and
+/// the bound it puts on it.
+#[derive(Clone, Debug, Default)]
+pub struct IdpSession {
+    /// The subject as the IdP names it in a logout: SAML NameID, OIDC `sub`.
+    pub subject: Option<String>,
+    /// SAML `AuthnStatement/@SessionIndex`.
+    pub session_index: Option<String>,
+    /// OIDC `sid`.
+    pub sid: Option<String>,
+    /// Other values a logout needs (SAML NameID Format, NameQualifier, SPNameQualifier, …).
+    pub data: serde_json::Map<String, serde_json::Value>,
+    /// The IdP's bound on the session (SAML `SessionNotOnOrAfter`, OIDC `session_expiry`):
+    /// idbridge's session never outlives it.
+    pub not_on_or_after: Option<time::OffsetDateTime>,
 }
 
 /// The page shown for `LoginRefused::ProvisionedMismatch` (SAML and OIDC alike).
@@ -252,7 +271,10 @@ pub async fn complete(
         }
         let org = store::orgs::org_by_id(tx, &facts.org_id)?
             .ok_or_else(|| Error::not_found("org", &facts.org_id))?;
-        let expires = now_t + sessions.config.lifetime;
+        // A session never outlives the IdP's own bound on it (SAML
+        // SessionNotOnOrAfter, OIDC session_expiry), nor idbridge's lifetime.
+        let own = now_t + sessions.config.lifetime;
+        let expires = facts.idp_session.not_on_or_after.map_or(own, |idp| idp.min(own));
         let claims = token::Claims {
             iss: issuer,
             sub: user.id.clone(),
@@ -276,6 +298,12 @@ pub async fn complete(
                 expires_at: clock::format(expires),
                 last_seen_at: now.clone(),
                 revoked_at: None,
+                idp: store::sessions::IdpSessionRow {
+                    subject: facts.idp_session.subject.clone(),
+                    session_index: facts.idp_session.session_index.clone(),
+                    sid: facts.idp_session.sid.clone(),
+                    data: serde_json::Value::Object(facts.idp_session.data.clone()).to_string(),
+                },
             },
         )?;
         audit::append(

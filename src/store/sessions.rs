@@ -14,12 +14,29 @@ pub struct SessionRow {
     pub expires_at: String,
     pub last_seen_at: String,
     pub revoked_at: Option<String>,
+    /// What the IdP said about this session (SAML NameID and SessionIndex, OIDC sub and sid).
+    pub idp: IdpSessionRow,
+}
+
+/// The IdP's view of a session, kept so that the IdP can end it (Single Logout,
+/// back-channel logout, Universal Logout, Shared Signals).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdpSessionRow {
+    /// SAML NameID, OIDC `sub`.
+    pub subject: Option<String>,
+    /// SAML `AuthnStatement/@SessionIndex`.
+    pub session_index: Option<String>,
+    /// OIDC `sid`.
+    pub sid: Option<String>,
+    /// Anything else a logout needs, as a JSON object (e.g. NameID Format and qualifiers).
+    pub data: String,
 }
 
 pub fn insert(conn: &Connection, s: &SessionRow) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO sessions (jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO sessions (jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at,
+                               idp_subject, idp_session_index, idp_sid, idp_data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         s.jti,
@@ -28,7 +45,11 @@ pub fn insert(conn: &Connection, s: &SessionRow) -> Result<(), StoreError> {
         s.connection_id,
         s.created_at,
         s.expires_at,
-        s.last_seen_at
+        s.last_seen_at,
+        s.idp.subject,
+        s.idp.session_index,
+        s.idp.sid,
+        if s.idp.data.is_empty() { "{}" } else { s.idp.data.as_str() },
     ])?;
     Ok(())
 }
@@ -36,7 +57,8 @@ pub fn insert(conn: &Connection, s: &SessionRow) -> Result<(), StoreError> {
 pub fn get(conn: &Connection, jti: &str) -> Result<Option<SessionRow>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at, revoked_at
+            "SELECT jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at, revoked_at,
+                    idp_subject, idp_session_index, idp_sid, idp_data
              FROM sessions WHERE jti = ?1",
         )?
         .query_row(params![jti], |r| {
@@ -49,6 +71,12 @@ pub fn get(conn: &Connection, jti: &str) -> Result<Option<SessionRow>, StoreErro
                 expires_at: r.get(5)?,
                 last_seen_at: r.get(6)?,
                 revoked_at: r.get(7)?,
+                idp: IdpSessionRow {
+                    subject: r.get(8)?,
+                    session_index: r.get(9)?,
+                    sid: r.get(10)?,
+                    data: r.get(11)?,
+                },
             })
         })
         .optional()?)
@@ -88,4 +116,134 @@ pub fn revoke_connection(conn: &Connection, connection_id: &str, now: &str) -> R
 /// for investigation); returns how many.
 pub fn purge_expired(conn: &Connection, before: &str) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at < ?1", params![before])?)
+}
+
+/// End the live sessions a connection's IdP names by subject (SAML NameID, OIDC
+/// `sub`), only those of that SAML SessionIndex when one is given; `reason` is
+/// recorded. Returns the users whose sessions ended (once each).
+pub fn revoke_by_idp_subject(
+    conn: &Connection,
+    connection_id: &str,
+    subject: &str,
+    session_index: Option<&str>,
+    reason: &str,
+    now: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE sessions SET revoked_at = ?5, revoked_reason = ?4
+         WHERE connection_id = ?1 AND idp_subject = ?2 AND revoked_at IS NULL
+           AND (?3 IS NULL OR idp_session_index = ?3)
+         RETURNING user_id",
+    )?;
+    let rows = stmt.query_map(params![connection_id, subject, session_index, reason, now], |r| r.get(0))?;
+    distinct(rows)
+}
+
+/// End the live sessions a connection's OpenID Provider names by `sid`
+/// (and `sub`, when given); `reason` is recorded. Returns the users whose sessions ended.
+pub fn revoke_by_idp_sid(
+    conn: &Connection,
+    connection_id: &str,
+    sid: &str,
+    subject: Option<&str>,
+    reason: &str,
+    now: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE sessions SET revoked_at = ?5, revoked_reason = ?4
+         WHERE connection_id = ?1 AND idp_sid = ?2 AND revoked_at IS NULL
+           AND (?3 IS NULL OR idp_subject = ?3)
+         RETURNING user_id",
+    )?;
+    let rows = stmt.query_map(params![connection_id, sid, subject, reason, now], |r| r.get(0))?;
+    distinct(rows)
+}
+
+/// End every live session of a user, recording `reason`; returns how many.
+pub fn revoke_user_for(
+    conn: &Connection,
+    user_id: &str,
+    reason: &str,
+    now: &str,
+) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        )?
+        .execute(params![user_id, reason, now])?)
+}
+
+fn distinct(rows: impl Iterator<Item = rusqlite::Result<String>>) -> Result<Vec<String>, StoreError> {
+    let mut users: Vec<String> = rows.collect::<Result<_, _>>()?;
+    users.sort();
+    users.dedup();
+    Ok(users)
+}
+
+#[cfg(test)]
+mod idp_tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::migrate::apply(&mut c).unwrap();
+        c.execute_batch(
+            "INSERT INTO orgs VALUES ('o', 'acme', 'Acme', 't');
+             INSERT INTO users (id, org_id, origin, user_name, user_name_key, created_at, updated_at) VALUES
+                 ('u1', 'o', 'sso', 'a', 'a', 't', 't'), ('u2', 'o', 'sso', 'b', 'b', 't', 't');",
+        )
+        .unwrap();
+        for (jti, user, conn_id, subject, index, sid) in [
+            ("s1", "u1", "c", "ann", "i1", "sid1"),
+            ("s2", "u1", "c", "ann", "i2", "sid2"),
+            ("s3", "u2", "c", "bob", "i3", "sid3"),
+            ("s4", "u1", "other", "ann", "i1", "sid1"),
+        ] {
+            insert(
+                &c,
+                &SessionRow {
+                    jti: jti.into(),
+                    user_id: user.into(),
+                    org_id: "o".into(),
+                    connection_id: Some(conn_id.into()),
+                    created_at: "t".into(),
+                    expires_at: "t".into(),
+                    last_seen_at: "t".into(),
+                    revoked_at: None,
+                    idp: IdpSessionRow {
+                        subject: Some(subject.into()),
+                        session_index: Some(index.into()),
+                        sid: Some(sid.into()),
+                        data: String::new(),
+                    },
+                },
+            )
+            .unwrap();
+        }
+        c
+    }
+
+    fn live(c: &Connection) -> Vec<String> {
+        let mut stmt = c.prepare("SELECT jti FROM sessions WHERE revoked_at IS NULL ORDER BY jti").unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn idp_revocations_touch_only_the_named_sessions_of_that_connection() {
+        let c = db();
+        assert_eq!(revoke_by_idp_subject(&c, "c", "ann", Some("i1"), "idp_slo", "now").unwrap(), ["u1"]);
+        assert_eq!(live(&c), ["s2", "s3", "s4"]);
+        assert_eq!(
+            revoke_by_idp_sid(&c, "c", "sid3", Some("someone-else"), "bcl", "now").unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(revoke_by_idp_sid(&c, "c", "sid3", None, "bcl", "now").unwrap(), ["u2"]);
+        assert_eq!(revoke_by_idp_subject(&c, "c", "ann", None, "idp_slo", "now").unwrap(), ["u1"]);
+        assert_eq!(live(&c), ["s4"], "another connection's session stays");
+        let reason: String =
+            c.query_row("SELECT revoked_reason FROM sessions WHERE jti = 's3'", [], |r| r.get(0)).unwrap();
+        assert_eq!(reason, "bcl");
+        assert_eq!(revoke_user_for(&c, "u1", "universal_logout", "now").unwrap(), 1);
+        assert!(live(&c).is_empty());
+    }
 }

@@ -226,6 +226,7 @@ async fn housekeeping_drops_expired_state_and_old_sessions_only() {
                 expires_at: "2020-01-01T08:00:00.000Z".into(),
                 last_seen_at: "2020-01-01T00:00:00.000Z".into(),
                 revoked_at: None,
+                idp: Default::default(),
             };
             idbridge::store::sessions::insert(c, &old)?;
             let state = idbridge::store::login_states::LoginState {
