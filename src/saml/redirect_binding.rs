@@ -236,17 +236,17 @@ mod tests {
         let got = parse(query).unwrap();
         assert_eq!(got.param, Param::Request);
         assert_eq!(got.relay_state.as_deref(), Some("r&s"));
-        assert_eq!(got.verify_and_decode(&[cert.clone()], false).unwrap(), "<a/>");
+        assert_eq!(got.verify_and_decode(std::slice::from_ref(&cert), false).unwrap(), "<a/>");
         let (_, other) = key_and_cert();
         assert!(matches!(got.verify_and_decode(&[other], false), Err(SamlError::SignatureInvalid { .. })));
         let changed = query.replace("RelayState=r%26s", "RelayState=evil");
         assert!(matches!(
-            parse(&changed).unwrap().verify_and_decode(&[cert.clone()], false),
+            parse(&changed).unwrap().verify_and_decode(std::slice::from_ref(&cert), false),
             Err(SamlError::SignatureInvalid { .. })
         ));
         let unsigned = query.split("&SigAlg=").next().unwrap();
         assert!(matches!(
-            parse(unsigned).unwrap().verify_and_decode(&[cert.clone()], false),
+            parse(unsigned).unwrap().verify_and_decode(std::slice::from_ref(&cert), false),
             Err(SamlError::MessageUnsigned { .. })
         ));
         let sha1 =
