@@ -185,6 +185,7 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         json!({
             "entity_id": idp.entity_id,
             "sso_url": idp.sso_url,
+            "slo": idp.slo,
             "signing_certificate_sha256": idp.signing_certs.iter().map(|c| fingerprint(c)).collect::<Vec<_>>(),
             "metadata_url": idp.metadata_url,
             "metadata_fetched_at": idp.metadata_fetched_at,
@@ -199,6 +200,7 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         "acs_url": u.acs,
         "metadata_url": u.metadata,
         "login_url": u.login,
+        "slo_url": u.slo,
         "sp_signing_certificate": keys::pem_of(&cfg.sp_signing_cert),
         "sp_encryption_certificate": keys::pem_of(&cfg.sp_encryption_cert),
         "idp": idp,

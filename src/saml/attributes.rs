@@ -14,7 +14,7 @@
 
 use super::config::SamlConfig;
 use super::validate::ValidAssertion;
-use crate::session::login::LoginFacts;
+use crate::session::login::{IdpSession, LoginFacts};
 
 const FORMAT_EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
 const FORMAT_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
@@ -82,7 +82,29 @@ pub fn facts(v: &ValidAssertion, cfg: &SamlConfig, org_id: &str, connection_id: 
         groups,
         match_by: cfg.login.match_by,
         jit: cfg.login.jit,
-        idp_session: Default::default(),
+        idp_session: idp_session(v),
+    }
+}
+
+/// What a Single Logout needs to name this session again (NameID with its
+/// Format and qualifiers, SessionIndex) and the IdP's bound on it.
+fn idp_session(v: &ValidAssertion) -> IdpSession {
+    let mut data = serde_json::Map::new();
+    for (k, val) in [
+        ("name_id_format", &v.name_id_format),
+        ("name_qualifier", &v.name_id_qualifier),
+        ("sp_name_qualifier", &v.sp_name_qualifier),
+    ] {
+        if let Some(x) = val {
+            data.insert(k.into(), serde_json::Value::String(x.clone()));
+        }
+    }
+    IdpSession {
+        subject: Some(v.name_id.clone()),
+        session_index: v.session_index.clone(),
+        sid: None,
+        data,
+        not_on_or_after: v.session_not_on_or_after,
     }
 }
 
@@ -102,6 +124,7 @@ mod tests {
                 entity_id: "i".into(),
                 sso_url: None,
                 signing_certs: vec![],
+                slo: vec![],
                 metadata_url: None,
                 metadata_fetched_at: None,
             }),
@@ -123,6 +146,10 @@ mod tests {
             replay_until: time::OffsetDateTime::UNIX_EPOCH,
             name_id: name_id.into(),
             name_id_format: Some(format.into()),
+            name_id_qualifier: None,
+            sp_name_qualifier: None,
+            session_index: Some("idx".into()),
+            session_not_on_or_after: None,
             attributes: attrs
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.iter().map(|s| s.to_string()).collect()))

@@ -23,11 +23,40 @@ pub struct IdpConfig {
     pub sso_url: Option<String>,
     /// Trusted signing certificates, base64 DER; several during a rollover.
     pub signing_certs: Vec<String>,
+    /// The IdP's SingleLogoutService endpoints (HTTP-Redirect and HTTP-POST
+    /// only), for Single Logout; none when the IdP does not do SLO.
+    #[serde(default)]
+    pub slo: Vec<SloService>,
     /// Where the metadata came from, when it was fetched (refreshed daily).
     #[serde(default)]
     pub metadata_url: Option<String>,
     #[serde(default)]
     pub metadata_fetched_at: Option<String>,
+}
+
+/// A SingleLogoutService of IdP metadata (SAML Metadata 2.2.2): where
+/// requests go (`location`) and where responses go (`response_location`,
+/// else `location`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SloService {
+    pub binding: String,
+    pub location: String,
+    #[serde(default)]
+    pub response_location: Option<String>,
+}
+
+impl SloService {
+    /// Where a LogoutResponse is sent (SAML Metadata 2.2.2: ResponseLocation, else Location).
+    pub fn response_url(&self) -> &str {
+        self.response_location.as_deref().unwrap_or(&self.location)
+    }
+}
+
+impl IdpConfig {
+    /// The IdP's SingleLogoutService for `binding`, if its metadata has one.
+    pub fn slo_for(&self, binding: &str) -> Option<&SloService> {
+        self.slo.iter().find(|s| s.binding == binding)
+    }
 }
 
 /// Which assertion attributes carry what; the first one present wins.

@@ -35,6 +35,8 @@ pub struct SpUrls {
     pub acs: String,
     pub metadata: String,
     pub login: String,
+    /// Single Logout (HTTP-Redirect and HTTP-POST).
+    pub slo: String,
 }
 
 pub fn urls(public_url: &str, id: &str, cfg: Option<&SamlConfig>) -> SpUrls {
@@ -43,6 +45,7 @@ pub fn urls(public_url: &str, id: &str, cfg: Option<&SamlConfig>) -> SpUrls {
         entity_id: cfg.and_then(|c| c.sp_entity_id.clone()).unwrap_or_else(|| metadata.clone()),
         acs: format!("{public_url}/saml/{id}/acs"),
         login: format!("{public_url}/saml/{id}/login"),
+        slo: format!("{public_url}/saml/{id}/slo"),
         metadata,
     }
 }

@@ -107,6 +107,18 @@ pub enum SamlError {
     /// The assertion ID was already used.
     #[error("assertion {id:?} was already used")]
     Replay { id: String },
+    /// The root is not the logout message expected (SAML Core 3.7).
+    #[error("root element is {got}, not samlp:{expected}")]
+    NotLogoutMessage { expected: &'static str, got: String },
+    /// A logout message without the signature SAML Profiles 4.4.4.1/4.4.4.2 require.
+    #[error("the {what} is not signed")]
+    MessageUnsigned { what: &'static str },
+    /// A logout message ID seen before.
+    #[error("message {id:?} was already used")]
+    MessageReplay { id: String },
+    /// A LogoutResponse answering no LogoutRequest this connection sent (or it was used or expired).
+    #[error("LogoutResponse InResponseTo {id:?} is not a live LogoutRequest of this connection")]
+    UnknownLogoutRequest { id: String },
     /// The connection cannot be used (config or keys unreadable).
     #[error("connection misconfigured: {detail}")]
     Misconfigured { detail: String },
@@ -159,6 +171,10 @@ impl SamlError {
             BrowserMismatch { .. } => "browser_mismatch",
             IdpInitiatedDisabled => "idp_initiated_disabled",
             Replay { .. } => "replay",
+            NotLogoutMessage { .. } => "not_a_logout_message",
+            MessageUnsigned { .. } => "unsigned",
+            MessageReplay { .. } => "replay",
+            UnknownLogoutRequest { .. } => "unknown_in_response_to",
             Misconfigured { .. } => "misconfigured",
             UnknownConnection { .. } => "unknown_connection",
             Pending { .. } => "connection_pending",

@@ -14,13 +14,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use openssl::x509::X509;
 
-use super::config::IdpConfig;
+use super::config::{IdpConfig, SloService};
 use super::dom::{self, NS_DSIG, NS_METADATA};
 use super::xml_guard;
 use crate::error::Error;
 use crate::outbound::{self, Policy};
 
-const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 /// Metadata fetches give up after this long.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest metadata document fetched (Entra's is ~25 KiB).
@@ -82,13 +83,33 @@ pub fn parse(xml: &str) -> Result<IdpConfig, Error> {
         .find(|s| s.attribute("Binding") == Some(BINDING_REDIRECT))
         .and_then(|s| s.attribute("Location"))
         .map(str::to_string);
+    // SAML Metadata 2.2.2/2.4.1: SingleLogoutService, one per binding kept
+    // (the first); only absolute http(s) URLs, as they become redirect targets.
+    let mut slo: Vec<SloService> = Vec::new();
+    for s in dom::children(idp, NS_METADATA, "SingleLogoutService") {
+        let binding = s.attribute("Binding").unwrap_or_default();
+        if ![BINDING_REDIRECT, BINDING_POST].contains(&binding) || slo.iter().any(|x| x.binding == binding) {
+            continue;
+        }
+        let Some(location) = s.attribute("Location").filter(|l| is_http_url(l)) else { continue };
+        slo.push(SloService {
+            binding: binding.to_string(),
+            location: location.to_string(),
+            response_location: s.attribute("ResponseLocation").filter(|l| is_http_url(l)).map(str::to_string),
+        });
+    }
     Ok(IdpConfig {
         entity_id: entity_id.to_string(),
         sso_url,
         signing_certs: certs,
+        slo,
         metadata_url: None,
         metadata_fetched_at: None,
     })
+}
+
+fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
 }
 
 /// Fetch metadata from `url` within `policy`: 10 s timeout, 256 KiB cap, no
@@ -139,6 +160,8 @@ mod tests {
         format!(
             "<md:EntityDescriptor xmlns:md=\"{NS_METADATA}\" xmlns:ds=\"{NS_DSIG}\" entityID=\"http://idp\">\
              <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{kd}\
+             <md:SingleLogoutService Binding=\"{BINDING_REDIRECT}\" Location=\"https://idp/slo\" ResponseLocation=\"https://idp/slo-r\"/>\
+             <md:SingleLogoutService Binding=\"{BINDING_POST}\" Location=\"javascript:x\"/>\
              <md:SingleSignOnService Binding=\"{BINDING_REDIRECT}\" Location=\"https://idp/sso\"/>\
              </md:IDPSSODescriptor></md:EntityDescriptor>"
         )
@@ -155,6 +178,9 @@ mod tests {
         let idp = parse(&md(&format!("{}{}", kd(&a, "use=\"signing\""), kd(&b, "")))).unwrap();
         assert_eq!(idp.signing_certs, vec![a.clone(), b]);
         assert_eq!(idp.sso_url.as_deref(), Some("https://idp/sso"));
+        let slo = idp.slo_for(BINDING_REDIRECT).unwrap();
+        assert_eq!((slo.location.as_str(), slo.response_url()), ("https://idp/slo", "https://idp/slo-r"));
+        assert!(idp.slo_for(BINDING_POST).is_none(), "a non-http(s) Location is not kept");
         assert!(parse(&md(&kd(&a, "use=\"encryption\""))).is_err(), "encryption-only key is no signing key");
         assert!(parse(&md("")).is_err());
         assert!(parse("<!DOCTYPE x><x/>").is_err());

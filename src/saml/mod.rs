@@ -3,7 +3,9 @@
 //! IdP- and SP-initiated) with the checks that stop the known attacks on SAML
 //! SPs. The pieces: xml_guard (before any parser), structure (the one shape
 //! accepted), verify (xmlsec through samael), decrypt (EncryptedAssertion),
-//! validate (every spec check), attributes (→ LoginFacts), acs (store work).
+//! validate (every spec check), attributes (→ LoginFacts), acs (store work);
+//! Single Logout: logout (messages), redirect_binding (query signatures), slo
+//! (the endpoint), slo_pages (its answers), slo_out (from `POST /v1/logout`).
 
 pub mod acs;
 pub mod admin;
@@ -17,6 +19,11 @@ pub mod dom;
 pub mod error;
 pub mod idp_metadata;
 pub mod keys;
+pub mod logout;
+pub mod redirect_binding;
+pub mod slo;
+pub mod slo_out;
+pub mod slo_pages;
 pub mod sp_metadata;
 pub mod structure;
 pub mod validate;
@@ -101,6 +108,7 @@ async fn saml_metadata_get(State(state): State<AppState>, Path(id): Path<String>
     let body = sp_metadata::render(&sp_metadata::SpMetadata {
         entity_id: &urls.entity_id,
         acs_url: &urls.acs,
+        slo_url: &urls.slo,
         signing_cert: &conn.cfg.sp_signing_cert,
         encryption_cert: &conn.cfg.sp_encryption_cert,
     });
@@ -213,4 +221,5 @@ pub fn router() -> Router<AppState> {
         .route("/saml/{connection_id}/metadata", get(saml_metadata_get))
         .route("/saml/{connection_id}/login", get(saml_login_get))
         .route("/saml/{connection_id}/acs", post(acs::saml_acs_post))
+        .route("/saml/{connection_id}/slo", get(slo::saml_slo_get).post(slo::saml_slo_post))
 }

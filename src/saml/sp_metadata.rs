@@ -1,5 +1,6 @@
 //! The SP metadata an IdP imports (`GET /saml/{id}/metadata`): entityID, the
-//! ACS (HTTP-POST), the signing and encryption certificates, the encryption
+//! ACS (HTTP-POST), the SingleLogoutService (HTTP-Redirect and HTTP-POST,
+//! SAML Metadata 2.4.1: before the NameIDFormats), the signing and encryption certificates, the encryption
 //! algorithms idbridge decrypts, and the NameID formats it understands.
 
 use super::authn_request::xml_escape;
@@ -8,6 +9,8 @@ use super::authn_request::xml_escape;
 pub struct SpMetadata<'a> {
     pub entity_id: &'a str,
     pub acs_url: &'a str,
+    /// The SingleLogoutService (HTTP-Redirect and HTTP-POST).
+    pub slo_url: &'a str,
     /// Base64 DER.
     pub signing_cert: &'a str,
     pub encryption_cert: &'a str,
@@ -45,12 +48,15 @@ pub fn render(m: &SpMetadata<'_>) -> String {
          <md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" \
          xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\">\
          <md:SPSSODescriptor AuthnRequestsSigned=\"true\" WantAssertionsSigned=\"true\" \
-         protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{}{}{formats}\
+         protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{}{}\
+         <md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{slo}\"/>\
+         <md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{slo}\"/>{formats}\
          <md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" \
          Location=\"{}\" index=\"0\" isDefault=\"true\"/></md:SPSSODescriptor></md:EntityDescriptor>\n",
         xml_escape(m.entity_id),
         key_descriptor("signing", m.signing_cert, &[]),
         key_descriptor("encryption", m.encryption_cert, &ENCRYPTION_METHODS),
         xml_escape(m.acs_url),
+        slo = xml_escape(m.slo_url),
     )
 }

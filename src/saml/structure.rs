@@ -116,6 +116,28 @@ pub fn check_assertion_doc(doc: &Document<'_>, allow_sha1: bool) -> Result<(Stri
     Ok((id, dom::child(root, NS_DSIG, "Signature")?.is_some()))
 }
 
+/// Check a LogoutRequest or LogoutResponse document (SAML Core 3.7): the
+/// root is `samlp:{name}`, Version 2.0, with an ID; IDs are unique; no comment
+/// anywhere (a NameID comment-injection would split the subject); a
+/// ds:Signature only directly in the root, at most one, over `#` + its ID
+/// (SAML Core 5.4.2). Returns (ID, signed).
+pub fn check_logout_message(
+    doc: &Document<'_>,
+    name: &'static str,
+    allow_sha1: bool,
+) -> Result<(String, bool), SamlError> {
+    let root = doc.root_element();
+    if !dom::is(root, NS_PROTOCOL, name) {
+        return Err(SamlError::NotLogoutMessage { expected: name, got: dom::describe(root) });
+    }
+    check_version(root, name)?;
+    let id = dom::id(root).ok_or(SamlError::Missing { what: "message ID" })?.to_string();
+    unique_ids(root)?;
+    no_comments(root)?;
+    check_signatures(root, &[root], allow_sha1)?;
+    Ok((id, dom::child(root, NS_DSIG, "Signature")?.is_some()))
+}
+
 fn check_version(n: Node<'_, '_>, element: &'static str) -> Result<(), SamlError> {
     match n.attribute("Version") {
         Some("2.0") => Ok(()),

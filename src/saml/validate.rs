@@ -42,6 +42,15 @@ pub struct ValidAssertion {
     pub replay_until: OffsetDateTime,
     pub name_id: String,
     pub name_id_format: Option<String>,
+    /// NameID `NameQualifier` and `SPNameQualifier` (SAML Core 2.2.2): a
+    /// LogoutRequest names the subject with them again.
+    pub name_id_qualifier: Option<String>,
+    pub sp_name_qualifier: Option<String>,
+    /// The first AuthnStatement's `SessionIndex` (SAML Core 2.7.2).
+    pub session_index: Option<String>,
+    /// The earliest AuthnStatement `SessionNotOnOrAfter`: the IdP's bound on
+    /// the session, which idbridge's session must not outlive.
+    pub session_not_on_or_after: Option<OffsetDateTime>,
     /// Attributes in document order: (Name, values).
     pub attributes: Vec<(String, Vec<String>)>,
 }
@@ -296,6 +305,8 @@ fn check_assertion(
     if authn.is_empty() {
         return Err(SamlError::Missing { what: "AuthnStatement" });
     }
+    let session_index = authn[0].attribute("SessionIndex").map(str::to_string);
+    let mut session_not_on_or_after: Option<OffsetDateTime> = None;
     for s in authn {
         if let Some(t) = time_attr(s, "SessionNotOnOrAfter", "SessionNotOnOrAfter")? {
             if exp.now - time::Duration::seconds(exp.clock_skew_secs) >= t {
@@ -305,6 +316,9 @@ fn check_assertion(
                     skew: exp.clock_skew_secs,
                 });
             }
+            // SAML Core 2.7.2: SessionNotOnOrAfter is when the IdP says the
+            // session ends; with several statements the earliest bound wins.
+            session_not_on_or_after = Some(session_not_on_or_after.map_or(t, |u| u.min(t)));
         }
     }
     let mut attributes: Vec<(String, Vec<String>)> = Vec::new();
@@ -331,6 +345,10 @@ fn check_assertion(
         replay_until: until + time::Duration::seconds(exp.clock_skew_secs),
         name_id,
         name_id_format: name_id_el.attribute("Format").map(str::to_string),
+        name_id_qualifier: name_id_el.attribute("NameQualifier").map(str::to_string),
+        sp_name_qualifier: name_id_el.attribute("SPNameQualifier").map(str::to_string),
+        session_index,
+        session_not_on_or_after,
         attributes,
     })
 }

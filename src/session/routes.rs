@@ -99,9 +99,34 @@ async fn v1_logout_post(
     SessionUser(ctx): SessionUser,
 ) -> Result<impl IntoResponse, ApiError> {
     let jti = ctx.jti.clone();
-    s.db.write(move |tx| store::sessions::revoke(tx, &jti, &clock::now_str())).await?;
+    let row =
+        s.db.write(move |tx| {
+            store::sessions::revoke(tx, &jti, &clock::now_str())?;
+            store::sessions::get(tx, &jti)
+        })
+        .await?;
     let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]))
+    // Then tell the IdP, when it can be told (the session is ended either way).
+    let kind = match row.as_ref().and_then(|r| r.connection_id.as_deref()) {
+        Some(c) => crate::connections::get(&s.db, c).await.ok().map(|(r, _)| r.kind),
+        None => None,
+    };
+    let idp_logout = match (kind.as_deref(), &row) {
+        (Some("saml"), Some(row)) => crate::saml::slo_out::logout_url(&s, row).await.unwrap_or_else(|e| {
+            tracing::error!(jti = %row.jti, reason = e.reason(), error = %e, "SAML Single Logout request not sent");
+            None
+        }),
+        _ => None,
+    };
+    Ok(match idp_logout {
+        Some(url) => (
+            StatusCode::SEE_OTHER,
+            [(header::SET_COOKIE, expired), (header::LOCATION, url.clone())],
+            Json(json!({"logout_url": url})),
+        )
+            .into_response(),
+        None => (StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]).into_response(),
+    })
 }
 
 async fn jwks_get(State(s): State<AppState>) -> impl IntoResponse {

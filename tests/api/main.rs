@@ -31,6 +31,8 @@ mod saml_idp;
 mod saml_login;
 mod saml_pending;
 mod saml_signer;
+mod saml_slo;
+mod saml_slo_support;
 mod saml_wrapping;
 mod scim_conformance;
 mod scim_entra_patch;
