@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/ssf/{connection_id}/push", post(ssf_push_post))
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> Option<&'h str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
