@@ -44,7 +44,30 @@ pub struct LoginSettings {
     /// Where to go after login when no (allowed) return address was asked for.
     #[serde(default)]
     pub default_return_to: Option<String>,
+    /// Shared Signals: the transmitter's issuer (a SET's `iss` must equal it).
+    /// Unset (secure default): every SET pushed to this connection is refused.
+    #[serde(default)]
+    pub ssf_issuer: Option<String>,
+    /// Shared Signals: the transmitter's JWKS (fetched through the outbound guard).
+    #[serde(default)]
+    pub ssf_jwks_uri: Option<String>,
+    /// Shared Signals: the `aud` a SET must carry, when not the push URL.
+    #[serde(default)]
+    pub ssf_audience: Option<String>,
+    /// Universal Logout: the bearer JWT's issuer (OIDC default: the provider's issuer).
+    #[serde(default)]
+    pub logout_issuer: Option<String>,
+    /// Universal Logout: the JWKS of that issuer (OIDC default: the provider's `jwks_uri`).
+    #[serde(default)]
+    pub logout_jwks_uri: Option<String>,
 }
+
+/// The signal settings (Universal Logout, Shared Signals) of a connection body.
+pub const SIGNAL_FIELDS: [&str; 5] =
+    ["ssf_issuer", "ssf_jwks_uri", "ssf_audience", "logout_issuer", "logout_jwks_uri"];
+
+/// Longest issuer, audience or JWKS URL accepted.
+const MAX_SIGNAL_LEN: usize = 1024;
 
 fn yes() -> bool {
     true
@@ -57,6 +80,11 @@ impl Default for LoginSettings {
             match_by: MatchBy::default(),
             allowed_origins: Vec::new(),
             default_return_to: None,
+            ssf_issuer: None,
+            ssf_jwks_uri: None,
+            ssf_audience: None,
+            logout_issuer: None,
+            logout_jwks_uri: None,
         }
     }
 }
@@ -80,6 +108,66 @@ impl LoginSettings {
                     format!("{o:?} is not an origin like https://app.example.com"),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Set the signal settings present in an admin body (`null` clears one).
+    pub fn apply_signal_settings(&mut self, body: &serde_json::Value) -> Result<(), Error> {
+        for name in SIGNAL_FIELDS {
+            let value = match body.get(name) {
+                None => continue,
+                Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(v)) => Some(v.clone()),
+                Some(_) => return Err(Error::invalid(name, "must be a string or null")),
+            };
+            match name {
+                "ssf_issuer" => self.ssf_issuer = value,
+                "ssf_jwks_uri" => self.ssf_jwks_uri = value,
+                "ssf_audience" => self.ssf_audience = value,
+                "logout_issuer" => self.logout_issuer = value,
+                _ => self.logout_jwks_uri = value,
+            }
+        }
+        Ok(())
+    }
+
+    /// Check the signal settings at save time: issuers and audience are
+    /// printable without spaces; JWKS URLs are https (or loopback http) and
+    /// within the operator's outbound policy (else 422 naming the reason, not
+    /// a failure at the first signal). `ssf_issuer` and `ssf_jwks_uri` go
+    /// together: a SET is verified by both or not accepted.
+    pub fn validate_signals(&self, policy: crate::outbound::Policy) -> Result<(), Error> {
+        let texts = [
+            ("ssf_issuer", &self.ssf_issuer),
+            ("ssf_audience", &self.ssf_audience),
+            ("logout_issuer", &self.logout_issuer),
+        ];
+        for (name, v) in texts {
+            if let Some(v) = v {
+                if v.is_empty() || v.len() > MAX_SIGNAL_LEN || v.chars().any(|c| c.is_control() || c == ' ') {
+                    return Err(Error::invalid(
+                        name,
+                        format!("must be 1-{MAX_SIGNAL_LEN} printable characters without spaces"),
+                    ));
+                }
+            }
+        }
+        for (name, v) in [("ssf_jwks_uri", &self.ssf_jwks_uri), ("logout_jwks_uri", &self.logout_jwks_uri)] {
+            if let Some(v) = v {
+                if v.len() > MAX_SIGNAL_LEN {
+                    return Err(Error::invalid(name, format!("at most {MAX_SIGNAL_LEN} characters")));
+                }
+                crate::oidc::fetch::endpoint_allowed(v).map_err(|m| Error::invalid(name, m))?;
+                crate::outbound::check_url(v, policy)
+                    .map_err(|e| Error::invalid(name, format!("refused: {e}")))?;
+            }
+        }
+        if self.ssf_issuer.is_some() != self.ssf_jwks_uri.is_some() {
+            return Err(Error::invalid(
+                if self.ssf_issuer.is_some() { "ssf_jwks_uri" } else { "ssf_issuer" },
+                "ssf_issuer and ssf_jwks_uri are set together (a SET is verified with both)",
+            ));
         }
         Ok(())
     }

@@ -22,6 +22,7 @@ pub mod saml;
 pub mod scim;
 pub mod secrets;
 pub mod session;
+pub mod signals;
 pub mod store;
 
 use std::future::Future;
@@ -110,6 +111,7 @@ impl App {
             outbound: config.outbound_policy(),
             saml: Arc::new(saml::SamlState::default()),
             oidc: Arc::new(oidc::OidcState::new(config.outbound_policy())),
+            signals: Arc::new(signals::SignalsState::default()),
         };
         Ok(App { state, listener, addr, generated_admin_token })
     }

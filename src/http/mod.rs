@@ -40,6 +40,8 @@ pub struct AppState {
     pub outbound: crate::outbound::Policy,
     pub saml: Arc<crate::saml::SamlState>,
     pub oidc: Arc<crate::oidc::OidcState>,
+    /// Universal Logout and Shared Signals (the IdPs' JWKS cache).
+    pub signals: Arc<crate::signals::SignalsState>,
 }
 
 /// The whole application router.
@@ -54,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::saml::router())
         .merge(crate::oidc::router())
         .merge(crate::scim::router())
+        .merge(crate::signals::routes::router())
         .fallback(shape::not_found)
         .method_not_allowed_fallback(shape::method_not_allowed)
         .with_state(state.clone())

@@ -21,7 +21,7 @@ use crate::http::extract::Operator;
 use crate::store::connections::ConnectionRow;
 
 /// Fields of the connection settings (besides `kind`, `name`, `client_secret`).
-const CONFIG_FIELDS: [&str; 10] = [
+const CONFIG_FIELDS: [&str; 15] = [
     "issuer",
     "client_id",
     "scopes",
@@ -32,6 +32,11 @@ const CONFIG_FIELDS: [&str; 10] = [
     "match_by",
     "allowed_origins",
     "default_return_to",
+    "ssf_issuer",
+    "ssf_jwks_uri",
+    "ssf_audience",
+    "logout_issuer",
+    "logout_jwks_uri",
 ];
 /// Longest connection name and client secret accepted.
 const MAX_NAME_LEN: usize = 200;
@@ -126,6 +131,7 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
         body.into_iter().filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str())).collect();
     fields.insert("match_by_set".into(), Value::Bool(chosen));
     let draft = draft_of(fields)?;
+    draft.login.validate_signals(s.outbound)?;
     // All three of issuer, client id and secret, or none (pending): a create
     // that forgot one is more likely a mistake than a plan.
     let given = [draft.issuer.is_some(), draft.client_id.is_some(), secret.is_some()];
@@ -198,6 +204,7 @@ pub async fn update(
         fields.insert("match_by_set".into(), Value::Bool(chosen));
     }
     let draft = draft_of(fields)?;
+    draft.login.validate_signals(s.outbound)?;
     let secret = secret_of(&body)?;
     let has_secret = secret.is_some() || row.secret.is_some();
     // Discovery when the connection becomes active, and when what it

@@ -96,6 +96,7 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
         attributes: AttributeNames::default(),
     };
     cfg.apply_settings(&body)?;
+    cfg.login.validate_signals(s.outbound)?;
     let sealed = keys::seal(&s.secret_box, &id, &generated.keys).map_err(|e| {
         tracing::error!(error = %e, "sealing SP keys failed");
         ApiError::internal()
@@ -155,6 +156,7 @@ pub async fn update(
         cfg.idp = Some(idp);
     }
     cfg.apply_settings(&body)?;
+    cfg.login.validate_signals(s.outbound)?;
     row.config = serde_json::to_string(&cfg).map_err(|_| ApiError::internal())?;
     let row = connections::update(&s.db, Operator::ACTOR, row, clear_overage).await?;
     if was_pending && cfg.idp.is_some() {
@@ -212,6 +214,11 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         "allow_idp_initiated": cfg.allow_idp_initiated,
         "allow_sha1": cfg.allow_sha1,
         "attributes": cfg.attributes,
+        "ssf_issuer": cfg.login.ssf_issuer,
+        "ssf_jwks_uri": cfg.login.ssf_jwks_uri,
+        "ssf_audience": cfg.login.ssf_audience,
+        "logout_issuer": cfg.login.logout_issuer,
+        "logout_jwks_uri": cfg.login.logout_jwks_uri,
         "groups_overage_seen_at": row.groups_overage_seen_at,
         "created_at": row.created_at,
         "updated_at": row.updated_at,

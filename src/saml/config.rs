@@ -149,7 +149,7 @@ fn yes() -> bool {
 }
 
 /// Fields of the admin body that are settings (all optional).
-pub const SETTING_FIELDS: [&str; 9] = [
+pub const SETTING_FIELDS: [&str; 14] = [
     "jit",
     "match_by",
     "allowed_origins",
@@ -159,6 +159,11 @@ pub const SETTING_FIELDS: [&str; 9] = [
     "allow_sha1",
     "attributes",
     "sp_entity_id",
+    "ssf_issuer",
+    "ssf_jwks_uri",
+    "ssf_audience",
+    "logout_issuer",
+    "logout_jwks_uri",
 ];
 
 fn field<T: serde::de::DeserializeOwned>(body: &Value, name: &str) -> Result<Option<T>, Error> {
@@ -216,6 +221,7 @@ impl SamlConfig {
             }
             self.sp_entity_id = Some(v);
         }
+        self.login.apply_signal_settings(body)?;
         self.login.validate()
     }
 }

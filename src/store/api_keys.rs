@@ -126,3 +126,11 @@ pub fn users_with_live_keys(
     let rows = stmt.query_map(params![org_id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Revoke every live key of a user, on every project (the IdP ended the
+/// person's access: Universal Logout, RISC signals); returns how many.
+pub fn revoke_user_all(conn: &Connection, user_id: &str, now: &str) -> Result<usize, StoreError> {
+    Ok(conn
+        .prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL")?
+        .execute(params![user_id, now])?)
+}

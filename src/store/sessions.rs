@@ -173,6 +173,23 @@ pub fn revoke_user_for(
         .execute(params![user_id, reason, now])?)
 }
 
+/// The users a connection's IdP knows by `subject` (SAML NameID, OIDC `sub`):
+/// those with a session through that connection carrying it, live or not
+/// (rows are kept a week after expiry), so a signal can find the person
+/// even when no session is live.
+pub fn users_by_idp_subject(
+    conn: &Connection,
+    org_id: &str,
+    connection_id: &str,
+    subject: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT user_id FROM sessions WHERE org_id = ?1 AND connection_id = ?2 AND idp_subject = ?3",
+    )?;
+    let rows = stmt.query_map(params![org_id, connection_id, subject], |r| r.get(0))?;
+    distinct(rows)
+}
+
 fn distinct(rows: impl Iterator<Item = rusqlite::Result<String>>) -> Result<Vec<String>, StoreError> {
     let mut users: Vec<String> = rows.collect::<Result<_, _>>()?;
     users.sort();

@@ -41,3 +41,5 @@ mod scim_one_user;
 mod scim_patch;
 mod scim_users;
 mod sessions;
+mod ssf;
+mod universal_logout;
