@@ -5,7 +5,7 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
@@ -97,11 +97,46 @@ async fn v1_me_get(SessionUser(ctx): SessionUser) -> impl IntoResponse {
 async fn v1_logout_post(
     State(s): State<AppState>,
     SessionUser(ctx): SessionUser,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let jti = ctx.jti.clone();
-    s.db.write(move |tx| store::sessions::revoke(tx, &jti, &clock::now_str())).await?;
+    let row =
+        s.db.write(move |tx| -> Result<_, store::StoreError> {
+            let row = store::sessions::get(tx, &jti)?;
+            store::sessions::revoke(tx, &jti, &clock::now_str())?;
+            Ok(row)
+        })
+        .await?;
     let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]))
+    // The IdP's own session ends too when its protocol offers a way.
+    let next = match row {
+        Some(r) => idp_logout(&s, &r).await,
+        None => None,
+    };
+    Ok(match next {
+        // 303 for browsers; the JSON body for scripts, which navigate to it.
+        Some(url) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::SET_COOKIE, expired),
+                (header::LOCATION, url.clone()),
+                (header::CACHE_CONTROL, "no-store".into()),
+            ],
+            Json(json!({"logout_url": url})),
+        )
+            .into_response(),
+        None => (StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]).into_response(),
+    })
+}
+
+/// Where the browser goes to end the IdP's session, by the kind of the
+/// session's connection (`None`: the local logout is all there is).
+async fn idp_logout(s: &AppState, row: &store::sessions::SessionRow) -> Option<String> {
+    let id = row.connection_id.as_deref()?;
+    let (conn, _) = crate::connections::get(&s.db, id).await.ok()?;
+    match conn.kind.as_str() {
+        "oidc" => crate::oidc::logout::end_session_url(s, id, row).await,
+        _ => None,
+    }
 }
 
 async fn jwks_get(State(s): State<AppState>) -> impl IntoResponse {
