@@ -21,13 +21,14 @@ use crate::http::extract::Operator;
 use crate::store::connections::ConnectionRow;
 
 /// Fields of the connection settings (besides `kind`, `name`, `client_secret`).
-const CONFIG_FIELDS: [&str; 15] = [
+const CONFIG_FIELDS: [&str; 16] = [
     "issuer",
     "client_id",
     "scopes",
     "groups_claim",
     "tenant_ids",
     "graph_groups_url",
+    "post_logout_redirect_uri",
     "jit",
     "match_by",
     "allowed_origins",
@@ -83,10 +84,28 @@ fn secret_of(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
 
 /// Parse and validate the settings part of a body (or of the stored
 /// settings with a body merged in).
-fn draft_of(fields: Map<String, Value>) -> Result<OidcDraft, ApiError> {
+fn draft_of(s: &AppState, fields: Map<String, Value>) -> Result<OidcDraft, ApiError> {
     let draft: OidcDraft =
         serde_json::from_value(Value::Object(fields)).map_err(|e| Error::invalid("body", e.to_string()))?;
-    Ok(draft.validate()?)
+    let draft = draft.validate()?;
+    // The provider sends the browser there after logout: only to idbridge's
+    // own origin or an allowed origin, as after login (no open redirect).
+    if let Some(u) = &draft.post_logout_redirect_uri {
+        let safe =
+            crate::session::redirect::safe_target(&s.public_url, &draft.login.allowed_origins, Some(u), "");
+        if safe.is_empty() || !u.starts_with("http") || u.contains('#') || safe != url_normal(u) {
+            return Err(Error::invalid(
+                "post_logout_redirect_uri",
+                "must be an absolute http(s) URL without fragment on idbridge's origin or an allowed origin",
+            )
+            .into());
+        }
+    }
+    Ok(draft)
+}
+
+fn url_normal(u: &str) -> String {
+    url::Url::parse(u).map(|u| u.to_string()).unwrap_or_default()
 }
 
 /// Whether a body chose `match_by` (`null` goes back to the issuer's default).
@@ -130,7 +149,7 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
     let mut fields: Map<String, Value> =
         body.into_iter().filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str())).collect();
     fields.insert("match_by_set".into(), Value::Bool(chosen));
-    let draft = draft_of(fields)?;
+    let draft = draft_of(s, fields)?;
     draft.login.validate_signals(s.outbound)?;
     // All three of issuer, client id and secret, or none (pending): a create
     // that forgot one is more likely a mistake than a plan.
@@ -203,7 +222,7 @@ pub async fn update(
     if let Some(chosen) = match_by_chosen(&body) {
         fields.insert("match_by_set".into(), Value::Bool(chosen));
     }
-    let draft = draft_of(fields)?;
+    let draft = draft_of(s, fields)?;
     draft.login.validate_signals(s.outbound)?;
     let secret = secret_of(&body)?;
     let has_secret = secret.is_some() || row.secret.is_some();
@@ -246,6 +265,8 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         "name": row.name,
         "redirect_uri": redirect_uri(&s.public_url, &row.id),
         "login_url": login_url(&s.public_url, &row.id),
+        // To register at the provider (OIDC Back-Channel Logout 1.0 §2.2).
+        "backchannel_logout_uri": super::backchannel::backchannel_logout_uri(&s.public_url, &row.id),
         "client_secret_set": row.secret.is_some(),
         // Shown as null until given (a pending connection).
         "issuer": null,

@@ -145,7 +145,9 @@ async fn finish(
         identity.groups = Some(overage_groups(http, url, &access_token).await?);
     }
 
-    let facts = identity.into_facts(&conn.org.id, &conn.id, &conn.cfg)?;
+    let mut facts = identity.into_facts(&conn.org.id, &conn.id, &conn.cfg)?;
+    // For RP-initiated logout's id_token_hint, kept sealed (logout.rs).
+    super::logout::keep_id_token(state, &conn.id, &id_token, &mut facts.idp_session.data);
     let (issued, user) = login::complete(&state.db, state.sessions.clone(), &state.public_url, facts).await?;
     let default = conn.cfg.login.default_target(&state.public_url);
     let target = redirect::safe_target(

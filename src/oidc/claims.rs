@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use super::config::{OidcConfig, is_entra_issuer};
 use super::error::LoginError;
 use super::fetch::{HttpClient, MAX_BODY};
-use crate::session::login::{LoginFacts, LoginRefused, MatchBy};
+use crate::session::login::{IdpSession, LoginFacts, LoginRefused, MatchBy};
 
 /// Longest single group value kept.
 const MAX_GROUP_LEN: usize = 1024;
@@ -45,7 +45,15 @@ pub struct Identity {
     pub groups: Option<Vec<String>>,
     /// Entra groups overage: the token only points to where the groups are.
     pub overage: bool,
+    /// The provider's session id (`sid`, OIDC Back-Channel Logout §2.4); only
+    /// ever from the ID token.
+    pub sid: Option<String>,
+    /// IPSIE SL1 `session_expiry` (Unix seconds); only ever from the ID token.
+    pub session_expiry: Option<i64>,
 }
+
+/// Longest `sid` kept (a longer one is not recorded, so it never matches).
+const MAX_SID_LEN: usize = 255;
 
 fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
     claims.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(String::from)
@@ -99,6 +107,8 @@ impl Identity {
             oid: text(claims, "oid"),
             groups: claims.get(groups_claim).and_then(groups),
             overage,
+            sid: text(claims, "sid").filter(|s| s.len() <= MAX_SID_LEN),
+            session_expiry: super::verify::int_claim(claims, "session_expiry"),
         }
     }
 
@@ -156,6 +166,16 @@ impl Identity {
         // MatchBy::UserName compares the subject with SCIM userName: for
         // OIDC that is `preferred_username` (Okta login, Entra UPN), as `sub`
         // is an opaque id.
+        // The provider's own view of its session: a logout names `sub` (never
+        // preferred_username) and `sid`; `session_expiry` bounds the session.
+        let idp_session = IdpSession {
+            subject: Some(self.sub.clone()),
+            sid: self.sid.clone(),
+            not_on_or_after: self
+                .session_expiry
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()),
+            ..Default::default()
+        };
         let subject = match match_by {
             MatchBy::UserName => self
                 .preferred_username
@@ -176,7 +196,7 @@ impl Identity {
             groups: Some(self.groups.unwrap_or_default()),
             match_by,
             jit: cfg.login.jit,
-            idp_session: Default::default(),
+            idp_session,
         })
     }
 }

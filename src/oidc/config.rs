@@ -50,6 +50,11 @@ pub struct OidcConfig {
     /// with the access token when the ID token only points to the groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_groups_url: Option<String>,
+    /// OIDC RP-Initiated Logout 1.0 §3: where the provider sends the browser
+    /// after logout; on idbridge's origin or the allowed origins (checked by
+    /// the admin API), and registered at the provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uri: Option<String>,
     #[serde(flatten)]
     pub login: LoginSettings,
 }
@@ -96,6 +101,8 @@ pub struct OidcDraft {
     pub tenant_ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_groups_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uri: Option<String>,
     /// The operator chose `match_by`; otherwise it follows the issuer
     /// (`external_id` for Entra, else `email`). Connections stored before
     /// this field existed count as chosen: their matching never changes by itself.
@@ -138,6 +145,7 @@ impl OidcDraft {
             groups_claim: self.groups_claim.clone(),
             tenant_ids: self.tenant_ids.clone(),
             graph_groups_url: self.graph_groups_url.clone(),
+            post_logout_redirect_uri: self.post_logout_redirect_uri.clone(),
             login: self.login.clone(),
         })
     }
@@ -238,6 +246,7 @@ impl OidcConfig {
             groups_claim: self.groups_claim,
             tenant_ids: self.tenant_ids,
             graph_groups_url: self.graph_groups_url,
+            post_logout_redirect_uri: self.post_logout_redirect_uri,
             match_by_set: true,
             login: self.login,
         };

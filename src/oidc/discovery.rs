@@ -91,6 +91,15 @@ pub struct Provider {
     pub iss_param_supported: bool,
     /// How the client authenticates at the token endpoint.
     pub auth_type: AuthType,
+    /// OIDC RP-Initiated Logout 1.0 §2.1: "end_session_endpoint ... URL at the
+    /// OP to which an RP can perform a redirect to request that the End-User
+    /// be logged out at the OP" (only https, or http on loopback, is kept: the
+    /// browser carries the ID token there).
+    pub end_session_endpoint: Option<String>,
+    /// OIDC Back-Channel Logout 1.0 §2.1: `backchannel_logout_supported` and
+    /// `backchannel_logout_session_supported` (the provider sends `sid`).
+    pub backchannel_logout_supported: bool,
+    pub backchannel_logout_session_supported: bool,
     fetched_at: Instant,
 }
 
@@ -128,6 +137,22 @@ pub async fn discover(http: &HttpClient, cfg: &OidcConfig) -> Result<Provider, D
     };
     let iss_param_supported =
         doc.get("authorization_response_iss_parameter_supported").and_then(Value::as_bool).unwrap_or(false);
+    let flag = |name: &str| doc.get(name).and_then(Value::as_bool).unwrap_or(false);
+    let (backchannel_logout_supported, backchannel_logout_session_supported) =
+        (flag("backchannel_logout_supported"), flag("backchannel_logout_session_supported"));
+    // An unusable end_session_endpoint is left out (logout then stays local),
+    // rather than failing discovery and with it every login.
+    let end_session_endpoint = doc
+        .get("end_session_endpoint")
+        .and_then(Value::as_str)
+        .filter(|u| match endpoint("end_session_endpoint", u) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(issuer = %cfg.issuer, error = %e, "end_session_endpoint ignored");
+                false
+            }
+        })
+        .map(String::from);
     let metadata: CoreProviderMetadata = serde_json::from_value(doc)
         .map_err(|e| DiscoveryError::Document { url: url.clone(), message: e.to_string() })?;
 
@@ -164,7 +189,16 @@ pub async fn discover(http: &HttpClient, cfg: &OidcConfig) -> Result<Provider, D
         return Err(DiscoveryError::NoKeys { url: jwks_url });
     }
     let metadata = metadata.set_jwks(JsonWebKeySet::new(keys));
-    Ok(Provider { metadata, issuer, iss_param_supported, auth_type, fetched_at: Instant::now() })
+    Ok(Provider {
+        metadata,
+        issuer,
+        iss_param_supported,
+        auth_type,
+        end_session_endpoint,
+        backchannel_logout_supported,
+        backchannel_logout_session_supported,
+        fetched_at: Instant::now(),
+    })
 }
 
 /// `configured` is `template` with `{tenantid}` replaced by one path segment

@@ -9,9 +9,12 @@
 //! `login` and `callback` (the two endpoints), `screen` (ID token shape and
 //! claim types, before any parser), `verify` (ID token checks),
 //! `claims` (claims to `LoginFacts`, userinfo, Entra groups overage via
-//! Graph), `error` (refusal reasons and pages).
+//! Graph), `error` (refusal reasons and pages); logout: `backchannel`
+//! (Back-Channel Logout 1.0 endpoint), `logout_token` (its token checks),
+//! `logout` (RP-Initiated Logout from `/v1/logout`).
 
 pub mod admin;
+mod backchannel;
 mod callback;
 mod claims;
 pub mod config;
@@ -19,6 +22,8 @@ pub mod discovery;
 mod error;
 pub mod fetch;
 mod login;
+pub mod logout;
+mod logout_token;
 pub mod screen;
 pub mod verify;
 
@@ -26,7 +31,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 pub use error::LoginError;
 
@@ -137,4 +142,5 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oidc/{connection_id}/login", get(login::oidc_login_get))
         .route("/oidc/{connection_id}/callback", get(callback::oidc_callback_get))
+        .route("/oidc/{connection_id}/backchannel-logout", post(backchannel::oidc_backchannel_logout_post))
 }

@@ -45,6 +45,10 @@ const CLAIMS: &[(&str, Kind, bool)] = &[
     ("azp", Kind::Str, false),
     ("at_hash", Kind::Str, false),
     ("c_hash", Kind::Str, false),
+    // OIDC Front-/Back-Channel Logout §2/§3: "sid ... String"; IPSIE SL1's
+    // `session_expiry` is a NumericDate like `exp`.
+    ("sid", Kind::Str, false),
+    ("session_expiry", Kind::Num, false),
     // §5.1: "email_verified  boolean", "phone_number_verified  boolean",
     // "updated_at  number".
     ("email", Kind::Str, false),
@@ -106,8 +110,18 @@ pub struct Screened {
     pub claims: Map<String, Value>,
 }
 
-/// Screen `token` (compact JWS). The signature is not checked here.
+/// Screen `token` (compact JWS) as an ID token: its shape and header
+/// (`screen_jws`), then the claims OIDC Core types. The signature is not
+/// checked here.
 pub fn screen(token: &str) -> Result<Screened, IdTokenError> {
+    let screened = screen_jws(token)?;
+    check_claims(&screened.claims)?;
+    Ok(screened)
+}
+
+/// The size, shape and JOSE header checks every provider-signed JWT passes
+/// (ID tokens and back-channel logout tokens alike), and its decoded parts.
+pub fn screen_jws(token: &str) -> Result<Screened, IdTokenError> {
     if token.len() > MAX_LEN {
         return Err(IdTokenError::TooLarge { len: token.len() });
     }
@@ -144,6 +158,10 @@ pub fn screen(token: &str) -> Result<Screened, IdTokenError> {
         return Err(IdTokenError::Malformed { message: "header kid is not a string".into() });
     }
     let claims = decode_json(payload, "payload")?;
+    Ok(Screened { header, claims })
+}
+
+fn check_claims(claims: &Map<String, Value>) -> Result<(), IdTokenError> {
     for (name, kind, required) in CLAIMS {
         match claims.get(*name) {
             // An optional claim sent as null counts as absent.
@@ -163,7 +181,7 @@ pub fn screen(token: &str) -> Result<Screened, IdTokenError> {
             Some(_) => {}
         }
     }
-    Ok(Screened { header, claims })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -91,6 +91,9 @@ pub enum IdTokenError {
     NotYetValid { nbf: i64, now: i64 },
     #[error("missing or invalid sub")]
     Subject,
+    /// IPSIE SL1: the provider's session (`session_expiry`) has already ended.
+    #[error("session_expiry {session_expiry} has passed (now {now})")]
+    SessionExpired { session_expiry: i64, now: i64 },
     /// A claim OIDC Core defines is missing (when REQUIRED) or of the wrong JSON type.
     #[error("claim {name} {problem}")]
     Claim { name: &'static str, problem: String },
@@ -122,6 +125,7 @@ impl IdTokenError {
             IdTokenError::IssuedTooLongAgo { .. } => "issued_too_long_ago",
             IdTokenError::NotYetValid { .. } => "not_yet_valid",
             IdTokenError::Subject => "missing_subject",
+            IdTokenError::SessionExpired { .. } => "idp_session_expired",
             IdTokenError::Claim { .. } => "id_token_claim_invalid",
             IdTokenError::AtHash => "at_hash_mismatch",
             IdTokenError::Invalid { .. } => "id_token_invalid",
@@ -149,7 +153,7 @@ pub fn alg_name(a: &CoreJwsSigningAlgorithm) -> String {
     serde_json::to_value(a).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
 }
 
-fn int_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
+pub(super) fn int_claim(claims: &Map<String, Value>, name: &str) -> Option<i64> {
     claims.get(name).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
 }
 
@@ -227,6 +231,12 @@ pub fn verify(
     }
     if let Some(nbf) = int_claim(&claims, "nbf").filter(|nbf| *nbf > now + leeway) {
         return Err(IdTokenError::NotYetValid { nbf, now });
+    }
+    // IPSIE SL1: the RP's session must not outlive `session_expiry`, the
+    // provider's own bound (a NumericDate); one already past signs nobody in.
+    // (login::complete caps the session at it.)
+    if let Some(session_expiry) = int_claim(&claims, "session_expiry").filter(|e| *e <= now) {
+        return Err(IdTokenError::SessionExpired { session_expiry, now });
     }
     // sub: "A locally unique and never reassigned identifier ... It MUST NOT
     // exceed 255 ASCII characters in length."

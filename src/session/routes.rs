@@ -5,7 +5,7 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
@@ -97,36 +97,50 @@ async fn v1_me_get(SessionUser(ctx): SessionUser) -> impl IntoResponse {
 async fn v1_logout_post(
     State(s): State<AppState>,
     SessionUser(ctx): SessionUser,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
     let jti = ctx.jti.clone();
     let row =
-        s.db.write(move |tx| {
+        s.db.write(move |tx| -> Result<_, store::StoreError> {
+            let row = store::sessions::get(tx, &jti)?;
             store::sessions::revoke(tx, &jti, &clock::now_str())?;
-            store::sessions::get(tx, &jti)
+            Ok(row)
         })
         .await?;
     let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    // Then tell the IdP, when it can be told (the session is ended either way).
-    let kind = match row.as_ref().and_then(|r| r.connection_id.as_deref()) {
-        Some(c) => crate::connections::get(&s.db, c).await.ok().map(|(r, _)| r.kind),
+    // The IdP's own session ends too when its protocol offers a way.
+    let next = match row {
+        Some(r) => idp_logout(&s, &r).await,
         None => None,
     };
-    let idp_logout = match (kind.as_deref(), &row) {
-        (Some("saml"), Some(row)) => crate::saml::slo_out::logout_url(&s, row).await.unwrap_or_else(|e| {
-            tracing::error!(jti = %row.jti, reason = e.reason(), error = %e, "SAML Single Logout request not sent");
-            None
-        }),
-        _ => None,
-    };
-    Ok(match idp_logout {
+    Ok(match next {
+        // 303 for browsers; the JSON body for scripts, which navigate to it.
         Some(url) => (
             StatusCode::SEE_OTHER,
-            [(header::SET_COOKIE, expired), (header::LOCATION, url.clone())],
+            [
+                (header::SET_COOKIE, expired),
+                (header::LOCATION, url.clone()),
+                (header::CACHE_CONTROL, "no-store".into()),
+            ],
             Json(json!({"logout_url": url})),
         )
             .into_response(),
         None => (StatusCode::NO_CONTENT, [(header::SET_COOKIE, expired)]).into_response(),
     })
+}
+
+/// Where the browser goes to end the IdP's session, by the kind of the
+/// session's connection (`None`: the local logout is all there is).
+async fn idp_logout(s: &AppState, row: &store::sessions::SessionRow) -> Option<String> {
+    let id = row.connection_id.as_deref()?;
+    let (conn, _) = crate::connections::get(&s.db, id).await.ok()?;
+    match conn.kind.as_str() {
+        "oidc" => crate::oidc::logout::end_session_url(s, id, row).await,
+        "saml" => crate::saml::slo_out::logout_url(s, row).await.unwrap_or_else(|e| {
+            tracing::error!(jti = %row.jti, reason = e.reason(), error = %e, "SAML Single Logout request not sent");
+            None
+        }),
+        _ => None,
+    }
 }
 
 async fn jwks_get(State(s): State<AppState>) -> impl IntoResponse {

@@ -19,6 +19,8 @@ mod http_edges;
 mod oidc_admin;
 mod oidc_forge;
 mod oidc_login;
+mod oidc_logout;
+mod oidc_logout_real;
 mod oidc_pending;
 mod oidc_support;
 mod oidc_tokens;

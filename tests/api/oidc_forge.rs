@@ -124,6 +124,8 @@ struct Inner {
     discovery_redirect: Mutex<Option<String>>,
     /// The token endpoint discovery names instead of this provider's own.
     token_endpoint: Mutex<Option<String>>,
+    /// The `end_session_endpoint` discovery names (none by default).
+    end_session: Mutex<Option<String>>,
     jwks: Mutex<Value>,
     plan: Mutex<Plan>,
     codes: Mutex<HashMap<String, Issued>>,
@@ -150,6 +152,7 @@ impl Forge {
             discovery_padding: Mutex::new(0),
             discovery_redirect: Mutex::new(None),
             token_endpoint: Mutex::new(None),
+            end_session: Mutex::new(None),
             jwks: Mutex::new(
                 json!({"keys": [jwk("rsa-a", "key-a", "RS256"), jwk("ec-a", "key-ec", "ES256")]}),
             ),
@@ -195,6 +198,10 @@ impl Forge {
     /// Name `url` as the token endpoint in discovery (e.g. a closed port).
     pub fn set_token_endpoint(&self, url: &str) {
         *self.inner.token_endpoint.lock().unwrap() = Some(url.to_string());
+    }
+    /// Name `url` as the end_session_endpoint (and announce back-channel logout).
+    pub fn set_end_session(&self, url: Option<&str>) {
+        *self.inner.end_session.lock().unwrap() = url.map(String::from);
     }
     pub fn announce_iss_param(&self) {
         *self.inner.iss_param_supported.lock().unwrap() = true;
@@ -269,7 +276,7 @@ async fn discovery(State(s): State<Arc<Inner>>) -> Response {
     }
     let b = &s.base;
     let padding = "x".repeat(*s.discovery_padding.lock().unwrap());
-    axum::Json(json!({
+    let mut doc = json!({
         "x_padding": padding,
         "issuer": *s.doc_issuer.lock().unwrap(),
         "authorization_endpoint": format!("{b}/authorize"),
@@ -282,8 +289,13 @@ async fn discovery(State(s): State<Arc<Inner>>) -> Response {
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": *s.iss_param_supported.lock().unwrap(),
-    }))
-    .into_response()
+    });
+    if let Some(end) = s.end_session.lock().unwrap().clone() {
+        doc["end_session_endpoint"] = json!(end);
+        doc["backchannel_logout_supported"] = json!(true);
+        doc["backchannel_logout_session_supported"] = json!(true);
+    }
+    axum::Json(doc).into_response()
 }
 
 async fn jwks(State(s): State<Arc<Inner>>) -> Response {
