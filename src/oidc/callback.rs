@@ -58,15 +58,8 @@ pub(super) async fn oidc_callback_get(
 }
 
 /// The value of cookie `name` in the request's Cookie headers.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+fn cookie<'h>(headers: &'h HeaderMap, name: &'h str) -> Option<&'h str> {
+    crate::session::cookies::first(headers, name)
 }
 
 async fn finish(

@@ -6,7 +6,7 @@
 //! starts a login, has the IdP answer it, and makes the victim's browser post
 //! the answer) is refused, whether or not IdP-initiated login is allowed.
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
 /// How a binding cookie is named: one per request, so two tabs do not collide.
@@ -43,14 +43,8 @@ pub fn set_cookie(request_id: &str, value: &str, acs_path: &str, max_age: i64) -
 /// whose hash is `expected_sha256` (compared in constant time).
 pub fn presented(headers: &HeaderMap, request_id: &str, expected_sha256: &str) -> bool {
     let name = cookie_name(request_id);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(k, _)| *k == name)
-        .any(|(_, v)| crate::secrets::ct_eq(sha256_hex(v).as_bytes(), expected_sha256.as_bytes()))
+    crate::session::cookies::values(headers, &name)
+        .any(|v| crate::secrets::ct_eq(sha256_hex(v).as_bytes(), expected_sha256.as_bytes()))
 }
 
 #[cfg(test)]
@@ -65,7 +59,7 @@ mod tests {
         let mut h = HeaderMap::new();
         assert!(!presented(&h, id, &hash), "no cookie");
         h.insert(
-            header::COOKIE,
+            axum::http::header::COOKIE,
             HeaderValue::from_str(&format!("a=b; {}={value}", cookie_name(id))).unwrap(),
         );
         assert!(presented(&h, id, &hash));

@@ -3,6 +3,7 @@
 //! `login::complete`, the one function SAML and OIDC call after validating an
 //! IdP's answer.
 
+pub mod cookies;
 pub mod csrf;
 pub mod keys;
 pub mod login;

@@ -23,15 +23,7 @@ pub fn presented_token(parts: &Parts) -> Option<String> {
 }
 
 fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name && !v.is_empty()).then(|| v.to_string())
-        })
+    super::cookies::values(headers, name).find(|v| !v.is_empty()).map(str::to_string)
 }
 
 /// A request made with a live session.
