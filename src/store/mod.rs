@@ -12,6 +12,7 @@ mod writer;
 pub mod api_keys;
 pub mod audit;
 pub mod connections;
+pub mod events;
 pub mod grants;
 pub mod keys;
 pub mod login_states;
