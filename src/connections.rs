@@ -4,6 +4,8 @@
 //! (`Status`), and storage with audit. Deleting a connection ends its
 //! sessions and drops the claim facts it asserted.
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -11,6 +13,7 @@ use crate::access::reconcile::reconcile_user;
 use crate::clock;
 use crate::directory::Org;
 use crate::error::Error;
+use crate::secrets::{Secret, SecretBox, SecretError};
 use crate::session::login::MatchBy;
 use crate::store::audit::{self, NewEvent};
 use crate::store::connections::ConnectionRow;
@@ -54,6 +57,15 @@ pub struct LoginSettings {
     /// Shared Signals: the `aud` a SET must carry, when not the push URL.
     #[serde(default)]
     pub ssf_audience: Option<String>,
+    /// Shared Signals poll mode (RFC 8936): the transmitter's poll endpoint.
+    /// Unset (secure default): no outbound polling, push only.
+    #[serde(default)]
+    pub ssf_poll_url: Option<String>,
+    /// The bearer token presented at `ssf_poll_url`, sealed with the app's
+    /// SecretBox (context `poll_token_context`), base64. Write-only: the admin
+    /// API takes `ssf_poll_token` and shows only `ssf_poll_token_set`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssf_poll_token_sealed: Option<String>,
     /// Universal Logout: the bearer JWT's issuer (OIDC default: the provider's issuer).
     #[serde(default)]
     pub logout_issuer: Option<String>,
@@ -63,8 +75,12 @@ pub struct LoginSettings {
 }
 
 /// The signal settings (Universal Logout, Shared Signals) of a connection body.
-pub const SIGNAL_FIELDS: [&str; 5] =
-    ["ssf_issuer", "ssf_jwks_uri", "ssf_audience", "logout_issuer", "logout_jwks_uri"];
+pub const SIGNAL_FIELDS: [&str; 6] =
+    ["ssf_issuer", "ssf_jwks_uri", "ssf_audience", "ssf_poll_url", "logout_issuer", "logout_jwks_uri"];
+/// The write-only poll token field of an admin body (sealed, never shown).
+pub const POLL_TOKEN_FIELD: &str = "ssf_poll_token";
+/// Longest poll token accepted.
+const MAX_POLL_TOKEN_LEN: usize = 4096;
 
 /// Longest issuer, audience or JWKS URL accepted.
 const MAX_SIGNAL_LEN: usize = 1024;
@@ -83,6 +99,8 @@ impl Default for LoginSettings {
             ssf_issuer: None,
             ssf_jwks_uri: None,
             ssf_audience: None,
+            ssf_poll_url: None,
+            ssf_poll_token_sealed: None,
             logout_issuer: None,
             logout_jwks_uri: None,
         }
@@ -125,6 +143,7 @@ impl LoginSettings {
                 "ssf_issuer" => self.ssf_issuer = value,
                 "ssf_jwks_uri" => self.ssf_jwks_uri = value,
                 "ssf_audience" => self.ssf_audience = value,
+                "ssf_poll_url" => self.ssf_poll_url = value,
                 "logout_issuer" => self.logout_issuer = value,
                 _ => self.logout_jwks_uri = value,
             }
@@ -153,7 +172,12 @@ impl LoginSettings {
                 }
             }
         }
-        for (name, v) in [("ssf_jwks_uri", &self.ssf_jwks_uri), ("logout_jwks_uri", &self.logout_jwks_uri)] {
+        let urls = [
+            ("ssf_jwks_uri", &self.ssf_jwks_uri),
+            ("ssf_poll_url", &self.ssf_poll_url),
+            ("logout_jwks_uri", &self.logout_jwks_uri),
+        ];
+        for (name, v) in urls {
             if let Some(v) = v {
                 if v.len() > MAX_SIGNAL_LEN {
                     return Err(Error::invalid(name, format!("at most {MAX_SIGNAL_LEN} characters")));
@@ -169,7 +193,57 @@ impl LoginSettings {
                 "ssf_issuer and ssf_jwks_uri are set together (a SET is verified with both)",
             ));
         }
+        // Poll mode verifies polled SETs exactly as pushed ones: it needs the
+        // issuer and JWKS, and a token to authenticate to the transmitter.
+        if self.ssf_poll_url.is_some() {
+            if self.ssf_issuer.is_none() {
+                return Err(Error::invalid("ssf_poll_url", "needs ssf_issuer and ssf_jwks_uri"));
+            }
+            if self.ssf_poll_token_sealed.is_none() {
+                return Err(Error::invalid(POLL_TOKEN_FIELD, "required with ssf_poll_url (RFC 8936 bearer)"));
+            }
+        }
         Ok(())
+    }
+
+    /// Seal the `ssf_poll_token` of an admin body (`null` clears it): a
+    /// string of 1-4096 printable characters without spaces.
+    pub fn apply_poll_token(
+        &mut self,
+        sb: &SecretBox,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), Error> {
+        match body.get(POLL_TOKEN_FIELD) {
+            None => {}
+            Some(serde_json::Value::Null) => self.ssf_poll_token_sealed = None,
+            Some(serde_json::Value::String(t))
+                if !t.is_empty()
+                    && t.len() <= MAX_POLL_TOKEN_LEN
+                    && !t.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+            {
+                let sealed = sb.seal(&poll_token_context(id), t.as_bytes());
+                self.ssf_poll_token_sealed = Some(STANDARD.encode(sealed));
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    POLL_TOKEN_FIELD,
+                    format!("must be 1-{MAX_POLL_TOKEN_LEN} printable characters without spaces, or null"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The poll token, opened; `None` when none is stored.
+    pub fn poll_token(&self, sb: &SecretBox, id: &str) -> Result<Option<Secret>, SecretError> {
+        let Some(b64) = &self.ssf_poll_token_sealed else { return Ok(None) };
+        let ctx = poll_token_context(id);
+        let sealed = STANDARD.decode(b64).map_err(|_| SecretError::Decrypt { context: ctx.clone() })?;
+        let plain = sb.open(&ctx, &sealed)?;
+        String::from_utf8(plain)
+            .map(|t| Some(Secret::new(t)))
+            .map_err(|_| SecretError::Decrypt { context: ctx })
     }
 
     /// The post-login address when nothing (allowed) was asked for.
@@ -316,6 +390,12 @@ pub async fn delete(db: &Db, actor: &str, org: &Org, id: &str) -> Result<(), Err
         Ok(())
     })
     .await
+}
+
+/// The secret-box context of a connection's sealed poll token (distinct from
+/// its `secret` part's, so one ciphertext cannot stand in for the other).
+pub fn poll_token_context(id: &str) -> String {
+    format!("connection:{id}:ssf_poll_token")
 }
 
 /// The secret-box context of a connection's sealed secret.
