@@ -4,8 +4,6 @@
 //! (`Status`), and storage with audit. Deleting a connection ends its
 //! sessions and drops the claim facts it asserted.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -13,7 +11,6 @@ use crate::access::reconcile::reconcile_user;
 use crate::clock;
 use crate::directory::Org;
 use crate::error::Error;
-use crate::secrets::{Secret, SecretBox, SecretError};
 use crate::session::login::MatchBy;
 use crate::store::audit::{self, NewEvent};
 use crate::store::connections::ConnectionRow;
@@ -62,7 +59,7 @@ pub struct LoginSettings {
     #[serde(default)]
     pub ssf_poll_url: Option<String>,
     /// The bearer token presented at `ssf_poll_url`, sealed with the app's
-    /// SecretBox (context `poll_token_context`), base64. Write-only: the admin
+    /// SecretBox (context `signals::poll::poll_token_context`), base64. Write-only: the admin
     /// API takes `ssf_poll_token` and shows only `ssf_poll_token_set`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssf_poll_token_sealed: Option<String>,
@@ -77,10 +74,6 @@ pub struct LoginSettings {
 /// The signal settings (Universal Logout, Shared Signals) of a connection body.
 pub const SIGNAL_FIELDS: [&str; 6] =
     ["ssf_issuer", "ssf_jwks_uri", "ssf_audience", "ssf_poll_url", "logout_issuer", "logout_jwks_uri"];
-/// The write-only poll token field of an admin body (sealed, never shown).
-pub const POLL_TOKEN_FIELD: &str = "ssf_poll_token";
-/// Longest poll token accepted.
-const MAX_POLL_TOKEN_LEN: usize = 4096;
 
 /// Longest issuer, audience or JWKS URL accepted.
 const MAX_SIGNAL_LEN: usize = 1024;
@@ -200,50 +193,13 @@ impl LoginSettings {
                 return Err(Error::invalid("ssf_poll_url", "needs ssf_issuer and ssf_jwks_uri"));
             }
             if self.ssf_poll_token_sealed.is_none() {
-                return Err(Error::invalid(POLL_TOKEN_FIELD, "required with ssf_poll_url (RFC 8936 bearer)"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Seal the `ssf_poll_token` of an admin body (`null` clears it): a
-    /// string of 1-4096 printable characters without spaces.
-    pub fn apply_poll_token(
-        &mut self,
-        sb: &SecretBox,
-        id: &str,
-        body: &serde_json::Value,
-    ) -> Result<(), Error> {
-        match body.get(POLL_TOKEN_FIELD) {
-            None => {}
-            Some(serde_json::Value::Null) => self.ssf_poll_token_sealed = None,
-            Some(serde_json::Value::String(t))
-                if !t.is_empty()
-                    && t.len() <= MAX_POLL_TOKEN_LEN
-                    && !t.chars().any(|c| c.is_control() || c.is_whitespace()) =>
-            {
-                let sealed = sb.seal(&poll_token_context(id), t.as_bytes());
-                self.ssf_poll_token_sealed = Some(STANDARD.encode(sealed));
-            }
-            Some(_) => {
                 return Err(Error::invalid(
-                    POLL_TOKEN_FIELD,
-                    format!("must be 1-{MAX_POLL_TOKEN_LEN} printable characters without spaces, or null"),
+                    crate::signals::poll::POLL_TOKEN_FIELD,
+                    "required with ssf_poll_url (RFC 8936 bearer)",
                 ));
             }
         }
         Ok(())
-    }
-
-    /// The poll token, opened; `None` when none is stored.
-    pub fn poll_token(&self, sb: &SecretBox, id: &str) -> Result<Option<Secret>, SecretError> {
-        let Some(b64) = &self.ssf_poll_token_sealed else { return Ok(None) };
-        let ctx = poll_token_context(id);
-        let sealed = STANDARD.decode(b64).map_err(|_| SecretError::Decrypt { context: ctx.clone() })?;
-        let plain = sb.open(&ctx, &sealed)?;
-        String::from_utf8(plain)
-            .map(|t| Some(Secret::new(t)))
-            .map_err(|_| SecretError::Decrypt { context: ctx })
     }
 
     /// The post-login address when nothing (allowed) was asked for.
@@ -390,12 +346,6 @@ pub async fn delete(db: &Db, actor: &str, org: &Org, id: &str) -> Result<(), Err
         Ok(())
     })
     .await
-}
-
-/// The secret-box context of a connection's sealed poll token (distinct from
-/// its `secret` part's, so one ciphertext cannot stand in for the other).
-pub fn poll_token_context(id: &str) -> String {
-    format!("connection:{id}:ssf_poll_token")
 }
 
 /// The secret-box context of a connection's sealed secret.
