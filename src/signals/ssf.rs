@@ -171,7 +171,8 @@ pub enum Delivery<'a> {
     Push,
     /// RFC 8936 poll: `aud` is `ssf_audience`, else the connection's
     /// `ssf_poll_url`; `jti` is the member name the SET was listed under
-    /// (RFC 8936 2.5: "the JWT Identifier (jti) of the SET"), which must be its `jti`.
+    /// (RFC 8936 2.5, `sets`: "Each member name is the "jti" of a SET to be
+    /// delivered"), which must be the SET's own `jti`.
     Poll { jti: &'a str },
 }
 
