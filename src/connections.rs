@@ -54,6 +54,15 @@ pub struct LoginSettings {
     /// Shared Signals: the `aud` a SET must carry, when not the push URL.
     #[serde(default)]
     pub ssf_audience: Option<String>,
+    /// Shared Signals poll mode (RFC 8936): the transmitter's poll endpoint.
+    /// Unset (secure default): no outbound polling, push only.
+    #[serde(default)]
+    pub ssf_poll_url: Option<String>,
+    /// The bearer token presented at `ssf_poll_url`, sealed with the app's
+    /// SecretBox (context `signals::poll::poll_token_context`), base64. Write-only: the admin
+    /// API takes `ssf_poll_token` and shows only `ssf_poll_token_set`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssf_poll_token_sealed: Option<String>,
     /// Universal Logout: the bearer JWT's issuer (OIDC default: the provider's issuer).
     #[serde(default)]
     pub logout_issuer: Option<String>,
@@ -63,8 +72,8 @@ pub struct LoginSettings {
 }
 
 /// The signal settings (Universal Logout, Shared Signals) of a connection body.
-pub const SIGNAL_FIELDS: [&str; 5] =
-    ["ssf_issuer", "ssf_jwks_uri", "ssf_audience", "logout_issuer", "logout_jwks_uri"];
+pub const SIGNAL_FIELDS: [&str; 6] =
+    ["ssf_issuer", "ssf_jwks_uri", "ssf_audience", "ssf_poll_url", "logout_issuer", "logout_jwks_uri"];
 
 /// Longest issuer, audience or JWKS URL accepted.
 const MAX_SIGNAL_LEN: usize = 1024;
@@ -83,6 +92,8 @@ impl Default for LoginSettings {
             ssf_issuer: None,
             ssf_jwks_uri: None,
             ssf_audience: None,
+            ssf_poll_url: None,
+            ssf_poll_token_sealed: None,
             logout_issuer: None,
             logout_jwks_uri: None,
         }
@@ -125,6 +136,7 @@ impl LoginSettings {
                 "ssf_issuer" => self.ssf_issuer = value,
                 "ssf_jwks_uri" => self.ssf_jwks_uri = value,
                 "ssf_audience" => self.ssf_audience = value,
+                "ssf_poll_url" => self.ssf_poll_url = value,
                 "logout_issuer" => self.logout_issuer = value,
                 _ => self.logout_jwks_uri = value,
             }
@@ -153,7 +165,12 @@ impl LoginSettings {
                 }
             }
         }
-        for (name, v) in [("ssf_jwks_uri", &self.ssf_jwks_uri), ("logout_jwks_uri", &self.logout_jwks_uri)] {
+        let urls = [
+            ("ssf_jwks_uri", &self.ssf_jwks_uri),
+            ("ssf_poll_url", &self.ssf_poll_url),
+            ("logout_jwks_uri", &self.logout_jwks_uri),
+        ];
+        for (name, v) in urls {
             if let Some(v) = v {
                 if v.len() > MAX_SIGNAL_LEN {
                     return Err(Error::invalid(name, format!("at most {MAX_SIGNAL_LEN} characters")));
@@ -168,6 +185,19 @@ impl LoginSettings {
                 if self.ssf_issuer.is_some() { "ssf_jwks_uri" } else { "ssf_issuer" },
                 "ssf_issuer and ssf_jwks_uri are set together (a SET is verified with both)",
             ));
+        }
+        // Poll mode verifies polled SETs exactly as pushed ones: it needs the
+        // issuer and JWKS, and a token to authenticate to the transmitter.
+        if self.ssf_poll_url.is_some() {
+            if self.ssf_issuer.is_none() {
+                return Err(Error::invalid("ssf_poll_url", "needs ssf_issuer and ssf_jwks_uri"));
+            }
+            if self.ssf_poll_token_sealed.is_none() {
+                return Err(Error::invalid(
+                    crate::signals::poll::POLL_TOKEN_FIELD,
+                    "required with ssf_poll_url (RFC 8936 bearer)",
+                ));
+            }
         }
         Ok(())
     }

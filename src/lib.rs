@@ -138,6 +138,8 @@ impl App {
                 }
             })
         };
+        // RFC 8936 poll mode: connections with `ssf_poll_url` are polled in the background.
+        let poller = signals::poll::spawn(self.state.clone(), signals::poll::DEFAULT_INTERVAL);
         let router = http::router(self.state);
         tracing::info!("listening on http://{}", self.addr);
         // Request-targets with bytes `http::Uri` refuses (Entra's raw `"`) are percent-encoded
@@ -145,6 +147,7 @@ impl App {
         let listener = http::listener::RepairingListener(self.listener);
         let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
         reload.abort();
+        poller.abort();
         tokio::task::spawn_blocking(move || db.close()).await.ok();
         tracing::info!("stopped");
         served.map_err(StartError::Serve)

@@ -21,7 +21,7 @@ use crate::http::extract::Operator;
 use crate::store::connections::ConnectionRow;
 
 /// Fields of the connection settings (besides `kind`, `name`, `client_secret`).
-const CONFIG_FIELDS: [&str; 16] = [
+const CONFIG_FIELDS: [&str; 17] = [
     "issuer",
     "client_id",
     "scopes",
@@ -36,6 +36,7 @@ const CONFIG_FIELDS: [&str; 16] = [
     "ssf_issuer",
     "ssf_jwks_uri",
     "ssf_audience",
+    "ssf_poll_url",
     "logout_issuer",
     "logout_jwks_uri",
 ];
@@ -53,7 +54,8 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
 /// Refuse fields this connection kind does not have (a typo must not pass silently).
 fn known_fields(body: &Map<String, Value>) -> Result<(), ApiError> {
     match body.keys().find(|k| {
-        !(["kind", "name", "client_secret"].contains(&k.as_str()) || CONFIG_FIELDS.contains(&k.as_str()))
+        !(["kind", "name", "client_secret", crate::signals::poll::POLL_TOKEN_FIELD].contains(&k.as_str())
+            || CONFIG_FIELDS.contains(&k.as_str()))
     }) {
         Some(k) => Err(Error::invalid(k.clone(), "unknown field for an OIDC connection").into()),
         None => Ok(()),
@@ -146,10 +148,15 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
     let name = name_of(&body)?.ok_or_else(|| Error::invalid("name", "required"))?;
     let secret = secret_of(&body)?;
     let chosen = match_by_chosen(&body).unwrap_or(false);
-    let mut fields: Map<String, Value> =
-        body.into_iter().filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str())).collect();
+    let mut fields: Map<String, Value> = body
+        .iter()
+        .filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     fields.insert("match_by_set".into(), Value::Bool(chosen));
-    let draft = draft_of(s, fields)?;
+    let mut draft = draft_of(s, fields)?;
+    let id = new_id();
+    draft.login.apply_poll_token(&s.secret_box, &id, &Value::Object(body.clone()))?;
     draft.login.validate_signals(s.outbound)?;
     // All three of issuer, client id and secret, or none (pending): a create
     // that forgot one is more likely a mistake than a plan.
@@ -170,7 +177,6 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
         None
     };
 
-    let id = new_id();
     let now = clock::now_str();
     let row = ConnectionRow {
         id: id.clone(),
@@ -222,7 +228,8 @@ pub async fn update(
     if let Some(chosen) = match_by_chosen(&body) {
         fields.insert("match_by_set".into(), Value::Bool(chosen));
     }
-    let draft = draft_of(s, fields)?;
+    let mut draft = draft_of(s, fields)?;
+    draft.login.apply_poll_token(&s.secret_box, &row.id, &Value::Object(body.clone()))?;
     draft.login.validate_signals(s.outbound)?;
     let secret = secret_of(&body)?;
     let has_secret = secret.is_some() || row.secret.is_some();
@@ -268,6 +275,7 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         // To register at the provider (OIDC Back-Channel Logout 1.0 §2.2).
         "backchannel_logout_uri": super::backchannel::backchannel_logout_uri(&s.public_url, &row.id),
         "client_secret_set": row.secret.is_some(),
+        "ssf_poll_token_set": false,
         // Shown as null until given (a pending connection).
         "issuer": null,
         "client_id": null,
@@ -279,8 +287,11 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
             let active = draft.ready().is_some() && row.secret.is_some();
             v["status"] = json!(if active { Status::Active } else { Status::Pending });
             v["warnings"] = json!(draft.warnings());
+            v["ssf_poll_token_set"] = json!(draft.login.ssf_poll_token_sealed.is_some());
             if let Ok(Value::Object(cfg)) = serde_json::to_value(&draft) {
-                for (k, val) in cfg.into_iter().filter(|(k, _)| k != "match_by_set") {
+                // The sealed poll token is never shown, not even sealed.
+                let hidden = ["match_by_set", "ssf_poll_token_sealed"];
+                for (k, val) in cfg.into_iter().filter(|(k, _)| !hidden.contains(&k.as_str())) {
                     v[k] = val;
                 }
             }

@@ -96,6 +96,7 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
         attributes: AttributeNames::default(),
     };
     cfg.apply_settings(&body)?;
+    cfg.login.apply_poll_token(&s.secret_box, &id, &body)?;
     cfg.login.validate_signals(s.outbound)?;
     let sealed = keys::seal(&s.secret_box, &id, &generated.keys).map_err(|e| {
         tracing::error!(error = %e, "sealing SP keys failed");
@@ -156,6 +157,7 @@ pub async fn update(
         cfg.idp = Some(idp);
     }
     cfg.apply_settings(&body)?;
+    cfg.login.apply_poll_token(&s.secret_box, &row.id, &body)?;
     cfg.login.validate_signals(s.outbound)?;
     row.config = serde_json::to_string(&cfg).map_err(|_| ApiError::internal())?;
     let row = connections::update(&s.db, Operator::ACTOR, row, clear_overage).await?;
@@ -217,6 +219,9 @@ pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
         "ssf_issuer": cfg.login.ssf_issuer,
         "ssf_jwks_uri": cfg.login.ssf_jwks_uri,
         "ssf_audience": cfg.login.ssf_audience,
+        "ssf_poll_url": cfg.login.ssf_poll_url,
+        // Write-only: whether a poll token is stored, never the token.
+        "ssf_poll_token_set": cfg.login.ssf_poll_token_sealed.is_some(),
         "logout_issuer": cfg.login.logout_issuer,
         "logout_jwks_uri": cfg.login.logout_jwks_uri,
         "groups_overage_seen_at": row.groups_overage_seen_at,

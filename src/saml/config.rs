@@ -149,7 +149,7 @@ fn yes() -> bool {
 }
 
 /// Fields of the admin body that are settings (all optional).
-pub const SETTING_FIELDS: [&str; 14] = [
+pub const SETTING_FIELDS: [&str; 16] = [
     "jit",
     "match_by",
     "allowed_origins",
@@ -162,6 +162,8 @@ pub const SETTING_FIELDS: [&str; 14] = [
     "ssf_issuer",
     "ssf_jwks_uri",
     "ssf_audience",
+    "ssf_poll_url",
+    crate::signals::poll::POLL_TOKEN_FIELD,
     "logout_issuer",
     "logout_jwks_uri",
 ];

@@ -13,9 +13,11 @@
 //! another org.
 //!
 //! Files: `jwt` (the verifier and JWKS cache), `universal_logout`, `ssf`,
-//! `routes` (the two handlers and their answers).
+//! `poll` (RFC 8936 poll mode: idbridge polls the transmitter), `routes`
+//! (the two handlers and their answers).
 
 pub mod jwt;
+pub mod poll;
 pub mod routes;
 pub mod ssf;
 pub mod universal_logout;
@@ -33,6 +35,8 @@ use crate::store::{self, Db, StoreError};
 #[derive(Default)]
 pub struct SignalsState {
     pub jwks: jwt::JwksCache,
+    /// RFC 8936 poll mode: acknowledgements owed per connection.
+    pub poll: poll::PollState,
 }
 
 /// Longest subject value accepted.

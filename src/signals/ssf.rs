@@ -16,6 +16,9 @@
 //! `sessions-revoked` also revoke their API keys; the SSF `verification`
 //! event is accepted with no effect. Any other event type is refused.
 //!
+//! The same checks and handling serve RFC 8936 poll delivery (`poll`, via
+//! `process` with `Delivery::Poll`): only the default `aud` differs.
+//!
 //! A duplicate `jti` (RFC 8417 2.2: "jti ... a unique identifier for the
 //! SET") is answered 202 and not processed again: the transmitter retries
 //! when it did not see the first answer, and must not be told its SET was
@@ -161,6 +164,18 @@ fn event_of(claims: &Map<String, Value>) -> Result<(String, Option<Ending>, Opti
     Ok((uri.clone(), ending, Some(subject)))
 }
 
+/// How a SET arrived, which decides its required `aud`.
+#[derive(Clone, Copy, Debug)]
+pub enum Delivery<'a> {
+    /// RFC 8935 push: `aud` is `ssf_audience`, else the push URL.
+    Push,
+    /// RFC 8936 poll: `aud` is `ssf_audience`, else the connection's
+    /// `ssf_poll_url`; `jti` is the member name the SET was listed under
+    /// (RFC 8936 2.5, `sets`: "Each member name is the "jti" of a SET to be
+    /// delivered"), which must be the SET's own `jti`.
+    Poll { jti: &'a str },
+}
+
 /// Verify a pushed SET and act on it.
 pub async fn receive(
     state: &AppState,
@@ -168,12 +183,6 @@ pub async fn receive(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Result<Outcome, SsfError> {
-    let conn =
-        super::load(&state.db, id).await?.ok_or_else(|| SsfError::UnknownConnection { id: id.into() })?;
-    let s = &conn.settings;
-    let (Some(issuer), Some(jwks)) = (s.ssf_issuer.clone(), s.ssf_jwks_uri.clone()) else {
-        return Err(SsfError::NotConfigured { id: id.into() });
-    };
     let ct = content_type.unwrap_or_default();
     let media = ct.split(';').next().unwrap_or_default().trim();
     if !media.eq_ignore_ascii_case("application/secevent+jwt") {
@@ -183,7 +192,32 @@ pub async fn receive(
     if token.is_empty() || body.len() > MAX_BODY {
         return Err(SsfError::Body);
     }
-    let audiences = [s.ssf_audience.clone().unwrap_or_else(|| push_url(&state.public_url, id))];
+    process(state, id, token, Delivery::Push).await
+}
+
+/// Verify a SET (pushed or polled: the same checks) and act on it.
+pub async fn process(
+    state: &AppState,
+    id: &str,
+    token: &str,
+    delivery: Delivery<'_>,
+) -> Result<Outcome, SsfError> {
+    let conn =
+        super::load(&state.db, id).await?.ok_or_else(|| SsfError::UnknownConnection { id: id.into() })?;
+    let s = &conn.settings;
+    let (Some(issuer), Some(jwks)) = (s.ssf_issuer.clone(), s.ssf_jwks_uri.clone()) else {
+        return Err(SsfError::NotConfigured { id: id.into() });
+    };
+    if token.is_empty() || token.len() > MAX_BODY {
+        return Err(SsfError::Body);
+    }
+    let default_aud = match delivery {
+        Delivery::Push => push_url(&state.public_url, id),
+        Delivery::Poll { .. } => {
+            s.ssf_poll_url.clone().ok_or_else(|| SsfError::NotConfigured { id: id.into() })?
+        }
+    };
+    let audiences = [s.ssf_audience.clone().unwrap_or(default_aud)];
     let expect = Expect {
         issuer: &issuer,
         audiences: &audiences,
@@ -200,6 +234,11 @@ pub async fn receive(
         Some(Value::String(j)) if !j.is_empty() && j.len() <= MAX_JTI_LEN => j.clone(),
         _ => return Err(claim_err("jti", "required: a string of 1-255 characters (RFC 8417 2.2)")),
     };
+    if let Delivery::Poll { jti: listed } = delivery {
+        if listed != jti {
+            return Err(claim_err("jti", "differs from the member name the poll answer lists it under"));
+        }
+    }
     let (event, ending, subject) = event_of(&verified.claims)?;
     state
         .db

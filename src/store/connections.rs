@@ -73,6 +73,15 @@ pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<ConnectionRow>, Store
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Ids of the connections whose stored JSON config contains `needle` (a
+/// cheap prefilter: the caller parses each config).
+pub fn ids_with_config_containing(conn: &Connection, needle: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM connections WHERE instr(config, ?1) > 0 ORDER BY id")?;
+    let rows = stmt.query_map(params![needle], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Replace name, config and secret; true if the row exists.
 pub fn update(conn: &Connection, c: &ConnectionRow) -> Result<bool, StoreError> {
     Ok(conn.execute(

@@ -44,4 +44,5 @@ mod scim_patch;
 mod scim_users;
 mod sessions;
 mod ssf;
+mod ssf_poll;
 mod universal_logout;
