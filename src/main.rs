@@ -267,8 +267,8 @@ async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
 /// `idbridge events tail`: page through the org's events, one JSON line each;
 /// unless `once`, poll every second for new ones until Ctrl-C.
 async fn events_tail(db: PathBuf, org: String, mut after: i64, once: bool) -> anyhow::Result<()> {
-    use std::io::Write;
     use idbridge::events::pull;
+    use std::io::Write;
     let store = open_store(&db)?;
     let result = async {
         loop {

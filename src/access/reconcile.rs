@@ -130,15 +130,9 @@ fn apply(
             Change::Org { before, after, .. } => {
                 emit::member(conn, org_id, user_id, email, (*before, *after), Source::Mapping)?
             }
-            Change::Project { project, before, after, .. } => emit::collaborator(
-                conn,
-                org_id,
-                project,
-                user_id,
-                email,
-                (*before, *after),
-                Source::Mapping,
-            )?,
+            Change::Project { project, before, after, .. } => {
+                emit::collaborator(conn, org_id, project, user_id, email, (*before, *after), Source::Mapping)?
+            }
         }
         let mut detail = json!(change);
         detail["mapping_version"] = json!(version);
@@ -226,7 +220,17 @@ pub fn reconcile_org(
             continue;
         }
         if write {
-            apply(conn, org_id, &user_id, Some(email.as_str()), &changes, mapping.version, &pids, actor, &now)?;
+            apply(
+                conn,
+                org_id,
+                &user_id,
+                Some(email.as_str()),
+                &changes,
+                mapping.version,
+                &pids,
+                actor,
+                &now,
+            )?;
             // Only a loss can end sessions (when no mapping role is left) or
             // revoke keys (when the user holds some); everything else skips the check.
             let no_mapping_role = desired.org.is_none() && desired.projects.is_empty();
@@ -292,7 +296,13 @@ pub fn enforce_for(
     let mut detail = serde_json::Map::new();
     if org_role.is_none() && projects.is_empty() {
         if user.active && cause.is_none() {
-            emit::user_deprovisioned(conn, &user.org_id, &user.id, user.email.as_deref(), Deprovision::NoRole)?;
+            emit::user_deprovisioned(
+                conn,
+                &user.org_id,
+                &user.id,
+                user.email.as_deref(),
+                Deprovision::NoRole,
+            )?;
         }
         let n = store::sessions::revoke_user(conn, &user.id, now)?;
         if n > 0 {

@@ -119,7 +119,12 @@ pub fn user_deprovisioned(
 /// `session.revoked`: one per user and cause (not per session). Reasons:
 /// `no_role`, `scim_delete`, `scim_deactivated`, `connection_deleted`,
 /// `idp_logout`, `idp_signal`, `logout`.
-pub fn session_revoked(conn: &Connection, org_id: &str, user_id: &str, reason: &str) -> Result<(), StoreError> {
+pub fn session_revoked(
+    conn: &Connection,
+    org_id: &str,
+    user_id: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
     write(conn, org_id, "session.revoked", json!({"user_id": user_id, "reason": reason}))
 }
 

@@ -215,8 +215,11 @@ pub fn end_for(
         if sessions > 0 {
             emit::session_revoked(tx, org, user, ending.event_reason)?;
         }
-        let revoked =
-            if ending.revoke_api_keys { store::api_keys::revoke_user_all(tx, user, now)? } else { Vec::new() };
+        let revoked = if ending.revoke_api_keys {
+            store::api_keys::revoke_user_all(tx, user, now)?
+        } else {
+            Vec::new()
+        };
         emit::api_keys_revoked(tx, org, &revoked, ending.event_reason)?;
         let keys = revoked.len();
         let mut d = json!({

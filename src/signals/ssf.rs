@@ -135,7 +135,13 @@ fn ending_of(uri: &str) -> Result<Option<Ending>, SsfError> {
         Some(t) if RISC_ENDING.contains(&t) => {
             let deprovisions = matches!(t, "account-disabled" | "account-purged");
             let event_reason = "idp_signal";
-            Ok(Some(Ending { revoke_api_keys: true, reason: "risc", action: "ssf.event", event_reason, deprovisions }))
+            Ok(Some(Ending {
+                revoke_api_keys: true,
+                reason: "risc",
+                action: "ssf.event",
+                event_reason,
+                deprovisions,
+            }))
         }
         _ => Err(SsfError::EventType { uri: uri.chars().take(200).collect() }),
     }

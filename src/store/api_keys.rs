@@ -103,7 +103,11 @@ const REVOKED: &str =
     "RETURNING id, user_id, (SELECT p.slug FROM projects p WHERE p.id = api_keys.project_id)";
 
 fn revoked(r: &Row<'_>) -> rusqlite::Result<RevokedKey> {
-    Ok(RevokedKey { id: r.get(0)?, user_id: r.get(1)?, project: r.get::<_, Option<String>>(2)?.unwrap_or_default() })
+    Ok(RevokedKey {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        project: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+    })
 }
 
 /// Revoke a user's live keys on the projects in `project_ids`; returns them.
