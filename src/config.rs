@@ -14,6 +14,8 @@ pub const DEFAULT_DB: &str = "./idbridge.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// Default body limit on /admin (1 MiB): mapping documents are the largest bodies.
 pub const DEFAULT_ADMIN_BODY_LIMIT: usize = 1024 * 1024;
+/// Default retention of change events (docs/events.md), in days.
+pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -39,6 +41,8 @@ pub struct FileConfig {
     /// Let outbound fetches of admin-API URLs reach private, link-local and
     /// shared (CGNAT) addresses (default false).
     pub outbound_allow_private: Option<bool>,
+    /// Days change events are kept before housekeeping purges them (default 30).
+    pub event_retention_days: Option<u32>,
 }
 
 impl FileConfig {
@@ -67,6 +71,8 @@ pub struct Config {
     /// Secure default: false — only public addresses and loopback. Cloud
     /// metadata services are refused even when true.
     pub outbound_allow_private: bool,
+    /// Change events older than this many days are purged (every minute).
+    pub event_retention_days: u32,
 }
 
 impl Config {
@@ -84,7 +90,13 @@ impl Config {
             admin_body_limit: DEFAULT_ADMIN_BODY_LIMIT,
             session: crate::session::SessionConfig::default(),
             outbound_allow_private: false,
+            event_retention_days: DEFAULT_EVENT_RETENTION_DAYS,
         }
+    }
+
+    /// How long change events are kept.
+    pub fn event_retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.event_retention_days) * 24 * 3600)
     }
 
     /// The outbound policy for URLs given through the admin API.

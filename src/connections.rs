@@ -327,7 +327,12 @@ pub async fn delete(db: &Db, actor: &str, org: &Org, id: &str) -> Result<(), Err
         if !store::connections::delete(tx, &org_id, &id)? {
             return Err(Error::not_found("connection", id));
         }
-        let sessions = store::sessions::revoke_connection(tx, &id, &now)?;
+        let ended = store::sessions::revoke_connection(tx, &id, &now)?;
+        let sessions = ended.len();
+        let mut users_ended = ended;
+        users_ended.sort();
+        users_ended.dedup();
+        crate::events::emit::sessions_revoked(tx, &org_id, &users_ended, "connection_deleted")?;
         let users = store::users::drop_connection_claims(tx, &id)?;
         for user_id in &users {
             reconcile_user(tx, &org_id, user_id, &actor)?;

@@ -43,6 +43,9 @@ enum Command {
         /// link-local and shared (CGNAT) addresses (default false).
         #[arg(long, env = "IDBRIDGE_OUTBOUND_ALLOW_PRIVATE", value_name = "BOOL")]
         outbound_allow_private: Option<bool>,
+        /// Days change events are kept (default 30).
+        #[arg(long, env = "IDBRIDGE_EVENT_RETENTION_DAYS", value_name = "DAYS")]
+        event_retention_days: Option<u32>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -54,6 +57,11 @@ enum Command {
     Mapping {
         #[command(subcommand)]
         action: MappingCmd,
+    },
+    /// Read an org's change events (docs/events.md).
+    Events {
+        #[command(subcommand)]
+        action: EventsCmd,
     },
     /// Session signing keys.
     Keys {
@@ -86,6 +94,23 @@ enum MappingCmd {
         file: PathBuf,
         #[arg(long, env = "IDBRIDGE_DB")]
         db: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCmd {
+    /// Print the org's events after ID as JSON lines, then follow (poll every second).
+    Tail {
+        #[arg(long)]
+        org: String,
+        #[arg(long, env = "IDBRIDGE_DB")]
+        db: Option<PathBuf>,
+        /// Start after this event id (default 0: from the oldest kept).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Print what is there and exit instead of following.
+        #[arg(long)]
+        once: bool,
     },
 }
 
@@ -130,6 +155,12 @@ fn main() -> anyhow::Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(mapping(action))
         }
+        Command::Events { action: EventsCmd::Tail { org, db, after, once } } => {
+            init_logs(cli.log_format.unwrap_or(LogFormat::Human));
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let db = db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
+            runtime.block_on(events_tail(db, org, after, once))
+        }
         Command::Keys { action: KeysCmd::Rotate { db, overlap_secs } } => {
             init_logs(cli.log_format.unwrap_or(LogFormat::Human));
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -152,7 +183,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Serve { db, listen, public_url, config, outbound_allow_private } => {
+        Command::Serve { db, listen, public_url, config, outbound_allow_private, event_retention_days } => {
             let file = match &config {
                 Some(p) => FileConfig::load(p).map_err(anyhow::Error::msg)?,
                 None => FileConfig::default(),
@@ -178,6 +209,9 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(secs) = file.session_idle_secs {
                 cfg.session.idle = std::time::Duration::from_secs(secs);
+            }
+            if let Some(days) = event_retention_days.or(file.event_retention_days) {
+                cfg.event_retention_days = days;
             }
             cfg.outbound_allow_private =
                 outbound_allow_private.or(file.outbound_allow_private).unwrap_or(false);
@@ -228,6 +262,40 @@ async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `idbridge events tail`: page through the org's events, one JSON line each;
+/// unless `once`, poll every second for new ones until Ctrl-C.
+async fn events_tail(db: PathBuf, org: String, mut after: i64, once: bool) -> anyhow::Result<()> {
+    use idbridge::events::pull;
+    use std::io::Write;
+    let store = open_store(&db)?;
+    let result = async {
+        loop {
+            let page = pull::after(&store, &org, after, pull::MAX_LIMIT).await?;
+            let full = page.len() as u32 == pull::MAX_LIMIT;
+            let mut out = std::io::stdout().lock();
+            for e in &page {
+                writeln!(out, "{}", serde_json::to_string(e)?)?;
+                after = e.id;
+            }
+            out.flush()?;
+            drop(out);
+            if full {
+                continue;
+            }
+            if once {
+                return Ok::<(), anyhow::Error>(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            }
+        }
+    }
+    .await;
+    store.close();
+    result
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
 //! Prometheus metrics: HTTP requests by route and status, latency histograms,
-//! the store's write-queue depth and commit batch sizes. Served at /metrics.
+//! the store's write-queue depth and commit batch sizes, change events
+//! written. Served at /metrics.
 
 use std::sync::atomic::AtomicI64;
 
@@ -29,6 +30,9 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// `type` is a keyword: the label set is spelled as pairs.
+type EventLabels = Vec<(&'static str, String)>;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConnectionLabels {
     pub connection: String,
@@ -47,6 +51,7 @@ pub struct Metrics {
     commit_seconds: Histogram,
     refusals: Family<ReasonLabels, Counter>,
     groups_overage: Family<ConnectionLabels, Counter>,
+    events_written: Family<EventLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -102,6 +107,12 @@ impl Metrics {
             "Logins whose IdP sent a groups link instead of the groups (last known groups kept), by connection",
             groups_overage.clone(),
         );
+        let events_written = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "idbridge_events_written",
+            "Change events committed to the outbox, by type",
+            events_written.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -111,6 +122,7 @@ impl Metrics {
             commit_seconds,
             refusals,
             groups_overage,
+            events_written,
         }
     }
 
@@ -144,6 +156,11 @@ impl Metrics {
     /// Count a login that came without the user's groups (groups overage).
     pub fn groups_overage(&self, connection: &str) {
         self.groups_overage.get_or_create(&ConnectionLabels { connection: connection.into() }).inc();
+    }
+
+    /// Count a committed change event of `kind`.
+    pub fn event_written(&self, kind: &str) {
+        self.events_written.get_or_create(&vec![("type", kind.to_string())]).inc();
     }
 
     /// Current depth (for tests and logs).

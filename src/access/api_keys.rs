@@ -140,6 +140,12 @@ pub async fn revoke(db: &Db, ctx: &SessionContext, org: &str, project: &str, id:
         if !store::api_keys::revoke(tx, &key.id, &now)? {
             return Err(Error::not_found("live api key", &id));
         }
+        let revoked = store::api_keys::RevokedKey {
+            id: key.id.clone(),
+            user_id: key.user_id.clone(),
+            project: p.slug.clone(),
+        };
+        crate::events::emit::api_keys_revoked(tx, &p.org_id, &[revoked], "deleted")?;
         audit::append(
             tx,
             &now,

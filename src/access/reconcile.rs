@@ -17,6 +17,7 @@ use super::origin::Origin;
 use crate::clock;
 use crate::directory::User;
 use crate::error::Error;
+use crate::events::emit::{self, Deprovision, Source};
 use crate::store::audit::{self, NewEvent};
 use crate::store::mapping_grants::{self, Fact, MappingGrants};
 use crate::store::{self, Connection, StoreError};
@@ -84,12 +85,13 @@ fn current(g: &MappingGrants) -> Current {
     Current { org: g.org, projects: g.projects.iter().cloned().collect::<BTreeMap<_, _>>() }
 }
 
-/// Write `changes` for one user and audit each.
+/// Write `changes` for one user, audit each and emit its change event.
 #[allow(clippy::too_many_arguments)]
 fn apply(
     conn: &Connection,
     org_id: &str,
     user_id: &str,
+    email: Option<&str>,
     changes: &[Change],
     version: i64,
     project_ids: &HashMap<String, String>,
@@ -124,6 +126,14 @@ fn apply(
                 }
             }
         }
+        match change {
+            Change::Org { before, after, .. } => {
+                emit::member(conn, org_id, user_id, email, (*before, *after), Source::Mapping)?
+            }
+            Change::Project { project, before, after, .. } => {
+                emit::collaborator(conn, org_id, project, user_id, email, (*before, *after), Source::Mapping)?
+            }
+        }
         let mut detail = json!(change);
         detail["mapping_version"] = json!(version);
         audit::append(
@@ -152,6 +162,18 @@ pub fn reconcile_user(
     user_id: &str,
     actor: &str,
 ) -> Result<Vec<Change>, Error> {
+    reconcile_user_for(conn, org_id, user_id, actor, None)
+}
+
+/// `reconcile_user` after the user was deprovisioned for `cause` (SCIM
+/// delete or deactivation): the sessions and keys it ends carry that reason.
+pub fn reconcile_user_for(
+    conn: &Connection,
+    org_id: &str,
+    user_id: &str,
+    actor: &str,
+    cause: Option<Deprovision>,
+) -> Result<Vec<Change>, Error> {
     let user =
         store::users::by_id(conn, org_id, user_id)?.ok_or_else(|| Error::not_found("user", user_id))?;
     let mapping = active_mapping(conn, org_id)?;
@@ -164,11 +186,11 @@ pub fn reconcile_user(
     } else {
         HashMap::new()
     };
-    apply(conn, org_id, user_id, &changes, mapping.version, &pids, actor, &now)?;
+    apply(conn, org_id, user_id, user.email.as_deref(), &changes, mapping.version, &pids, actor, &now)?;
     // Only a loss, or an inactive user (who may still hold manual grants or
     // sessions), can require ending sessions or revoking keys.
     if !user.active || changes.iter().any(is_loss) {
-        enforce(conn, &user, actor, &now)?;
+        enforce_for(conn, &user, actor, &now, cause)?;
     }
     Ok(changes)
 }
@@ -198,7 +220,17 @@ pub fn reconcile_org(
             continue;
         }
         if write {
-            apply(conn, org_id, &user_id, &changes, mapping.version, &pids, actor, &now)?;
+            apply(
+                conn,
+                org_id,
+                &user_id,
+                Some(email.as_str()),
+                &changes,
+                mapping.version,
+                &pids,
+                actor,
+                &now,
+            )?;
             // Only a loss can end sessions (when no mapping role is left) or
             // revoke keys (when the user holds some); everything else skips the check.
             let no_mapping_role = desired.org.is_none() && desired.projects.is_empty();
@@ -247,12 +279,35 @@ pub fn effective_roles(
 /// After any change to a user's grants or state: a user left without any role
 /// loses every session; API keys on projects the user can no longer reach are revoked.
 pub fn enforce(conn: &Connection, user: &User, actor: &str, now: &str) -> Result<(), Error> {
+    enforce_for(conn, user, actor, now, None)
+}
+
+/// `enforce`, with the events it emits naming `cause` (default `no_role`). An
+/// active user left without any role is `user.deprovisioned` (`no_role`).
+pub fn enforce_for(
+    conn: &Connection,
+    user: &User,
+    actor: &str,
+    now: &str,
+    cause: Option<Deprovision>,
+) -> Result<(), Error> {
     let (org_role, projects) = effective_roles(conn, user)?;
+    let reason = cause.unwrap_or(Deprovision::NoRole).as_str();
     let mut detail = serde_json::Map::new();
     if org_role.is_none() && projects.is_empty() {
+        if user.active && cause.is_none() {
+            emit::user_deprovisioned(
+                conn,
+                &user.org_id,
+                &user.id,
+                user.email.as_deref(),
+                Deprovision::NoRole,
+            )?;
+        }
         let n = store::sessions::revoke_user(conn, &user.id, now)?;
         if n > 0 {
             detail.insert("sessions_revoked".into(), json!(n));
+            emit::session_revoked(conn, &user.org_id, &user.id, reason)?;
         }
     }
     let lost: Vec<String> = store::api_keys::projects_with_live_keys(conn, &user.id)?
@@ -260,8 +315,9 @@ pub fn enforce(conn: &Connection, user: &User, actor: &str, now: &str) -> Result
         .filter(|pid| !projects.iter().any(|(id, _, _)| id == pid))
         .collect();
     if !lost.is_empty() {
-        let n = store::api_keys::revoke_user_projects(conn, &user.id, &lost, now)?;
-        detail.insert("api_keys_revoked".into(), json!(n));
+        let keys = store::api_keys::revoke_user_projects(conn, &user.id, &lost, now)?;
+        detail.insert("api_keys_revoked".into(), json!(keys.len()));
+        emit::api_keys_revoked(conn, &user.org_id, &keys, reason)?;
     }
     if !detail.is_empty() {
         audit::append(

@@ -3,6 +3,7 @@
 
 mod audit;
 mod connections;
+mod events;
 mod mapping;
 mod orgs;
 mod people;
@@ -19,6 +20,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(tokens::router())
         .merge(people::router())
         .merge(audit::router())
+        .merge(events::router())
         .merge(connections::router())
         .merge(mapping::router())
         .layer(DefaultBodyLimit::max(state.admin_body_limit))

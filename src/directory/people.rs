@@ -9,6 +9,7 @@ use crate::clock;
 use crate::directory::orgs::{new_id, org_in, project_in};
 use crate::directory::{Collaborator, Email, GrantRow, Member, Role, User};
 use crate::error::Error;
+use crate::events::emit::{self, Source};
 use crate::store::audit::{self, NewEvent};
 use crate::store::{self, Db};
 
@@ -75,6 +76,15 @@ pub async fn add_collaborator(
             }
         };
         let before = store::grants::put_manual_project_grant(tx, &p.id, &user.id, role, &now)?;
+        emit::collaborator(
+            tx,
+            &org.id,
+            &p.slug,
+            &user.id,
+            user.email.as_deref(),
+            (before, Some(role)),
+            Source::Manual,
+        )?;
         audit::append(
             tx,
             &now,
@@ -110,10 +120,12 @@ pub async fn remove_collaborator(
     db.write(move |tx| {
         let org = org_in(tx, &org)?;
         let p = project_in(tx, &org, &project)?;
-        if !store::grants::delete_manual_project_grant(tx, &p.id, &user_id)? {
+        let Some(before) = store::grants::delete_manual_project_grant(tx, &p.id, &user_id)? else {
             return Err(Error::not_found("manual grant for user", user_id));
-        }
+        };
         if let Some(user) = store::users::by_id(tx, &org.id, &user_id)? {
+            let email = user.email.as_deref();
+            emit::collaborator(tx, &org.id, &p.slug, &user.id, email, (Some(before), None), Source::Manual)?;
             crate::access::reconcile::enforce(tx, &user, &actor, &crate::clock::now_str())?;
         }
         audit::append(

@@ -201,6 +201,8 @@ async fn end_sessions(
                 (None, None) => Ok(Vec::new()),
             }
             .map_err(|e| BackchannelError::Internal(e.to_string()))?;
+            crate::events::emit::sessions_revoked(tx, &org_id, &users, "idp_logout")
+                .map_err(|e| BackchannelError::Internal(e.to_string()))?;
             audit::append(
                 tx,
                 &now,

@@ -192,6 +192,7 @@ async fn idp_logout(state: &AppState, conn: &Loaded, r: &Received) -> Result<Res
                 users.sort();
                 users.dedup();
             }
+            crate::events::emit::sessions_revoked(tx, &org_id, &users, "idp_logout")?;
             audit::append(
                 tx,
                 &now,

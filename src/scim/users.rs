@@ -13,9 +13,10 @@ use super::limits::Page;
 use super::query::{ListParams, compile, list_response, order_by, project};
 use super::resource::{etag, normalize_user, user_resource};
 use super::schema::{Kind, case_exact};
-use crate::access::reconcile::reconcile_user;
+use crate::access::reconcile::{reconcile_user, reconcile_user_for};
 use crate::clock;
 use crate::directory::orgs::new_id;
+use crate::events::emit::{self, Deprovision};
 use crate::store::audit::{self, NewEvent};
 use crate::store::scim::{self as st, ScimUserRow};
 use crate::store::{Connection, Db};
@@ -78,6 +79,13 @@ fn load(conn: &Connection, ctx: &Ctx, id: &str) -> Result<ScimUserRow, ScimError
 
 fn reconcile(conn: &Connection, ctx: &Ctx, id: &str) -> Result<(), ScimError> {
     reconcile_user(conn, &ctx.client.org_id, id, &ctx.client.actor()).map_err(ScimError::from)?;
+    Ok(())
+}
+
+/// `user.deprovisioned` for a SCIM delete or deactivation.
+fn deprovisioned(conn: &Connection, ctx: &Ctx, id: &str, cause: Deprovision) -> Result<(), ScimError> {
+    let email = crate::store::users::by_id(conn, &ctx.client.org_id, id)?.and_then(|u| u.email);
+    emit::user_deprovisioned(conn, &ctx.client.org_id, id, email.as_deref(), cause)?;
     Ok(())
 }
 
@@ -202,7 +210,11 @@ async fn rewrite(
         if crate::store::users::take_over(tx, &ctx.client.org_id, &id, "sso", "scim", &now)? {
             audit_user(tx, &ctx, "user.adopt", &id, json!({"from": "sso", "origin": "scim", "by": action}))?;
         }
-        reconcile(tx, &ctx, &id)?;
+        let cause = (before.active && !cols.active).then_some(Deprovision::ScimDeactivated);
+        if let Some(cause) = cause {
+            deprovisioned(tx, &ctx, &id, cause)?;
+        }
+        reconcile_user_for(tx, &ctx.client.org_id, &id, &ctx.client.actor(), cause)?;
         let action = match (before.active, cols.active) {
             (true, false) => "scim.user.deactivate",
             (false, true) => "scim.user.activate",
@@ -227,10 +239,11 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
         let before = load(tx, &ctx, &id)?;
         check_if_match(if_match.as_deref(), before.version)?;
         let now = clock::now_str();
+        deprovisioned(tx, &ctx, &id, Deprovision::ScimDelete)?;
         // Memberships go with the user; the row stays (inactive, hidden) for manual grants.
         st::remove_user_from_all_groups(tx, &id)?;
         st::soft_delete_user(tx, &ctx.client.org_id, &id, &now)?;
-        reconcile(tx, &ctx, &id)?;
+        reconcile_user_for(tx, &ctx.client.org_id, &id, &ctx.client.actor(), Some(Deprovision::ScimDelete))?;
         audit_user(tx, &ctx, "scim.user.delete", &id, json!({"userName": before.user_name}))?;
         Ok(())
     })

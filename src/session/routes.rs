@@ -94,7 +94,11 @@ async fn v1_logout_post(
     let row =
         s.db.write(move |tx| -> Result<_, store::StoreError> {
             let row = store::sessions::get(tx, &jti)?;
-            store::sessions::revoke(tx, &jti, &clock::now_str())?;
+            if store::sessions::revoke(tx, &jti, &clock::now_str())? {
+                if let Some(r) = &row {
+                    crate::events::emit::session_revoked(tx, &r.org_id, &r.user_id, "logout")?;
+                }
+            }
             Ok(row)
         })
         .await?;

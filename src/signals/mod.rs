@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 
 use crate::connections::LoginSettings;
 use crate::error::Error;
+use crate::events::emit;
 use crate::oidc::config::{OidcConfig, OidcDraft};
 use crate::store::audit::{self, NewEvent};
 use crate::store::connections::ConnectionRow;
@@ -152,6 +153,12 @@ pub struct Ending {
     pub reason: &'static str,
     /// The audit action.
     pub action: &'static str,
+    /// The `reason` of the change events (`session.revoked`, `api_key.revoked`):
+    /// `idp_logout` or `idp_signal`.
+    pub event_reason: &'static str,
+    /// The IdP says the account is gone (RISC account-disabled, account-purged):
+    /// also emit `user.deprovisioned` (`idp_signal`).
+    pub deprovisions: bool,
 }
 
 /// What was ended.
@@ -204,7 +211,21 @@ pub fn end_for(
     let mut ended = Ended::default();
     for user in users {
         let sessions = store::sessions::revoke_user_for(tx, user, ending.reason, now)?;
-        let keys = if ending.revoke_api_keys { store::api_keys::revoke_user_all(tx, user, now)? } else { 0 };
+        let org = conn.row.org_id.as_str();
+        if ending.deprovisions {
+            let email = store::users::by_id(tx, org, user)?.and_then(|u| u.email);
+            emit::user_deprovisioned(tx, org, user, email.as_deref(), emit::Deprovision::IdpSignal)?;
+        }
+        if sessions > 0 {
+            emit::session_revoked(tx, org, user, ending.event_reason)?;
+        }
+        let revoked = if ending.revoke_api_keys {
+            store::api_keys::revoke_user_all(tx, user, now)?
+        } else {
+            Vec::new()
+        };
+        emit::api_keys_revoked(tx, org, &revoked, ending.event_reason)?;
+        let keys = revoked.len();
         let mut d = json!({
             "connection": conn.row.id,
             "subject_format": subject.format(),

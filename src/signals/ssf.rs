@@ -130,11 +130,21 @@ fn ending_of(uri: &str) -> Result<Option<Ending>, SsfError> {
             revoke_api_keys: false,
             reason: "caep_session_revoked",
             action: "ssf.event",
+            event_reason: "idp_signal",
+            deprovisions: false,
         }));
     }
     match uri.strip_prefix(RISC) {
         Some(t) if RISC_ENDING.contains(&t) => {
-            Ok(Some(Ending { revoke_api_keys: true, reason: "risc", action: "ssf.event" }))
+            let deprovisions = matches!(t, "account-disabled" | "account-purged");
+            let event_reason = "idp_signal";
+            Ok(Some(Ending {
+                revoke_api_keys: true,
+                reason: "risc",
+                action: "ssf.event",
+                event_reason,
+                deprovisions,
+            }))
         }
         _ => Err(SsfError::EventType { uri: uri.chars().take(200).collect() }),
     }

@@ -30,8 +30,13 @@ pub const MAX_BODY: usize = 16 * 1024;
 /// Longest `jti` accepted.
 const MAX_JTI_LEN: usize = 255;
 
-const ENDING: Ending =
-    Ending { revoke_api_keys: true, reason: "universal_logout", action: "session.universal_logout" };
+const ENDING: Ending = Ending {
+    revoke_api_keys: true,
+    reason: "universal_logout",
+    action: "session.universal_logout",
+    event_reason: "idp_logout",
+    deprovisions: false,
+};
 
 /// Why a Universal Logout request was refused (nothing was changed).
 #[derive(Debug, thiserror::Error)]

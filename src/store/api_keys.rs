@@ -90,21 +90,43 @@ pub fn revoke(conn: &Connection, id: &str, now: &str) -> Result<bool, StoreError
     )? == 1)
 }
 
-/// Revoke a user's live keys on the projects in `project_ids`; returns how many.
+/// A key just revoked: its id, owner and project slug (for `api_key.revoked`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevokedKey {
+    pub id: String,
+    pub user_id: String,
+    pub project: String,
+}
+
+/// `RETURNING` of the revoking statements below.
+const REVOKED: &str =
+    "RETURNING id, user_id, (SELECT p.slug FROM projects p WHERE p.id = api_keys.project_id)";
+
+fn revoked(r: &Row<'_>) -> rusqlite::Result<RevokedKey> {
+    Ok(RevokedKey {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        project: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+    })
+}
+
+/// Revoke a user's live keys on the projects in `project_ids`; returns them.
 pub fn revoke_user_projects(
     conn: &Connection,
     user_id: &str,
     project_ids: &[String],
     now: &str,
-) -> Result<usize, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE api_keys SET revoked_at = ?3 WHERE user_id = ?1 AND project_id = ?2 AND revoked_at IS NULL",
-    )?;
-    let mut n = 0;
+) -> Result<Vec<RevokedKey>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE api_keys SET revoked_at = ?3 WHERE user_id = ?1 AND project_id = ?2 AND revoked_at IS NULL {REVOKED}"
+    ))?;
+    let mut out = Vec::new();
     for p in project_ids {
-        n += stmt.execute(params![user_id, p, now])?;
+        for k in stmt.query_map(params![user_id, p, now], revoked)? {
+            out.push(k?);
+        }
     }
-    Ok(n)
+    Ok(out)
 }
 
 /// Project ids on which a user holds live keys.
@@ -128,9 +150,11 @@ pub fn users_with_live_keys(
 }
 
 /// Revoke every live key of a user, on every project (the IdP ended the
-/// person's access: Universal Logout, RISC signals); returns how many.
-pub fn revoke_user_all(conn: &Connection, user_id: &str, now: &str) -> Result<usize, StoreError> {
-    Ok(conn
-        .prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL")?
-        .execute(params![user_id, now])?)
+/// person's access: Universal Logout, RISC signals); returns them.
+pub fn revoke_user_all(conn: &Connection, user_id: &str, now: &str) -> Result<Vec<RevokedKey>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE api_keys SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL {REVOKED}"
+    ))?;
+    let rows = stmt.query_map(params![user_id, now], revoked)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

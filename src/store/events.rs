@@ -54,6 +54,19 @@ pub fn list_after(
     Ok(out)
 }
 
+/// The newest event id (0 when none).
+pub fn max_id(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM change_events")?.query_row([], |r| r.get(0))?)
+}
+
+/// (id, type) of every event with id > `after`, in id order (the writer counts
+/// what each commit wrote for `idbridge_events_written_total`).
+pub fn kinds_after(conn: &Connection, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT id, type FROM change_events WHERE id > ?1 ORDER BY id")?;
+    let rows = stmt.query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Delete events older than `before` (the retention period); returns how many.
 pub fn purge_before(conn: &Connection, before: &str) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM change_events WHERE at < ?1", params![before])?)

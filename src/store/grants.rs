@@ -130,17 +130,21 @@ pub fn put_manual_project_grant(
     before.map(parse_role).transpose()
 }
 
-/// Remove the operator's grant; true if there was one.
+/// Remove the operator's grant; its role if there was one.
 pub fn delete_manual_project_grant(
     conn: &Connection,
     project_id: &str,
     user_id: &str,
-) -> Result<bool, StoreError> {
-    let n = conn.execute(
-        "DELETE FROM project_grants WHERE project_id = ?1 AND user_id = ?2 AND source = 'manual'",
-        params![project_id, user_id],
-    )?;
-    Ok(n == 1)
+) -> Result<Option<Role>, StoreError> {
+    let role: Option<String> = conn
+        .query_row(
+            "DELETE FROM project_grants WHERE project_id = ?1 AND user_id = ?2 AND source = 'manual'
+             RETURNING role",
+            params![project_id, user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    role.map(parse_role).transpose()
 }
 
 /// Every grant a user holds: org grants (project None) then project grants.

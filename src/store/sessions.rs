@@ -103,13 +103,17 @@ pub fn revoke_user(conn: &Connection, user_id: &str, now: &str) -> Result<usize,
 }
 
 /// End every live session made through a connection (it is being deleted);
-/// returns how many.
-pub fn revoke_connection(conn: &Connection, connection_id: &str, now: &str) -> Result<usize, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE sessions SET revoked_at = ?2 WHERE connection_id = ?1 AND revoked_at IS NULL",
-        )?
-        .execute(params![connection_id, now])?)
+/// returns the user of each ended session (one entry per session).
+pub fn revoke_connection(
+    conn: &Connection,
+    connection_id: &str,
+    now: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE sessions SET revoked_at = ?2 WHERE connection_id = ?1 AND revoked_at IS NULL RETURNING user_id",
+    )?;
+    let rows = stmt.query_map(params![connection_id, now], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Delete sessions that expired before `before` (kept a while after expiry

@@ -118,6 +118,8 @@ impl Writer {
 }
 
 fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, metrics: Arc<Metrics>) {
+    // The newest change event counted in `idbridge_events_written_total`.
+    let mut last_event = super::events::max_id(&conn).unwrap_or(0);
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -133,6 +135,17 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, metrics: Arc<Metr
             tracing::error!(error = %msg, jobs = batch.len(), "store commit failed; batch rolled back");
         }
         metrics.observe_commit(batch.len(), started.elapsed().as_secs_f64());
+        if commit.is_ok() {
+            match super::events::kinds_after(&conn, last_event) {
+                Ok(written) => {
+                    for (id, kind) in written {
+                        metrics.event_written(&kind);
+                        last_event = id;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "counting written change events failed"),
+            }
+        }
         for job in batch {
             job.finish(commit.clone());
         }

@@ -7,6 +7,7 @@ mod admin_people;
 mod authz;
 mod docs;
 mod durability;
+mod events;
 mod hardening_access;
 mod hardening_bounds;
 mod hardening_csrf;
