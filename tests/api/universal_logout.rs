@@ -242,6 +242,22 @@ async fn universal_logout_ends_every_session_and_api_key_of_that_person_only() {
     );
     assert_eq!(e["detail"]["subject_format"], "email");
 
+    // The platform learns it as change events, written with the revocation.
+    let (s, changes) = app.admin_get("/admin/v1/orgs/acme/events?limit=1000").await;
+    assert_eq!(s, StatusCode::OK, "{changes}");
+    let of = |t: &str| -> Vec<Value> {
+        changes.as_array().unwrap().iter().filter(|e| e["type"] == t).cloned().collect()
+    };
+    let revoked = of("session.revoked");
+    let ann_id =
+        revoked.iter().find(|e| e["data"]["reason"] == "idp_logout").map(|e| e["data"]["user_id"].clone());
+    assert!(ann_id.is_some(), "session.revoked for the signal: {changes}");
+    let keys = of("api_key.revoked");
+    assert!(
+        keys.iter().any(|e| e["data"]["user_id"] == ann_id.clone().unwrap()),
+        "api_key.revoked for ann's key: {changes}"
+    );
+
     // The same token again: single use.
     let (s, v) = ul.post(Some(&token), &email_body("bob@acme.com")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
