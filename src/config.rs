@@ -67,6 +67,8 @@ pub struct Config {
     /// Secure default: false — only public addresses and loopback. Cloud
     /// metadata services are refused even when true.
     pub outbound_allow_private: bool,
+    /// Webhook retry timings (production defaults; tests shorten them).
+    pub webhook_delivery: crate::webhooks::DeliverySettings,
 }
 
 impl Config {
@@ -84,6 +86,7 @@ impl Config {
             admin_body_limit: DEFAULT_ADMIN_BODY_LIMIT,
             session: crate::session::SessionConfig::default(),
             outbound_allow_private: false,
+            webhook_delivery: crate::webhooks::DeliverySettings::default(),
         }
     }
 

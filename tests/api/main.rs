@@ -45,3 +45,6 @@ mod scim_users;
 mod sessions;
 mod ssf;
 mod universal_logout;
+mod webhook_receiver;
+mod webhooks;
+mod webhooks_durability;
