@@ -73,6 +73,8 @@ pub struct Config {
     pub outbound_allow_private: bool,
     /// Change events older than this many days are purged (every minute).
     pub event_retention_days: u32,
+    /// Webhook retry timings (production defaults; tests shorten them).
+    pub webhook_delivery: crate::webhooks::DeliverySettings,
 }
 
 impl Config {
@@ -91,6 +93,7 @@ impl Config {
             session: crate::session::SessionConfig::default(),
             outbound_allow_private: false,
             event_retention_days: DEFAULT_EVENT_RETENTION_DAYS,
+            webhook_delivery: crate::webhooks::DeliverySettings::default(),
         }
     }
 

@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod session;
 pub mod signals;
 pub mod store;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -115,6 +116,10 @@ impl App {
             saml: Arc::new(saml::SamlState::default()),
             oidc: Arc::new(oidc::OidcState::new(config.outbound_policy())),
             signals: Arc::new(signals::SignalsState::default()),
+            webhooks: Arc::new(
+                webhooks::WebhookState::new(config.outbound_policy(), config.webhook_delivery)
+                    .map_err(|e| StartError::Config(format!("webhook client: {e}")))?,
+            ),
         };
         let event_retention = config.event_retention();
         Ok(App { state, listener, addr, generated_admin_token, event_retention })
@@ -149,6 +154,8 @@ impl App {
         };
         // RFC 8936 poll mode: connections with `ssf_poll_url` are polled in the background.
         let poller = signals::poll::spawn(self.state.clone(), signals::poll::DEFAULT_INTERVAL);
+        // Webhook delivery: the only dispatcher of this database (SQLite, one process).
+        let dispatcher = webhooks::dispatch::spawn(self.state.clone());
         let router = http::router(self.state);
         tracing::info!("listening on http://{}", self.addr);
         // Request-targets with bytes `http::Uri` refuses (Entra's raw `"`) are percent-encoded
@@ -157,6 +164,7 @@ impl App {
         let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
         reload.abort();
         poller.abort();
+        dispatcher.abort();
         tokio::task::spawn_blocking(move || db.close()).await.ok();
         tracing::info!("stopped");
         served.map_err(StartError::Serve)

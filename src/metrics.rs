@@ -2,7 +2,7 @@
 //! the store's write-queue depth and commit batch sizes, change events
 //! written. Served at /metrics.
 
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -34,6 +34,11 @@ pub struct ReasonLabels {
 type EventLabels = Vec<(&'static str, String)>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ConnectionLabels {
     pub connection: String,
 }
@@ -52,6 +57,10 @@ pub struct Metrics {
     refusals: Family<ReasonLabels, Counter>,
     groups_overage: Family<ConnectionLabels, Counter>,
     events_written: Family<EventLabels, Counter>,
+    webhook_deliveries: Family<OutcomeLabels, Counter>,
+    webhooks_failing: Gauge<i64, AtomicI64>,
+    webhook_seconds: Histogram,
+    oldest_undelivered: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -113,8 +122,38 @@ impl Metrics {
             "Change events committed to the outbox, by type",
             events_written.clone(),
         );
+        let webhook_deliveries = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "idbridge_webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, retried)",
+            webhook_deliveries.clone(),
+        );
+        let webhooks_failing = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "idbridge_webhooks_failing",
+            "Webhooks without a successful delivery for 24 h (status failing)",
+            webhooks_failing.clone(),
+        );
+        let webhook_seconds = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+        ]);
+        registry.register(
+            "idbridge_webhook_delivery_seconds",
+            "Time from an event's commit to its acknowledgement by a webhook",
+            webhook_seconds.clone(),
+        );
+        let oldest_undelivered = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "idbridge_events_oldest_undelivered_seconds",
+            "Age of the oldest change event some webhook has not acknowledged (0: none)",
+            oldest_undelivered.clone(),
+        );
         Metrics {
             registry,
+            webhook_deliveries,
+            webhooks_failing,
+            webhook_seconds,
+            oldest_undelivered,
             requests,
             latency,
             queue_depth,
@@ -161,6 +200,22 @@ impl Metrics {
     /// Count a committed change event of `kind`.
     pub fn event_written(&self, kind: &str) {
         self.events_written.get_or_create(&vec![("type", kind.to_string())]).inc();
+    }
+
+    /// Count a webhook delivery attempt (`delivered` or `retried`).
+    pub fn webhook_delivery(&self, outcome: &str) {
+        self.webhook_deliveries.get_or_create(&OutcomeLabels { outcome: outcome.into() }).inc();
+    }
+
+    /// Observe the commit-to-acknowledgement latency of one delivered event.
+    pub fn webhook_latency(&self, seconds: f64) {
+        self.webhook_seconds.observe(seconds);
+    }
+
+    /// Set the webhook gauges (failing webhooks, oldest undelivered event's age).
+    pub fn webhook_health(&self, failing: i64, oldest_undelivered_seconds: f64) {
+        self.webhooks_failing.set(failing);
+        self.oldest_undelivered.set(oldest_undelivered_seconds);
     }
 
     /// Current depth (for tests and logs).

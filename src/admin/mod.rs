@@ -8,6 +8,7 @@ mod mapping;
 mod orgs;
 mod people;
 mod tokens;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -23,5 +24,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(events::router())
         .merge(connections::router())
         .merge(mapping::router())
+        .merge(webhooks::router())
         .layer(DefaultBodyLimit::max(state.admin_body_limit))
 }

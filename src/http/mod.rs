@@ -42,6 +42,8 @@ pub struct AppState {
     pub oidc: Arc<crate::oidc::OidcState>,
     /// Universal Logout and Shared Signals (the IdPs' JWKS cache).
     pub signals: Arc<crate::signals::SignalsState>,
+    /// Webhook delivery: the dispatcher's wake-up, settings and guarded client.
+    pub webhooks: Arc<crate::webhooks::WebhookState>,
 }
 
 /// The whole application router.

@@ -47,3 +47,6 @@ mod sessions;
 mod ssf;
 mod ssf_poll;
 mod universal_logout;
+mod webhook_receiver;
+mod webhooks;
+mod webhooks_durability;
