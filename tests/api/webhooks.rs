@@ -285,3 +285,55 @@ async fn a_deleted_webhook_gets_nothing_more_and_orgs_are_isolated() {
     assert_eq!(grx.ns(), [100, 101], "only its own org's events");
     assert_eq!(listed(&app, "globex").await.len(), 1);
 }
+
+/// End to end: a real access change (an operator's manual collaborator grant,
+/// then its removal) reaches the webhook as signed `collaborator.*` events
+/// carrying the contract's data, in commit order.
+#[tokio::test]
+async fn a_real_access_change_reaches_the_webhook_as_signed_events() {
+    let app = app().await;
+    app.org("acme").await;
+    app.project("acme", "research").await;
+    let rx = Receiver::start().await;
+    let (_, secret) = hook(&app, "acme", &rx.url, None).await;
+    rx.trust(&secret);
+    let (s, c) = app
+        .admin_post(
+            "/admin/v1/orgs/acme/projects/research/collaborators",
+            json!({"email": "partner@example.net", "role": "member"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let user_id = c["user_id"].as_str().unwrap().to_string();
+    let (s, _) =
+        app.admin_delete(&format!("/admin/v1/orgs/acme/projects/research/collaborators/{user_id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let got = rx.wait_for(2, 10).await;
+    let collab: Vec<_> = got
+        .iter()
+        .filter(|r| r.body["type"].as_str().is_some_and(|t| t.starts_with("collaborator.")))
+        .collect();
+    assert_eq!(collab.len(), 2, "{got:?}");
+    assert!(collab.iter().all(|r| r.verified), "signatures verify");
+    let added = &collab[0].body;
+    assert_eq!(added["type"], "collaborator.added");
+    assert_eq!(added["org"], "acme");
+    assert_eq!(added["data"]["project"], "research");
+    assert_eq!(added["data"]["user_id"], user_id.as_str());
+    assert_eq!(added["data"]["email"], "partner@example.net");
+    assert_eq!(added["data"]["role"], "member");
+    assert_eq!(added["data"]["source"], "manual");
+    assert_eq!(added["data"]["external"], true);
+    assert_eq!(collab[1].body["type"], "collaborator.removed");
+    // The pull API serves the same events under the same ids.
+    let (_, pulled) = app.admin_get("/admin/v1/orgs/acme/events").await;
+    let ids: Vec<String> = pulled
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].to_string().trim_matches('"').to_string())
+        .collect();
+    for r in &collab {
+        assert!(ids.contains(&r.id), "{} in the pull API {pulled}", r.id);
+    }
+}
