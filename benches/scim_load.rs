@@ -4,7 +4,8 @@
 //!   A. `GET /Users?filter=userName eq "…"` (random existing users),
 //!   B. `POST /Users` (new users; synchronous=FULL, group commit),
 //! each at CONCURRENCY for SECONDS, reporting req/s, p50/p99 and the server's peak RSS.
-//! Run: `cargo bench --bench scim_load` (env USERS=1000000 SECONDS=10 CONCURRENCY=32).
+//! Run: `cargo bench --bench scim_load` (env USERS=1000000 SECONDS=10 CONCURRENCY=32;
+//! SCIM_LOAD_MAPPING=1 / SCIM_LOAD_WEBHOOK=1 for the write cost of change events and a webhook).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -178,6 +179,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build()?;
     let users_url = format!("{base}/scim/v2/load/Users");
 
+    // Optional: SCIM_LOAD_MAPPING=1 applies a mapping that makes every user a
+    // member (so each POST writes a grant and a `member.added` change event);
+    // SCIM_LOAD_WEBHOOK=1 also attaches a webhook to a receiver in this process
+    // that acknowledges everything — the write cost of delivering events.
+    let delivered = Arc::new(AtomicU64::new(0));
+    if std::env::var("SCIM_LOAD_MAPPING").is_ok() || std::env::var("SCIM_LOAD_WEBHOOK").is_ok() {
+        let t = Instant::now();
+        let r = client
+            .put(format!("{base}/admin/v1/orgs/load/mapping"))
+            .bearer_auth("bench-admin")
+            .json(&serde_json::json!({"default_org_role": "member", "rules": []}))
+            .send()
+            .await?;
+        println!("mapping applied ({}) in {:.1}s", r.status(), t.elapsed().as_secs_f64());
+    }
+    if std::env::var("SCIM_LOAD_WEBHOOK").is_ok() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let hook = format!("http://{}/hook", listener.local_addr()?);
+        let counter = delivered.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move || {
+                let c = counter.clone();
+                async move {
+                    c.fetch_add(1, Ordering::Relaxed);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let r = client
+            .post(format!("{base}/admin/v1/orgs/load/webhooks"))
+            .bearer_auth("bench-admin")
+            .json(&serde_json::json!({"url": hook}))
+            .send()
+            .await?;
+        println!("webhook attached ({})", r.status());
+    }
+
     // Optional: the GET phase with wrk (Debian package), a lighter load
     // generator than this process, so more of the 2 cores serve requests.
     if std::env::var("SCIM_LOAD_WRK").is_ok() {
@@ -240,6 +280,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     report(&format!("POST /Users (c={concurrency}, synchronous=FULL)"), &post);
+    if std::env::var("SCIM_LOAD_WEBHOOK").is_ok() {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!("webhook deliveries acknowledged by the receiver: {}", delivered.load(Ordering::Relaxed));
+    }
     sampling.store(false, Ordering::Relaxed);
     println!("server peak RSS: {:.1} MiB", peak.load(Ordering::Relaxed) as f64 / 1024.0);
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();

@@ -100,40 +100,58 @@ async fn update_gauges(s: &AppState) {
 }
 
 /// Deliver this webhook's due events in order until none is left or one fails.
+///
+/// The cursor write of an acknowledged event overlaps the POST of the next one
+/// (at most one write outstanding): the in-memory `acked` floor keeps the order,
+/// and the store's `MAX(cursor, ?)` keeps the cursor monotonic. A crash can then
+/// re-send the last one or two acknowledged events with their same `webhook-id`
+/// (at-least-once, as documented); nothing is ever skipped.
 async fn deliver_run(s: &AppState, id: &str) {
+    let mut acked: i64 = 0;
+    let mut pending: Option<tokio::task::JoinHandle<Result<(), StoreError>>> = None;
     loop {
-        let (wid, now) = (id.to_string(), clock::now_str());
+        let (wid, now, floor) = (id.to_string(), clock::now_str(), acked);
         let next: Result<Option<(WebhookRow, ChangeEvent)>, StoreError> =
             s.db.read(move |c| {
-                let Some(w) = store::webhooks::get_live(c, &wid)? else { return Ok(None) };
+                let Some(mut w) = store::webhooks::get_live(c, &wid)? else { return Ok(None) };
                 if w.next_attempt_at.as_deref().is_some_and(|t| t > now.as_str()) {
                     return Ok(None);
                 }
+                w.cursor = w.cursor.max(floor);
                 Ok(store::webhooks::next_event(c, &w)?.map(|e| (w, e)))
             })
             .await;
         let (w, event) = match next {
             Ok(Some(found)) => found,
-            Ok(None) => return,
+            Ok(None) => {
+                finish(id, pending).await;
+                return;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, webhook = id, "webhook delivery: read failed");
+                finish(id, pending).await;
                 return;
             }
         };
         let body = payload(&event.id.to_string(), &event.kind, &event.at, &w.org_slug, &event.data);
         let outcome = send(s, &w, &event.id.to_string(), &body).await;
+        // The previous event's cursor write ran during that POST; it must have
+        // committed before this outcome is recorded.
+        if !finish(id, pending.take()).await {
+            return;
+        }
         let (wid, at) = (w.id.clone(), clock::now_str());
-        // Ok(true): go on with the next event; Ok(false): stop until due again.
-        let written: Result<bool, StoreError> = match outcome {
+        match outcome {
             Ok(_) => {
                 s.metrics.webhook_delivery("delivered");
                 if let Some(t) = clock::parse(&event.at) {
                     s.metrics.webhook_latency((clock::now() - t).as_seconds_f64().max(0.0));
                 }
-                let cursor = event.id;
-                s.db.write(move |tx| store::webhooks::record_success(tx, &wid, cursor, &at))
-                    .await
-                    .map(|()| true)
+                acked = event.id;
+                let db = s.db.clone();
+                pending = Some(tokio::spawn(async move {
+                    db.write(move |tx| store::webhooks::record_success(tx, &wid, acked, &at)).await
+                }));
             }
             Err(failure) => {
                 s.metrics.webhook_delivery("retried");
@@ -142,18 +160,30 @@ async fn deliver_run(s: &AppState, id: &str) {
                 let record = failure.to_json(&at).to_string();
                 tracing::info!(webhook = %w.id, event = event.id, attempts = w.attempts + 1,
                     retry_in_ms = delay.as_millis() as u64, reason = %failure, "webhook delivery failed; will retry");
-                s.db.write(move |tx| store::webhooks::record_failure(tx, &wid, &at, &next_at, &record))
-                    .await
-                    .map(|()| false)
-            }
-        };
-        match written {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, webhook = id, "webhook delivery: recording the outcome failed");
+                let written =
+                    s.db.write(move |tx| store::webhooks::record_failure(tx, &wid, &at, &next_at, &record))
+                        .await;
+                if let Err(e) = written {
+                    tracing::warn!(error = %e, webhook = id, "webhook delivery: recording the outcome failed");
+                }
                 return;
             }
+        }
+    }
+}
+
+/// Wait for the outstanding cursor write, if any; false if it failed.
+async fn finish(id: &str, pending: Option<tokio::task::JoinHandle<Result<(), StoreError>>>) -> bool {
+    let Some(handle) = pending else { return true };
+    match handle.await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, webhook = id, "webhook delivery: recording the outcome failed");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, webhook = id, "webhook delivery: the cursor write task failed");
+            false
         }
     }
 }
