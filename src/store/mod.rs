@@ -51,6 +51,7 @@ pub struct Db {
     writer: writer::Writer,
     readers: Arc<readers::Readers>,
     path: Arc<PathBuf>,
+    events: Arc<tokio::sync::Notify>,
 }
 
 /// Open a connection with the pragmas every connection needs.
@@ -87,6 +88,7 @@ impl Db {
     /// Open (creating if needed) the database at `path`, apply migrations, and
     /// start the writer thread and the reader pool.
     pub fn open(path: &Path, metrics: Arc<Metrics>) -> Result<Db, StoreError> {
+        let events = Arc::new(tokio::sync::Notify::new());
         let mut conn = open_conn(path, false)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -100,10 +102,16 @@ impl Db {
             pool.push(c);
         }
         Ok(Db {
-            writer: writer::Writer::start(conn, metrics)?,
+            writer: writer::Writer::start(conn, metrics, events.clone())?,
             readers: Arc::new(readers::Readers::new(pool)),
             path: Arc::new(path.to_path_buf()),
+            events,
         })
+    }
+
+    /// Notified after each commit that wrote change events.
+    pub fn events_committed(&self) -> &tokio::sync::Notify {
+        &self.events
     }
 
     /// Apply migrations only (for `idbridge migrate`); returns the versions applied.

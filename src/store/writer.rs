@@ -70,12 +70,18 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, metrics: Arc<Metrics>) -> Result<Writer, StoreError> {
+    /// `events` is notified after a commit that wrote change events (the webhook
+    /// dispatcher waits on it, so delivery starts at once).
+    pub fn start(
+        conn: Connection,
+        metrics: Arc<Metrics>,
+        events: Arc<tokio::sync::Notify>,
+    ) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>(QUEUE);
         let m = metrics.clone();
         let thread = std::thread::Builder::new()
             .name("idbridge-store-writer".into())
-            .spawn(move || run(conn, rx, m))
+            .spawn(move || run(conn, rx, m, events))
             .map_err(|e| StoreError::Setup(format!("spawn writer: {e}")))?;
         Ok(Writer { tx: Arc::new(Mutex::new(Some(tx))), thread: Arc::new(Mutex::new(Some(thread))), metrics })
     }
@@ -117,7 +123,12 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, metrics: Arc<Metrics>) {
+fn run(
+    conn: Connection,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    metrics: Arc<Metrics>,
+    events: Arc<tokio::sync::Notify>,
+) {
     // The newest change event counted in `idbridge_events_written_total`.
     let mut last_event = super::events::max_id(&conn).unwrap_or(0);
     while let Some(first) = rx.blocking_recv() {
@@ -138,6 +149,9 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Box<dyn Job>>, metrics: Arc<Metr
         if commit.is_ok() {
             match super::events::kinds_after(&conn, last_event) {
                 Ok(written) => {
+                    if !written.is_empty() {
+                        events.notify_one();
+                    }
                     for (id, kind) in written {
                         metrics.event_written(&kind);
                         last_event = id;

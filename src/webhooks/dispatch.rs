@@ -57,7 +57,15 @@ async fn run(state: AppState, lease: Arc<dyn Lease>) {
     let slots = Arc::new(Semaphore::new(state.webhooks.settings.concurrency.max(1)));
     let mut last_health = Instant::now() - Duration::from_secs(10);
     loop {
-        let _ = tokio::time::timeout(POLL, state.webhooks.wake.notified()).await;
+        // Woken by a commit that wrote events, by the admin API, or every POLL
+        // (events written by another process on the same database).
+        let _ = tokio::time::timeout(POLL, async {
+            tokio::select! {
+                _ = state.webhooks.wake.notified() => {}
+                _ = state.db.events_committed().notified() => {}
+            }
+        })
+        .await;
         let now = clock::now_str();
         let due: Result<Vec<String>, StoreError> =
             state.db.read(move |c| store::webhooks::due(c, &now)).await;
