@@ -5,19 +5,11 @@ use axum::extract::{RawQuery, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::events::pull::{self, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::events::pull;
 use crate::http::AppState;
-use crate::http::extract::{Operator, query};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Page {
-    after: Option<i64>,
-    limit: Option<u32>,
-}
+use crate::http::extract::Operator;
 
 async fn admin_org_events_get(
     State(s): State<AppState>,
@@ -25,12 +17,7 @@ async fn admin_org_events_get(
     Path(org): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page: Page = query(raw.as_deref())?;
-    let limit = page.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::bad_request(format!("limit must be 1..={MAX_LIMIT}")));
-    }
-    let after = page.after.unwrap_or(0).max(0);
+    let (after, limit) = super::paging::after_and_limit(raw.as_deref())?;
     Ok(Json(pull::after(&s.db, &org, after, limit).await?))
 }
 

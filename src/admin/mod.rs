@@ -6,6 +6,7 @@ mod connections;
 mod events;
 mod mapping;
 mod orgs;
+mod paging;
 mod people;
 mod tokens;
 mod webhooks;

@@ -8,9 +8,8 @@ use crate::directory::orgs::org_in;
 use crate::error::Error;
 use crate::store::{self, Db};
 
-/// Largest page, and the default.
+/// Largest page one read returns (the admin API bounds `limit` to it too).
 pub const MAX_LIMIT: u32 = 1000;
-pub const DEFAULT_LIMIT: u32 = 100;
 
 /// One event as consumers see it (docs/events.md).
 #[derive(Clone, Debug, Serialize, PartialEq)]
