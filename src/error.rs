@@ -26,7 +26,7 @@ pub enum Error {
     Invalid { field: String, message: String },
     /// A document (mapping) failed validation; every issue names its field path.
     #[error("invalid document: {}", issues.iter().map(|i| format!("{}: {}", i.path, i.message)).collect::<Vec<_>>().join("; "))]
-    InvalidDocument { issues: Vec<crate::access::mapping::ValidationIssue> },
+    InvalidDocument { issues: Vec<crate::model::ValidationIssue> },
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),

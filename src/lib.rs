@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod metrics;
+pub mod model;
 pub mod oidc;
 pub mod outbound;
 pub mod saml;

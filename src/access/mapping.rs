@@ -6,8 +6,6 @@
 //! (empty or duplicate groups, unknown projects, rules that grant nothing, size limits).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
-use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -18,51 +16,7 @@ pub const MAX_RULES: usize = 10_000;
 /// At most this many characters in a rule's group (Entra and Okta names are far shorter).
 pub const MAX_GROUP_CHARS: usize = 256;
 
-/// A role in an org or a project. `Admin > Member` (declaration order gives `Ord`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// May use the org or project.
-    Member,
-    /// May also manage it.
-    Admin,
-}
-
-impl Role {
-    /// The wire and database spelling: `"member"` or `"admin"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Member => "member",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A role string that is neither `admin` nor `member`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{value}`: expected `admin` or `member`")]
-pub struct UnknownRole {
-    /// The string as given.
-    pub value: String,
-}
-
-impl FromStr for Role {
-    type Err = UnknownRole;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "member" => Ok(Role::Member),
-            "admin" => Ok(Role::Admin),
-            _ => Err(UnknownRole { value: s.to_owned() }),
-        }
-    }
-}
+pub use crate::model::{Role, UnknownRole};
 
 /// The org role of a user whom no rule gives one; `none` means such a user is not a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -137,20 +91,7 @@ pub enum MappingError {
     },
 }
 
-/// One problem found by [`validate`], at a path such as `rules[2].projects.research`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ValidationIssue {
-    /// Where in the document: `rules`, `rules[2]`, `rules[2].group`, `rules[0].projects.x`.
-    pub path: String,
-    /// What is wrong, for an operator.
-    pub message: String,
-}
-
-impl fmt::Display for ValidationIssue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
+pub use crate::model::ValidationIssue;
 
 /// The key groups are compared by: trimmed, Unicode lower case.
 pub fn group_key(group: &str) -> String {

@@ -14,58 +14,15 @@
 
 use super::evaluate::GroupFact;
 
-/// Where a user row came from (`users.origin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// Provisioned by the org's SCIM client.
-    Scim,
-    /// Created just in time by a login through one of the org's connections.
-    Sso,
-    /// Created by an operator (a project collaborator added by email).
-    Manual,
-}
+pub use crate::model::{Origin, UnknownOrigin};
 
-/// A `users.origin` value this code does not know.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown user origin {value:?}")]
-pub struct UnknownOrigin {
-    /// The stored value.
-    pub value: String,
-}
-
-impl Origin {
-    /// Parse a stored origin.
-    pub fn parse(value: &str) -> Result<Origin, UnknownOrigin> {
-        match value {
-            "scim" => Ok(Origin::Scim),
-            "sso" => Ok(Origin::Sso),
-            "manual" => Ok(Origin::Manual),
-            other => Err(UnknownOrigin { value: other.to_owned() }),
-        }
-    }
-
-    /// The stored value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Scim => "scim",
-            Origin::Sso => "sso",
-            Origin::Manual => "manual",
-        }
-    }
-
-    /// Whether the org's IdP vouches for the user (the mapping applies to them at all).
-    pub fn vouched(self) -> bool {
-        !matches!(self, Origin::Manual)
-    }
-
-    /// The facts the mapping reads for a user of this origin: none for an operator-made
-    /// user; SCIM memberships only for a SCIM user; memberships and claims for an SSO user.
-    pub fn usable_facts(self, facts: Vec<GroupFact>) -> Vec<GroupFact> {
-        match self {
-            Origin::Manual => Vec::new(),
-            Origin::Scim => facts.into_iter().filter(|f| !f.is_claim()).collect(),
-            Origin::Sso => facts,
-        }
+/// The facts the mapping reads for a user of this origin: none for an operator-made
+/// user; SCIM memberships only for a SCIM user; memberships and claims for an SSO user.
+pub fn usable_facts(origin: Origin, facts: Vec<GroupFact>) -> Vec<GroupFact> {
+    match origin {
+        Origin::Manual => Vec::new(),
+        Origin::Scim => facts.into_iter().filter(|f| !f.is_claim()).collect(),
+        Origin::Sso => facts,
     }
 }
 
@@ -98,8 +55,8 @@ mod tests {
     #[test]
     fn each_origin_reads_its_authoritative_facts() {
         let facts = vec![membership("Engineering"), claim("IT-Admins")];
-        assert_eq!(Origin::Manual.usable_facts(facts.clone()), []);
-        assert_eq!(Origin::Scim.usable_facts(facts.clone()), [membership("Engineering")]);
-        assert_eq!(Origin::Sso.usable_facts(facts.clone()), facts);
+        assert_eq!(usable_facts(Origin::Manual, facts.clone()), []);
+        assert_eq!(usable_facts(Origin::Scim, facts.clone()), [membership("Engineering")]);
+        assert_eq!(usable_facts(Origin::Sso, facts.clone()), facts);
     }
 }

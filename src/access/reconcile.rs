@@ -78,7 +78,7 @@ fn desired_for(
     if !origin.vouched() {
         return Ok(Desired::default());
     }
-    Ok(mapping.evaluate(active, &origin.usable_facts(to_group_facts(facts))))
+    Ok(mapping.evaluate(active, &super::origin::usable_facts(origin, to_group_facts(facts))))
 }
 
 fn current(g: &MappingGrants) -> Current {

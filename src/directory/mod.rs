@@ -2,11 +2,10 @@
 //! the IdPs and operators state. Types here are plain data shared by the
 //! store, the domain functions and the HTTP surfaces.
 
-pub mod model;
 pub mod names;
 pub mod orgs;
 pub mod people;
 pub mod tokens;
 
-pub use model::*;
+pub use crate::model::*;
 pub use names::{Email, Slug};

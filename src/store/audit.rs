@@ -4,7 +4,7 @@ use rusqlite::{Connection, params};
 use serde_json::Value;
 
 use super::StoreError;
-use crate::directory::AuditEvent;
+use crate::model::AuditEvent;
 
 /// One event to append.
 pub struct NewEvent<'a> {

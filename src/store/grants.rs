@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use crate::directory::{Collaborator, GrantRow, GrantSource, Member, Role};
+use crate::model::{Collaborator, GrantRow, GrantSource, Member, Role};
 
 fn parse_role(s: String) -> Result<Role, StoreError> {
     s.parse::<Role>().map_err(|_| StoreError::Corrupt { what: "grant role", message: s })

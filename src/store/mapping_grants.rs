@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, params};
 
 use super::StoreError;
-use crate::access::mapping::Role;
+use crate::model::Role;
 
 /// One group fact of a user: (display name, externalId, raw claim value).
 pub type Fact = (Option<String>, Option<String>, Option<String>);

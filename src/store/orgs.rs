@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
-use crate::directory::{Org, Project};
+use crate::model::{Org, Project};
 
 fn org_row(r: &Row<'_>) -> rusqlite::Result<Org> {
     Ok(Org { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)?, created_at: r.get(3)? })

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
-use crate::directory::ScimTokenInfo;
+use crate::model::ScimTokenInfo;
 
 pub struct NewToken<'a> {
     pub id: &'a str,

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
-use crate::directory::User;
+use crate::model::User;
 
 pub const USER_COLUMNS: &str = "id, org_id, origin, user_name, external_id, email, display_name, \
      given_name, family_name, active, created_at, updated_at";
