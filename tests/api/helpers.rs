@@ -380,3 +380,24 @@ impl Scim<'_> {
         v["id"].as_str().unwrap().to_string()
     }
 }
+
+/// A direct connection to the app's SQLite file, for tests that inspect or
+/// tamper with rows the HTTP surface does not show (the store's own handle is
+/// opaque outside the crate's store module, by design).
+pub struct RawDb(rusqlite::Connection);
+
+pub fn raw_db(app: &TestApp) -> RawDb {
+    let c = rusqlite::Connection::open(app.state.db.path()).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    RawDb(c)
+}
+
+impl RawDb {
+    pub async fn read<T, E, F: FnOnce(&rusqlite::Connection) -> Result<T, E>>(&self, f: F) -> Result<T, E> {
+        f(&self.0)
+    }
+
+    pub async fn write<T, E, F: FnOnce(&rusqlite::Connection) -> Result<T, E>>(&self, f: F) -> Result<T, E> {
+        f(&self.0)
+    }
+}
