@@ -8,10 +8,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
-use crate::oidc_forge::{CLIENT_ID, Forge, Plan, SUB, Signer, jwk, sign};
-use crate::oidc_support::{Browser, create_connection, mapping, query_param, rows};
 use crate::oidc_tokens::{Setup, setup};
+use crate::support::helpers::TestApp;
+use crate::support::oidc_forge::{CLIENT_ID, Forge, Plan, SUB, Signer, jwk, sign};
+use crate::support::oidc_support::{Browser, create_connection, mapping, query_param, rows};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -338,7 +338,7 @@ async fn oidc_v1_logout_goes_to_the_end_session_endpoint_with_the_hint() {
     assert!(!alive(&s.app, &token).await, "the local session ended first");
 
     // A redirect outside the allow-list is refused as a setting.
-    let (st, b) = crate::oidc_support::patch_connection(
+    let (st, b) = crate::support::oidc_support::patch_connection(
         &s.app,
         "acme",
         &s.conn,

@@ -7,9 +7,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
-use crate::oidc_forge::{CLIENT_SECRET, Forge, Plan, Signer, jwk, pem_der};
-use crate::oidc_support::{
+use crate::support::helpers::{TestApp, spawn_app};
+use crate::support::oidc_forge::{CLIENT_SECRET, Forge, Plan, Signer, jwk, pem_der};
+use crate::support::oidc_support::{
     Browser, Page, assert_refused, create_connection, is_callback, mapping, query_param, refusals, rows,
     with_param,
 };

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
-use crate::saml_client::*;
-use crate::saml_idp::*;
-use crate::saml_signer::*;
+use crate::support::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::support::saml_client::*;
+use crate::support::saml_idp::*;
+use crate::support::saml_signer::*;
 
 async fn patch(app: &TestApp, org: &str, id: &str, body: Value) -> (StatusCode, Value) {
     app.send(

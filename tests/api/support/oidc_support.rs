@@ -17,7 +17,7 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp};
+use crate::support::helpers::{ADMIN_TOKEN, TestApp};
 
 struct Cookie {
     host: String,
