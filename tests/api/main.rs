@@ -17,6 +17,7 @@ mod hardening_login;
 mod hardening_outbound;
 mod helpers;
 mod http_edges;
+mod layering;
 mod oidc_admin;
 mod oidc_forge;
 mod oidc_login;
