@@ -16,6 +16,7 @@ mod hardening_filters;
 mod hardening_login;
 mod hardening_outbound;
 mod http_edges;
+mod layering;
 mod oidc_admin;
 mod oidc_login;
 mod oidc_logout;
