@@ -42,7 +42,7 @@ async fn saml_sp_initiated_login_sets_a_cross_site_binding_cookie_for_the_acs() 
     assert!(pair.split_once('=').unwrap().1.len() >= 40, "a high-entropy value: {pair}");
     // Only a hash of it is stored.
     let value = pair.split_once('=').unwrap().1.to_string();
-    let stored: Vec<String> = crate::helpers::raw_db(&app)
+    let stored: Vec<String> = crate::support::helpers::raw_db(&app)
         .read(|c| -> Result<Vec<String>, idbridge::store::StoreError> {
             let mut st = c.prepare("SELECT data FROM login_states WHERE kind = 'saml_request'")?;
             let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;

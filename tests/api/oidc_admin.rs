@@ -37,7 +37,7 @@ async fn oidc_connection_create_answers_urls_and_never_returns_the_secret() {
 
     // Sealed at rest.
     let id2 = id.to_string();
-    let stored: Vec<u8> = crate::helpers::raw_db(&app)
+    let stored: Vec<u8> = crate::support::helpers::raw_db(&app)
         .read(move |c| -> Result<Vec<u8>, idbridge::store::StoreError> {
             Ok(c.query_row("SELECT secret FROM connections WHERE id = ?1", [&id2], |r| r.get(0))?)
         })

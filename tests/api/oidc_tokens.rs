@@ -213,7 +213,7 @@ async fn oidc_unverified_email_is_not_used_to_match_or_create() {
     let s = setup(json!({"match_by": "external_id"})).await;
     let token = s.accepted(plan).await;
     assert_eq!(s.app.me(&token).await.0, StatusCode::OK);
-    let emails: Vec<Option<String>> = crate::helpers::raw_db(&s.app)
+    let emails: Vec<Option<String>> = crate::support::helpers::raw_db(&s.app)
         .read(|c| -> Result<_, idbridge::store::StoreError> {
             let mut st = c.prepare("SELECT email FROM users")?;
             let rows = st.query_map([], |r| r.get(0))?;

@@ -98,7 +98,7 @@ async fn saml_connection_create_describe_and_sp_metadata() {
 
     // Private keys are stored sealed, never as PEM.
     let cid = id.to_string();
-    let (config, secret): (String, Vec<u8>) = crate::helpers::raw_db(&app)
+    let (config, secret): (String, Vec<u8>) = crate::support::helpers::raw_db(&app)
         .read(move |c| {
             Ok::<_, idbridge::store::StoreError>(c.query_row(
                 "SELECT config, secret FROM connections WHERE id = ?1",
@@ -300,7 +300,7 @@ async fn saml_stale_metadata_is_refreshed_in_the_background() {
     // A day and more later the IdP has rolled its key.
     *served.lock().unwrap() = Idp::okta_next().metadata(&[]);
     let id = conn.id.clone();
-    crate::helpers::raw_db(&app).write(move |c| {
+    crate::support::helpers::raw_db(&app).write(move |c| {
             c.execute(
                 "UPDATE connections SET config = json_set(config, '$.idp.metadata_fetched_at', '2020-01-01T00:00:00.000Z') WHERE id = ?1",
                 [&id],

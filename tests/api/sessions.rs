@@ -158,7 +158,7 @@ async fn key_rotation_keeps_old_sessions_valid_and_signs_with_the_new_key() {
     assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
     // Private keys are sealed at rest: the stored blob is not the raw seed
     // and does not open without the secret key.
-    let sealed: Vec<u8> = crate::helpers::raw_db(&app)
+    let sealed: Vec<u8> = crate::support::helpers::raw_db(&app)
         .read(move |c| {
             Ok::<_, idbridge::store::StoreError>(c.query_row(
                 "SELECT private_key FROM signing_keys WHERE kid = ?1",
