@@ -16,11 +16,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::access::mapping::Role;
 use crate::clock;
-use crate::directory::User;
 use crate::error::Error;
 use crate::http::AppState;
+pub use crate::model::SessionContext;
 use crate::store::{self, StoreError};
 
 /// Name of the session cookie.
@@ -68,18 +67,6 @@ impl From<StoreError> for SessionError {
     fn from(e: StoreError) -> Self {
         SessionError::Store(e.into())
     }
-}
-
-/// Who is behind a live session, with their current roles.
-#[derive(Debug, Clone)]
-pub struct SessionContext {
-    pub jti: String,
-    pub user: User,
-    pub org_id: String,
-    pub org_slug: String,
-    pub org_role: Option<Role>,
-    /// (project id, slug, effective role), by slug; org admins get every project as admin.
-    pub projects: Vec<(String, String, Role)>,
 }
 
 /// A freshly issued session.

@@ -111,7 +111,6 @@ const KNOWN_DEBT: &[&str] = &[
     "src/webhooks/mod.rs: webhooks -> http (R1)",
     // R2: store uses only STORE_MAY_USE
     // R3: directory -> access
-    "src/directory/people.rs: directory -> access (R3)",
     // R4: protocol -> protocol
     "src/oidc/admin.rs: oidc -> signals (R4)",
     "src/saml/config.rs: saml -> signals (R4)",
@@ -122,20 +121,12 @@ const KNOWN_DEBT: &[&str] = &[
     "src/signals/mod.rs: signals -> saml (R4)",
     "src/signals/poll.rs: signals -> oidc (R4)",
     // R6: cycles between top-level modules (domain files)
-    "cycle: access -> directory (R6)",
-    "cycle: access -> events (R6)",
-    "cycle: access -> session (R6)",
     "cycle: connections -> oidc (R6)",
     "cycle: connections -> signals (R6)",
-    "cycle: directory -> access (R6)",
-    "cycle: directory -> events (R6)",
-    "cycle: events -> directory (R6)",
     "cycle: oidc -> connections (R6)",
     "cycle: oidc -> signals (R6)",
     "cycle: saml -> connections (R6)",
     "cycle: saml -> signals (R6)",
-    "cycle: session -> access (R6)",
-    "cycle: session -> directory (R6)",
     "cycle: signals -> connections (R6)",
     "cycle: signals -> oidc (R6)",
     "cycle: signals -> saml (R6)",
