@@ -14,11 +14,11 @@ use serde_json::json;
 use super::evaluate::{Change, CompiledMapping, Current, Desired, GroupFact, diff};
 use super::mapping::{MappingDocument, Role, parse_json};
 use super::origin::Origin;
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::User;
 use crate::error::Error;
 use crate::events::emit::{self, Deprovision, Source};
-use crate::store::audit::{self, NewEvent};
 use crate::store::mapping_grants::{self, Fact, MappingGrants};
 use crate::store::{self, Connection, StoreError};
 
@@ -136,13 +136,13 @@ fn apply(
         }
         let mut detail = json!(change);
         detail["mapping_version"] = json!(version);
-        audit::append(
+        store::audit::append(
             conn,
             now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(org_id),
                 actor,
-                action: "access.change",
+                action: AuditAction::AccessChange,
                 target: &format!("user:{user_id}"),
                 detail,
             },
@@ -320,13 +320,13 @@ pub fn enforce_for(
         emit::api_keys_revoked(conn, &user.org_id, &keys, reason)?;
     }
     if !detail.is_empty() {
-        audit::append(
+        store::audit::append(
             conn,
             now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&user.org_id),
                 actor,
-                action: "access.revoke",
+                action: AuditAction::AccessRevoke,
                 target: &format!("user:{}", user.id),
                 detail: serde_json::Value::Object(detail),
             },

@@ -2,10 +2,10 @@
 
 use serde_json::json;
 
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::{Org, Project, Slug, names::display_text};
 use crate::error::Error;
-use crate::store::audit::{self, NewEvent};
 use crate::store::{self, Connection, Db};
 
 /// Look up an org by slug inside a transaction or read.
@@ -30,13 +30,13 @@ pub async fn create_org(db: &Db, actor: &str, slug: &str, name: &str) -> Result<
         let now = clock::now_str();
         let org = Org { id: new_id(), slug: slug.to_string(), name, created_at: now.clone() };
         store::orgs::insert_org(tx, &org)?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "org.create",
+                action: AuditAction::OrgCreate,
                 target: &format!("org:{}", org.slug),
                 detail: json!({"id": org.id, "name": org.name}),
             },
@@ -76,13 +76,13 @@ pub async fn create_project(
             created_at: now.clone(),
         };
         store::orgs::insert_project(tx, &p)?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "project.create",
+                action: AuditAction::ProjectCreate,
                 target: &format!("project:{}", p.slug),
                 detail: json!({"id": p.id, "name": p.name}),
             },

@@ -14,10 +14,10 @@ use super::query::{ListParams, compile, list_response, order_by, project};
 use super::resource::{etag, normalize_user, user_resource};
 use super::schema::{Kind, case_exact};
 use crate::access::reconcile::{reconcile_user, reconcile_user_for};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::new_id;
 use crate::events::emit::{self, Deprovision};
-use crate::store::audit::{self, NewEvent};
 use crate::store::scim::{self as st, ScimUserRow};
 use crate::store::{Connection, Db};
 
@@ -51,19 +51,25 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimEr
 pub fn audit_scim(
     conn: &Connection,
     ctx: &Ctx,
-    action: &str,
+    action: AuditAction,
     target: &str,
     detail: Value,
 ) -> Result<(), ScimError> {
-    audit::append(
+    crate::store::audit::append(
         conn,
         &clock::now_str(),
-        NewEvent { org_id: Some(&ctx.client.org_id), actor: &ctx.client.actor(), action, target, detail },
+        audit::Event { org_id: Some(&ctx.client.org_id), actor: &ctx.client.actor(), action, target, detail },
     )?;
     Ok(())
 }
 
-fn audit_user(conn: &Connection, ctx: &Ctx, action: &str, id: &str, detail: Value) -> Result<(), ScimError> {
+fn audit_user(
+    conn: &Connection,
+    ctx: &Ctx,
+    action: AuditAction,
+    id: &str,
+    detail: Value,
+) -> Result<(), ScimError> {
     audit_scim(conn, ctx, action, &format!("user:{id}"), detail)
 }
 
@@ -108,7 +114,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
                 audit_user(
                     tx,
                     &ctx,
-                    "user.adopt",
+                    AuditAction::UserAdopt,
                     &a.user_id,
                     json!({"from": a.from, "origin": "scim", "match_by": rule, "connections": a.connections}),
                 )?;
@@ -126,7 +132,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
         audit_user(
             tx,
             &ctx,
-            "scim.user.create",
+            AuditAction::ScimUserCreate,
             &id,
             json!({"userName": cols.user_name, "externalId": cols.external_id, "active": cols.active}),
         )?;
@@ -172,7 +178,7 @@ pub async fn replace(
 ) -> Result<(Value, i64), ScimError> {
     // Refuse a bad body before taking the writer.
     normalize_user(body.clone())?;
-    rewrite(db, ctx, id, move |_| Ok(body), if_match, "scim.user.replace").await
+    rewrite(db, ctx, id, move |_| Ok(body), if_match, AuditAction::ScimUserReplace).await
 }
 
 /// Store an already-patched resource (PATCH goes through here).
@@ -183,7 +189,7 @@ pub async fn store_patched(
     patch: impl FnOnce(Value) -> Result<Value, ScimError> + Send + 'static,
     if_match: Option<String>,
 ) -> Result<(Value, i64), ScimError> {
-    rewrite(db, ctx, id, patch, if_match, "scim.user.patch").await
+    rewrite(db, ctx, id, patch, if_match, AuditAction::ScimUserPatch).await
 }
 
 /// Replace a user with `change(current representation)`, in one transaction
@@ -194,7 +200,7 @@ async fn rewrite(
     id: &str,
     change: impl FnOnce(Value) -> Result<Value, ScimError> + Send + 'static,
     if_match: Option<String>,
-    action: &'static str,
+    action: AuditAction,
 ) -> Result<(Value, i64), ScimError> {
     let (ctx, id) = (ctx.clone(), id.to_string());
     db.write(move |tx| {
@@ -208,7 +214,13 @@ async fn rewrite(
         // on, as if its POST had adopted it: its SCIM memberships become the
         // authority for roles (docs/mapping.md, "One person, one user").
         if crate::store::users::take_over(tx, &ctx.client.org_id, &id, "sso", "scim", &now)? {
-            audit_user(tx, &ctx, "user.adopt", &id, json!({"from": "sso", "origin": "scim", "by": action}))?;
+            audit_user(
+                tx,
+                &ctx,
+                AuditAction::UserAdopt,
+                &id,
+                json!({"from": "sso", "origin": "scim", "by": action.as_str()}),
+            )?;
         }
         let cause = (before.active && !cols.active).then_some(Deprovision::ScimDeactivated);
         if let Some(cause) = cause {
@@ -216,8 +228,8 @@ async fn rewrite(
         }
         reconcile_user_for(tx, &ctx.client.org_id, &id, &ctx.client.actor(), cause)?;
         let action = match (before.active, cols.active) {
-            (true, false) => "scim.user.deactivate",
-            (false, true) => "scim.user.activate",
+            (true, false) => AuditAction::ScimUserDeactivate,
+            (false, true) => AuditAction::ScimUserActivate,
             _ => action,
         };
         audit_user(
@@ -244,7 +256,7 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
         st::remove_user_from_all_groups(tx, &id)?;
         st::soft_delete_user(tx, &ctx.client.org_id, &id, &now)?;
         reconcile_user_for(tx, &ctx.client.org_id, &id, &ctx.client.actor(), Some(Deprovision::ScimDelete))?;
-        audit_user(tx, &ctx, "scim.user.delete", &id, json!({"userName": before.user_name}))?;
+        audit_user(tx, &ctx, AuditAction::ScimUserDelete, &id, json!({"userName": before.user_name}))?;
         Ok(())
     })
     .await

@@ -11,11 +11,11 @@ use serde_json::json;
 
 use super::{Issued, Sessions, token};
 use crate::access::reconcile::{effective_roles, reconcile_user};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::new_id;
 use crate::directory::{Email, User};
 use crate::error::Error;
-use crate::store::audit::{self, NewEvent};
 use crate::store::sessions::SessionRow;
 use crate::store::{self, Connection, Db, StoreError};
 
@@ -202,13 +202,13 @@ fn adopt_if_manual(
         return Ok(());
     }
     user.origin = "sso".into();
-    audit::append(
+    store::audit::append(
         conn,
         now,
-        NewEvent {
+        audit::Event {
             org_id: Some(&f.org_id),
             actor,
-            action: "user.adopt",
+            action: AuditAction::UserAdopt,
             target: &format!("user:{}", user.id),
             detail: json!({"from": "manual", "origin": "sso", "connection_id": f.connection_id}),
         },
@@ -306,13 +306,13 @@ pub async fn complete(
                 },
             },
         )?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "session.create",
+                action: AuditAction::SessionCreate,
                 target: &format!("user:{}", user.id),
                 detail: match kept {
                     None => json!({"jti": claims.jti, "groups": facts.groups.as_ref().map_or(0, Vec::len)}),

@@ -24,11 +24,11 @@ pub mod universal_logout;
 
 use serde_json::{Value, json};
 
+use crate::audit::{self, AuditAction};
 use crate::connections::LoginSettings;
 use crate::error::Error;
 use crate::events::emit;
 use crate::oidc::config::{OidcConfig, OidcDraft};
-use crate::store::audit::{self, NewEvent};
 use crate::store::connections::ConnectionRow;
 use crate::store::{self, Db, StoreError};
 
@@ -152,7 +152,7 @@ pub struct Ending {
     /// Recorded on each ended session (`sessions.revoked_reason`).
     pub reason: &'static str,
     /// The audit action.
-    pub action: &'static str,
+    pub action: AuditAction,
     /// The `reason` of the change events (`session.revoked`, `api_key.revoked`):
     /// `idp_logout` or `idp_signal`.
     pub event_reason: &'static str,
@@ -235,10 +235,10 @@ pub fn end_for(
         if let (Some(d), Some(extra)) = (d.as_object_mut(), detail.as_object()) {
             d.extend(extra.clone());
         }
-        audit::append(
+        store::audit::append(
             tx,
             now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&conn.row.org_id),
                 actor: &format!("sso:{}", conn.row.id),
                 action: ending.action,

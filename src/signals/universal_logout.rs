@@ -33,7 +33,7 @@ const MAX_JTI_LEN: usize = 255;
 const ENDING: Ending = Ending {
     revoke_api_keys: true,
     reason: "universal_logout",
-    action: "session.universal_logout",
+    action: crate::audit::AuditAction::SessionUniversalLogout,
     event_reason: "idp_logout",
     deprovisions: false,
 };
