@@ -69,12 +69,10 @@ fn to_group_facts(facts: Vec<Fact>) -> Vec<GroupFact> {
 /// applied to the facts that are authoritative for the user's origin.
 fn desired_for(
     mapping: &CompiledMapping,
-    origin: &str,
+    origin: Origin,
     active: bool,
     facts: Vec<Fact>,
 ) -> Result<Desired, Error> {
-    let origin = Origin::parse(origin)
-        .map_err(|e| StoreError::Corrupt { what: "user origin", message: e.to_string() })?;
     if !origin.vouched() {
         return Ok(Desired::default());
     }
@@ -178,7 +176,7 @@ pub fn reconcile_user_for(
         store::users::by_id(conn, org_id, user_id)?.ok_or_else(|| Error::not_found("user", user_id))?;
     let mapping = active_mapping(conn, org_id)?;
     let facts = mapping_grants::user_facts(conn, user_id)?;
-    let desired = desired_for(&mapping.compiled, &user.origin, user.active, facts)?;
+    let desired = desired_for(&mapping.compiled, user.origin, user.active, facts)?;
     let changes = diff(&current(&mapping_grants::of_user(conn, user_id)?), &desired);
     let now = clock::now_str();
     let pids = if changes.iter().any(|c| matches!(c, Change::Project { .. })) {
@@ -214,7 +212,7 @@ pub fn reconcile_org(
     for user in users {
         let (user_id, email) = (user.id, user.email);
         let f = facts.remove(&user_id).unwrap_or_default();
-        let desired = desired_for(&mapping.compiled, &user.origin, user.active, f)?;
+        let desired = desired_for(&mapping.compiled, user.origin, user.active, f)?;
         let changes = diff(&current(&grants.remove(&user_id).unwrap_or_default()), &desired);
         if changes.is_empty() {
             continue;

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::{new_id, org_in, project_in};
-use crate::directory::{Collaborator, Email, GrantRow, Member, Role, User};
+use crate::directory::{Collaborator, Email, GrantRow, Member, Origin, Role, User};
 use crate::error::Error;
 use crate::events::emit::{self, Source};
 use crate::store::{self, Db};
@@ -60,7 +60,7 @@ pub async fn add_collaborator(
                 let u = User {
                     id: new_id(),
                     org_id: org.id.clone(),
-                    origin: "manual".into(),
+                    origin: Origin::Manual,
                     user_name: email.as_str().to_string(),
                     external_id: None,
                     email: Some(email.as_str().to_string()),

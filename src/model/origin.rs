@@ -1,7 +1,12 @@
 //! Where a user row came from (`users.origin`): who vouches for the user.
 
-/// Where a user row came from (`users.origin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a user row came from (`users.origin`); serialized as the stored lowercase string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Origin {
     /// Provisioned by the org's SCIM client.
     Scim,
@@ -42,5 +47,11 @@ impl Origin {
     /// Whether the org's IdP vouches for the user (the mapping applies to them at all).
     pub fn vouched(self) -> bool {
         !matches!(self, Origin::Manual)
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Role;
+use super::{Origin, Role};
 
 /// Who owns a grant: the mapping engine or the operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ pub struct User {
     pub id: String,
     #[serde(skip)]
     pub org_id: String,
-    pub origin: String,
+    pub origin: Origin,
     pub user_name: String,
     pub external_id: Option<String>,
     pub email: Option<String>,

@@ -88,7 +88,7 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Loaded, LoginErro
         Err(Error::NotFound { .. }) => return Err(LoginError::UnknownConnection { id: id.to_string() }),
         Err(e) => return Err(e.into()),
     };
-    if row.kind != "oidc" {
+    if row.kind != crate::model::ConnectionKind::Oidc {
         return Err(LoginError::UnknownConnection { id: id.to_string() });
     }
     let draft: config::OidcDraft = serde_json::from_str(&row.config)

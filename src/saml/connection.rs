@@ -90,7 +90,7 @@ pub async fn load(state: &AppState, id: &str) -> Result<Loaded, SamlError> {
         Err(crate::error::Error::NotFound { .. }) => return Err(unknown()),
         Err(e) => return Err(e.into()),
     };
-    if row.kind != "saml" {
+    if row.kind != crate::model::ConnectionKind::Saml {
         return Err(unknown());
     }
     let cfg = config_of(&row)?;

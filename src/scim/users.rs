@@ -18,6 +18,7 @@ use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::new_id;
 use crate::events::emit::{self, Deprovision};
+use crate::model::Origin;
 use crate::store::scim::{self as st, ScimUserRow};
 use crate::store::{Connection, Db};
 
@@ -108,7 +109,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
                 // SCIM ran. SCIM takes that row over — same id, so sessions, grants
                 // and claim facts stay and deprovisioning reaches them — instead of
                 // duplicating it (docs/mapping.md, "One person, one user").
-                crate::store::users::take_over(tx, org, &a.user_id, a.from, "scim", &now)?;
+                crate::store::users::take_over(tx, org, &a.user_id, a.from, Origin::Scim, &now)?;
                 st::replace_user(tx, org, &a.user_id, &cols, &now).map_err(uniqueness)?;
                 let rule = a.rule.map(|r| serde_json::to_value(r).unwrap_or(Value::Null));
                 audit_user(
@@ -118,7 +119,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
                     &a.user_id,
                     json!({"from": a.from, "origin": "scim", "match_by": rule, "connections": a.connections}),
                 )?;
-                tracing::info!(org_id = %org, user_id = %a.user_id, from = a.from, match_by = ?a.rule,
+                tracing::info!(org_id = %org, user_id = %a.user_id, from = %a.from, match_by = ?a.rule,
                     "SCIM create adopted an existing user");
                 a.user_id
             }
@@ -213,7 +214,7 @@ async fn rewrite(
         // externalId, Okta by userName) and now writes is SCIM-managed from here
         // on, as if its POST had adopted it: its SCIM memberships become the
         // authority for roles (docs/mapping.md, "One person, one user").
-        if crate::store::users::take_over(tx, &ctx.client.org_id, &id, "sso", "scim", &now)? {
+        if crate::store::users::take_over(tx, &ctx.client.org_id, &id, Origin::Sso, Origin::Scim, &now)? {
             audit_user(
                 tx,
                 &ctx,

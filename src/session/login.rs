@@ -14,7 +14,7 @@ use crate::access::reconcile::{effective_roles, reconcile_user};
 use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::new_id;
-use crate::directory::{Email, User};
+use crate::directory::{Email, Origin, User};
 use crate::error::Error;
 use crate::store::sessions::SessionRow;
 use crate::store::{self, Connection, Db, StoreError};
@@ -153,7 +153,7 @@ fn refuse_twin_of_provisioned(conn: &Connection, f: &LoginFacts) -> Result<(), L
         return Ok(());
     };
     match store::users::by_email(conn, &f.org_id, &email)? {
-        Some(u) if u.origin == "scim" => {
+        Some(u) if u.origin == Origin::Scim => {
             Err(LoginRefused::ProvisionedMismatch { by: f.match_by, user_id: u.id, email })
         }
         _ => Ok(()),
@@ -169,7 +169,7 @@ fn create_user(conn: &Connection, f: &LoginFacts, now: &str) -> Result<User, Log
     let u = User {
         id: new_id(),
         org_id: f.org_id.clone(),
-        origin: "sso".into(),
+        origin: Origin::Sso,
         user_name,
         external_id: match f.match_by {
             MatchBy::ExternalId => Some(f.external_id.clone().unwrap_or_else(|| f.subject.clone())),
@@ -198,10 +198,10 @@ fn adopt_if_manual(
     actor: &str,
     now: &str,
 ) -> Result<(), LoginRefused> {
-    if user.origin != "manual" || !store::users::adopt(conn, &f.org_id, &user.id, "sso", now)? {
+    if user.origin != Origin::Manual || !store::users::adopt(conn, &f.org_id, &user.id, Origin::Sso, now)? {
         return Ok(());
     }
-    user.origin = "sso".into();
+    user.origin = Origin::Sso;
     store::audit::append(
         conn,
         now,

@@ -28,6 +28,7 @@ use crate::audit::{self, AuditAction};
 use crate::connections::LoginSettings;
 use crate::error::Error;
 use crate::events::emit;
+use crate::model::ConnectionKind;
 use crate::oidc::config::{OidcConfig, OidcDraft};
 use crate::store::connections::ConnectionRow;
 use crate::store::{self, Db, StoreError};
@@ -129,17 +130,16 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Connection>, Error> {
         tracing::error!(connection = %row.id, error = %e, "stored connection config unreadable");
         Error::invalid("config", "stored connection config unreadable")
     };
-    let conn = match row.kind.as_str() {
-        "saml" => {
+    let conn = match row.kind {
+        ConnectionKind::Saml => {
             let cfg = crate::saml::connection::config_of(&row).map_err(|e| unreadable(e.to_string()))?;
             Connection { settings: cfg.login, oidc: None, saml_entity_id: cfg.idp.map(|i| i.entity_id), row }
         }
-        "oidc" => {
+        ConnectionKind::Oidc => {
             let draft: OidcDraft =
                 serde_json::from_str(&row.config).map_err(|e| unreadable(e.to_string()))?;
             Connection { settings: draft.login.clone(), oidc: draft.ready(), saml_entity_id: None, row }
         }
-        _ => return Ok(None),
     };
     Ok(Some(conn))
 }

@@ -5,13 +5,14 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
+use crate::model::ConnectionKind;
 
 #[derive(Clone, Debug)]
 pub struct ConnectionRow {
     pub id: String,
     pub org_id: String,
-    /// `saml` or `oidc`.
-    pub kind: String,
+    /// Stored as `saml` or `oidc`.
+    pub kind: ConnectionKind,
     pub name: String,
     /// JSON, never a secret.
     pub config: String,

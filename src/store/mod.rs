@@ -7,6 +7,7 @@ mod files;
 mod functions;
 pub(crate) mod migrate;
 mod readers;
+mod types;
 mod writer;
 
 pub mod api_keys;

@@ -238,7 +238,7 @@ impl TestApp {
         let row = idbridge::store::connections::ConnectionRow {
             id: id.clone(),
             org_id: org.id.clone(),
-            kind: "oidc".into(),
+            kind: idbridge::model::ConnectionKind::Oidc,
             name: "test connection".into(),
             config: r#"{"issuer": "https://idp.test.invalid", "client_id": "test"}"#.into(),
             secret: None,
