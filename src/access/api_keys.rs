@@ -78,9 +78,9 @@ pub async fn create(
         let now = clock::now_str();
         let row = ApiKeyRow {
             id: new_id(),
-            org_id: p.org_id.clone(),
-            project_id: p.id.clone(),
-            user_id: user_id.clone(),
+            org_id: p.org_id.to_string(),
+            project_id: p.id.to_string(),
+            user_id: user_id.to_string(),
             name: name.clone(),
             prefix: prefix.clone(),
             secret_hash: secrets::hash_token(&key).to_vec(),

@@ -150,7 +150,7 @@ fn apply(
 }
 
 fn project_ids(conn: &Connection, org_id: &str) -> Result<HashMap<String, String>, StoreError> {
-    Ok(store::orgs::list_projects(conn, org_id)?.into_iter().map(|p| (p.slug, p.id)).collect())
+    Ok(store::orgs::list_projects(conn, org_id)?.into_iter().map(|p| (p.slug, p.id.into())).collect())
 }
 
 /// Re-evaluate one user against the org's mapping and apply the difference.
@@ -269,7 +269,7 @@ pub fn effective_roles(
     let stored = store::grants::stored_roles(conn, &user.id)?;
     if stored.org == Some(Role::Admin) {
         let all = store::orgs::list_projects(conn, &user.org_id)?;
-        return Ok((stored.org, all.into_iter().map(|p| (p.id, p.slug, Role::Admin)).collect()));
+        return Ok((stored.org, all.into_iter().map(|p| (p.id.into(), p.slug, Role::Admin)).collect()));
     }
     Ok((stored.org, stored.projects))
 }

@@ -19,7 +19,7 @@ pub fn project_in(conn: &Connection, org: &Org, slug: &str) -> Result<Project, E
 }
 
 pub fn new_id() -> String {
-    crate::secrets::random_hex(16)
+    crate::model::random_id()
 }
 
 pub async fn create_org(db: &Db, actor: &str, slug: &str, name: &str) -> Result<Org, Error> {
@@ -28,7 +28,7 @@ pub async fn create_org(db: &Db, actor: &str, slug: &str, name: &str) -> Result<
     let actor = actor.to_string();
     db.write(move |tx| {
         let now = clock::now_str();
-        let org = Org { id: new_id(), slug: slug.to_string(), name, created_at: now.clone() };
+        let org = Org { id: new_id().into(), slug: slug.to_string(), name, created_at: now.clone() };
         store::orgs::insert_org(tx, &org)?;
         store::audit::append(
             tx,
@@ -69,7 +69,7 @@ pub async fn create_project(
         let org = org_in(tx, &org)?;
         let now = clock::now_str();
         let p = Project {
-            id: new_id(),
+            id: new_id().into(),
             org_id: org.id.clone(),
             slug: slug.to_string(),
             name,

@@ -58,7 +58,7 @@ pub async fn add_collaborator(
             Some(u) => u,
             None => {
                 let u = User {
-                    id: new_id(),
+                    id: new_id().into(),
                     org_id: org.id.clone(),
                     origin: Origin::Manual,
                     user_name: email.as_str().to_string(),

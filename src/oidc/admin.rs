@@ -179,7 +179,7 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
 
     let now = clock::now_str();
     let row = ConnectionRow {
-        id: id.clone(),
+        id: id.clone().into(),
         org_id: org.id.clone(),
         kind: ConnectionKind::Oidc,
         name,

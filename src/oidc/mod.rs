@@ -94,9 +94,9 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Loaded, LoginErro
     let draft: config::OidcDraft = serde_json::from_str(&row.config)
         .map_err(|e| LoginError::Internal(format!("connection {id}: stored config unreadable: {e}")))?;
     let Some(cfg) = draft.ready().filter(|_| row.secret.is_some()) else {
-        return Err(LoginError::Pending { id: row.id });
+        return Err(LoginError::Pending { id: row.id.into() });
     };
-    Ok(Loaded { id: row.id, org, cfg, sealed_secret: row.secret })
+    Ok(Loaded { id: row.id.into(), org, cfg, sealed_secret: row.secret })
 }
 
 impl Loaded {

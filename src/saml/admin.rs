@@ -104,7 +104,7 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
     })?;
     let now = clock::now_str();
     let row = ConnectionRow {
-        id,
+        id: id.into(),
         org_id: org.id.clone(),
         kind: ConnectionKind::Saml,
         name,

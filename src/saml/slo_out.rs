@@ -59,7 +59,7 @@ pub async fn logout_url(state: &AppState, row: &SessionRow) -> Result<Option<Str
     let entry = LoginState {
         kind: SENT_KIND.into(),
         key: request_id.clone(),
-        connection_id: conn.row.id.clone(),
+        connection_id: conn.row.id.to_string(),
         data: json!({"jti": row.jti}).to_string(),
         created_at: clock::format(now),
         expires_at: clock::format(now + time::Duration::seconds(SENT_TTL_SECS)),

@@ -55,7 +55,7 @@ fn rules(conn: &Connection, org_id: &str) -> Result<Vec<(String, MatchBy)>, Stor
             ConnectionKind::Oidc => serde_json::from_str::<OidcConfig>(&row.config).map(|c| c.login.match_by),
         };
         match by {
-            Ok(by) => out.push((row.id, by)),
+            Ok(by) => out.push((row.id.into(), by)),
             Err(e) => tracing::warn!(connection_id = %row.id, error = %e,
                 "connection config unreadable; its match rule is not used for SCIM adoption"),
         }
@@ -100,7 +100,12 @@ pub fn adoptable(conn: &Connection, org_id: &str, cols: &UserColumns) -> Result<
     let email_key = cols.email.as_deref().map(str::to_lowercase);
     let keys: Vec<&str> = std::iter::once(user_name_key.as_str()).chain(email_key.as_deref()).collect();
     if let Some(u) = users::manual_by_address(conn, org_id, &keys)? {
-        found.push(Adoption { user_id: u.id, from: Origin::Manual, rule: None, connections: Vec::new() });
+        found.push(Adoption {
+            user_id: u.id.into(),
+            from: Origin::Manual,
+            rule: None,
+            connections: Vec::new(),
+        });
     }
     for (connection_id, by) in rules(conn, org_id)? {
         let (key, values) = lookup(by, cols);
@@ -115,7 +120,7 @@ pub fn adoptable(conn: &Connection, org_id: &str, cols: &UserColumns) -> Result<
                     }
                 }
                 None => found.push(Adoption {
-                    user_id: u.id,
+                    user_id: u.id.into(),
                     from: Origin::Sso,
                     rule: Some(by),
                     connections: vec![connection_id.clone()],

@@ -154,7 +154,7 @@ fn refuse_twin_of_provisioned(conn: &Connection, f: &LoginFacts) -> Result<(), L
     };
     match store::users::by_email(conn, &f.org_id, &email)? {
         Some(u) if u.origin == Origin::Scim => {
-            Err(LoginRefused::ProvisionedMismatch { by: f.match_by, user_id: u.id, email })
+            Err(LoginRefused::ProvisionedMismatch { by: f.match_by, user_id: u.id.into(), email })
         }
         _ => Ok(()),
     }
@@ -167,8 +167,8 @@ fn create_user(conn: &Connection, f: &LoginFacts, now: &str) -> Result<User, Log
         _ => f.subject.clone(),
     };
     let u = User {
-        id: new_id(),
-        org_id: f.org_id.clone(),
+        id: new_id().into(),
+        org_id: f.org_id.clone().into(),
         origin: Origin::Sso,
         user_name,
         external_id: match f.match_by {
@@ -251,7 +251,7 @@ pub async fn complete(
             }
         };
         if !user.active {
-            return Err(LoginRefused::Inactive { user_id: user.id });
+            return Err(LoginRefused::Inactive { user_id: user.id.into() });
         }
         adopt_if_manual(tx, &mut user, &facts, &actor, &now)?;
         // Groups unknown (overage): keep the last known facts of this
@@ -267,7 +267,7 @@ pub async fn complete(
         reconcile_user(tx, &facts.org_id, &user.id, &actor)?;
         let (org_role, projects) = effective_roles(tx, &user)?;
         if org_role.is_none() && projects.is_empty() {
-            return Err(LoginRefused::NotMember { user_id: user.id });
+            return Err(LoginRefused::NotMember { user_id: user.id.into() });
         }
         let org = store::orgs::org_by_id(tx, &facts.org_id)?
             .ok_or_else(|| Error::not_found("org", &facts.org_id))?;
@@ -277,7 +277,7 @@ pub async fn complete(
         let expires = facts.idp_session.not_on_or_after.map_or(own, |idp| idp.min(own));
         let claims = token::Claims {
             iss: issuer,
-            sub: user.id.clone(),
+            sub: user.id.to_string(),
             aud: token::AUDIENCE.into(),
             iat: now_t.unix_timestamp(),
             nbf: now_t.unix_timestamp(),
@@ -291,8 +291,8 @@ pub async fn complete(
             tx,
             &SessionRow {
                 jti: claims.jti.clone(),
-                user_id: user.id.clone(),
-                org_id: org.id.clone(),
+                user_id: user.id.to_string(),
+                org_id: org.id.to_string(),
                 connection_id: Some(facts.connection_id.clone()),
                 created_at: now.clone(),
                 expires_at: clock::format(expires),

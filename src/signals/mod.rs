@@ -178,9 +178,11 @@ pub fn users_for(
     let org = conn.row.org_id.as_str();
     let mut users: Vec<String> = match subject {
         Subject::Email(e) => {
-            store::users::by_email(tx, org, &e.to_lowercase())?.map(|u| u.id).into_iter().collect()
+            store::users::by_email(tx, org, &e.to_lowercase())?.map(|u| u.id.into()).into_iter().collect()
         }
-        Subject::Opaque(id) => store::users::by_external_id(tx, org, id)?.map(|u| u.id).into_iter().collect(),
+        Subject::Opaque(id) => {
+            store::users::by_external_id(tx, org, id)?.map(|u| u.id.into()).into_iter().collect()
+        }
         Subject::IssSub { iss, sub } => {
             if !conn.subject_issuers().contains(&iss.as_str()) {
                 return Ok(Vec::new());
@@ -188,7 +190,7 @@ pub fn users_for(
             // The IdP's subject as sessions of this connection recorded it, and
             // the SCIM externalId (Okta provisions its user id as externalId).
             let mut u = store::sessions::users_by_idp_subject(tx, org, &conn.row.id, sub)?;
-            u.extend(store::users::by_external_id(tx, org, sub)?.map(|u| u.id));
+            u.extend(store::users::by_external_id(tx, org, sub)?.map(|u| String::from(u.id)));
             u
         }
     };

@@ -258,7 +258,7 @@ pub async fn process(
             let row = LoginState {
                 kind: JTI_KIND.into(),
                 key: format!("{}:{jti}", conn.row.id),
-                connection_id: conn.row.id.clone(),
+                connection_id: conn.row.id.to_string(),
                 data: json!({"event": event}).to_string(),
                 created_at: now_s.clone(),
                 expires_at: clock::format(now + Duration::seconds(MAX_AGE + 2 * SKEW_SECS)),

@@ -5,12 +5,12 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::StoreError;
-use crate::model::ConnectionKind;
+use crate::model::{ConnectionId, ConnectionKind, OrgId};
 
 #[derive(Clone, Debug)]
 pub struct ConnectionRow {
-    pub id: String,
-    pub org_id: String,
+    pub id: ConnectionId,
+    pub org_id: OrgId,
     /// Stored as `saml` or `oidc`.
     pub kind: ConnectionKind,
     pub name: String,

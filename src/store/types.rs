@@ -4,7 +4,26 @@
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
-use crate::model::{ConnectionKind, Origin};
+use crate::model::{ConnectionId, ConnectionKind, OrgId, Origin, ProjectId, UserId};
+
+/// Ids are stored as the TEXT they wrap.
+macro_rules! text_id {
+    ($($name:ident),*) => {$(
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                String::column_result(value).map($name::from)
+            }
+        }
+    )*};
+}
+
+text_id!(OrgId, ProjectId, UserId, ConnectionId);
 
 impl ToSql for ConnectionKind {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {

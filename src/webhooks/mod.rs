@@ -156,7 +156,7 @@ pub async fn create(
         let now = clock::now_str();
         let mut row = WebhookRow {
             id: id.clone(),
-            org_id: org.id.clone(),
+            org_id: org.id.to_string(),
             org_slug: org.slug.clone(),
             url,
             events,
