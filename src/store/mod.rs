@@ -6,6 +6,8 @@ mod error;
 mod files;
 mod functions;
 pub(crate) mod migrate;
+#[cfg(test)]
+mod query_tests;
 mod readers;
 mod tx;
 mod writer;
