@@ -10,7 +10,7 @@ use std::time::Instant;
 use idbridge::access::mapping::{DefaultRole, MappingDocument, Role, Rule};
 use idbridge::access::service;
 use idbridge::metrics::Metrics;
-use idbridge::store::{Db, StoreError};
+use idbridge::store::Db;
 
 /// The same allocator as the `idbridge` binary.
 #[global_allocator]
@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         idbridge::directory::orgs::create_project(&db, "bench", "acme", &format!("p{p}"), "P").await?;
     }
     let started = Instant::now();
-    db.write(move |c| -> Result<(), StoreError> {
+    seed_raw(db.path(), move |c| -> rusqlite::Result<()> {
         let org_id: String = c.query_row("SELECT id FROM orgs WHERE slug = 'acme'", [], |r| r.get(0))?;
         let now = "2026-01-01T00:00:00.000Z";
         let mut g = c.prepare(
@@ -91,10 +91,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn rusqlite_params<'a>(v: &'a [&'a str]) -> impl rusqlite_compat::Params + 'a {
-    rusqlite_compat::params_from_iter(v.iter())
+/// Seed rows straight into the SQLite file (benchmark set-up only: the store's
+/// own transaction handle is opaque outside the crate's store module).
+async fn seed_raw<F>(path: &std::path::Path, f: F) -> rusqlite::Result<()>
+where
+    F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<()>,
+{
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    let tx = conn.transaction()?;
+    f(&tx)?;
+    tx.commit()
 }
 
-mod rusqlite_compat {
-    pub use idbridge::store::{Params, params_from_iter};
+fn rusqlite_params<'a>(v: &'a [&'a str]) -> impl rusqlite::Params + 'a {
+    rusqlite::params_from_iter(v.iter())
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use idbridge::metrics::Metrics;
-use idbridge::store::{Db, StoreError};
+use idbridge::store::Db;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -27,7 +27,7 @@ async fn seed(db: &Db, users: u64) -> Result<String, Box<dyn std::error::Error>>
     let mut start = 0;
     while start < users {
         let end = (start + batch).min(users);
-        db.write(move |c| -> Result<(), StoreError> {
+        seed_raw(db.path(), move |c| -> rusqlite::Result<()> {
             let org_id: String = c.query_row("SELECT id FROM orgs WHERE slug = 'load'", [], |r| r.get(0))?;
             let mut st = c.prepare_cached(
                 "INSERT INTO users (id, org_id, origin, user_name, user_name_key, external_id, email, email_key,
@@ -49,8 +49,21 @@ async fn seed(db: &Db, users: u64) -> Result<String, Box<dyn std::error::Error>>
     Ok(token.token.expose().to_string())
 }
 
-fn rusqlite_params<'a>(v: &'a [&'a str]) -> impl idbridge::store::Params + 'a {
-    idbridge::store::params_from_iter(v.iter())
+/// Seed rows straight into the SQLite file (benchmark set-up only: the store's
+/// own transaction handle is opaque outside the crate's store module).
+async fn seed_raw<F>(path: &std::path::Path, f: F) -> rusqlite::Result<()>
+where
+    F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<()>,
+{
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    let tx = conn.transaction()?;
+    f(&tx)?;
+    tx.commit()
+}
+
+fn rusqlite_params<'a>(v: &'a [&'a str]) -> impl rusqlite::Params + 'a {
+    rusqlite::params_from_iter(v.iter())
 }
 
 struct Outcome {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test tools for the SAML tests: the xmlsec1 CLI signs and encrypts the SAML
-# responses the tests post (tests/api/saml_signer.rs), and openssl makes the
+# responses the tests post (tests/api/support/saml_signer.rs), and openssl makes the
 # fixture keys (fixtures/saml/make-keys.sh). Idempotent; Debian/Ubuntu, as
 # root or with sudo.
 set -euo pipefail

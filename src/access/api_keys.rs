@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::secrets;
 use crate::session::SessionContext;
 use crate::store::api_keys::ApiKeyRow;
-use crate::store::{self, Connection, Db};
+use crate::store::{self, Db, Tx};
 
 pub const KEY_PREFIX: &str = "idb_key_";
 
@@ -49,7 +49,7 @@ fn may(ctx: &SessionContext, project: &str, action: Action) -> bool {
     check(ctx.org_role, project_role(ctx, project), action).allow
 }
 
-fn load(conn: &Connection, org: &str, project: &str) -> Result<Project, Error> {
+fn load(conn: &Tx<'_>, org: &str, project: &str) -> Result<Project, Error> {
     let org = org_in(conn, org)?;
     project_in(conn, &org, project)
 }
@@ -173,7 +173,7 @@ pub struct KeyHolder {
 
 /// Verify a presented key (hash compared in constant time) and read its
 /// owner's current access; None if unknown, revoked or malformed.
-pub fn verify(conn: &Connection, presented: &str) -> Result<Option<KeyHolder>, Error> {
+pub fn verify(conn: &Tx<'_>, presented: &str) -> Result<Option<KeyHolder>, Error> {
     let Some(rest) = presented.strip_prefix(KEY_PREFIX) else { return Ok(None) };
     let Some((prefix, _)) = rest.split_once('_') else { return Ok(None) };
     if prefix.len() != 12 || presented.len() > 200 {

@@ -20,7 +20,7 @@ use crate::directory::User;
 use crate::error::Error;
 use crate::events::emit::{self, Deprovision, Source};
 use crate::store::mapping_grants::{self, Fact, MappingGrants};
-use crate::store::{self, Connection, StoreError};
+use crate::store::{self, StoreError, Tx};
 
 /// The mapping in force for an org: the newest stored version, or the
 /// built-in default (version 0: everyone provisioned is a member, no rules).
@@ -37,7 +37,7 @@ impl ActiveMapping {
     }
 }
 
-pub fn active_mapping(conn: &Connection, org_id: &str) -> Result<ActiveMapping, Error> {
+pub fn active_mapping(conn: &Tx<'_>, org_id: &str) -> Result<ActiveMapping, Error> {
     match store::mappings::latest(conn, org_id)? {
         Some((version, text)) => {
             let doc = parse_json(text.as_bytes())
@@ -86,7 +86,7 @@ fn current(g: &MappingGrants) -> Current {
 /// Write `changes` for one user, audit each and emit its change event.
 #[allow(clippy::too_many_arguments)]
 fn apply(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     user_id: &str,
     email: Option<&str>,
@@ -149,24 +149,19 @@ fn apply(
     Ok(())
 }
 
-fn project_ids(conn: &Connection, org_id: &str) -> Result<HashMap<String, String>, StoreError> {
+fn project_ids(conn: &Tx<'_>, org_id: &str) -> Result<HashMap<String, String>, StoreError> {
     Ok(store::orgs::list_projects(conn, org_id)?.into_iter().map(|p| (p.slug, p.id.into())).collect())
 }
 
 /// Re-evaluate one user against the org's mapping and apply the difference.
-pub fn reconcile_user(
-    conn: &Connection,
-    org_id: &str,
-    user_id: &str,
-    actor: &str,
-) -> Result<Vec<Change>, Error> {
+pub fn reconcile_user(conn: &Tx<'_>, org_id: &str, user_id: &str, actor: &str) -> Result<Vec<Change>, Error> {
     reconcile_user_for(conn, org_id, user_id, actor, None)
 }
 
 /// `reconcile_user` after the user was deprovisioned for `cause` (SCIM
 /// delete or deactivation): the sessions and keys it ends carry that reason.
 pub fn reconcile_user_for(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     user_id: &str,
     actor: &str,
@@ -196,7 +191,7 @@ pub fn reconcile_user_for(
 /// Re-evaluate every user of the org against `mapping`. With `write` false
 /// (preview) nothing is written and the same changes are returned.
 pub fn reconcile_org(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     mapping: &ActiveMapping,
     actor: &str,
@@ -259,10 +254,7 @@ pub type ProjectRole = (String, String, Role);
 
 /// A user's effective roles: nothing for an inactive user; an org admin is
 /// admin of every project of the org. Returns (org role, [(project id, slug, role)]).
-pub fn effective_roles(
-    conn: &Connection,
-    user: &User,
-) -> Result<(Option<Role>, Vec<ProjectRole>), StoreError> {
+pub fn effective_roles(conn: &Tx<'_>, user: &User) -> Result<(Option<Role>, Vec<ProjectRole>), StoreError> {
     if !user.active {
         return Ok((None, Vec::new()));
     }
@@ -276,14 +268,14 @@ pub fn effective_roles(
 
 /// After any change to a user's grants or state: a user left without any role
 /// loses every session; API keys on projects the user can no longer reach are revoked.
-pub fn enforce(conn: &Connection, user: &User, actor: &str, now: &str) -> Result<(), Error> {
+pub fn enforce(conn: &Tx<'_>, user: &User, actor: &str, now: &str) -> Result<(), Error> {
     enforce_for(conn, user, actor, now, None)
 }
 
 /// `enforce`, with the events it emits naming `cause` (default `no_role`). An
 /// active user left without any role is `user.deprovisioned` (`no_role`).
 pub fn enforce_for(
-    conn: &Connection,
+    conn: &Tx<'_>,
     user: &User,
     actor: &str,
     now: &str,

@@ -9,7 +9,7 @@
 use super::permissions::Action;
 use crate::directory::Project;
 use crate::error::Error;
-use crate::store::{self, Connection};
+use crate::store::{self, Tx};
 
 /// Why a check was denied before roles were looked at.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ impl ScopeError {
 
 /// The project the check is about (`None`: an org-level action naming none).
 pub fn resolve(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     org_slug: &str,
     project: Option<&str>,
@@ -71,9 +71,9 @@ mod tests {
     use crate::directory::orgs::new_id;
     use crate::directory::{Org, Project};
 
-    fn db() -> (rusqlite::Connection, String) {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        store::migrate::apply(&mut conn).unwrap();
+    fn db() -> (store::MemoryDb, String) {
+        let mem = store::MemoryDb::new();
+        let conn = mem.tx();
         let org =
             Org { id: new_id().into(), slug: "acme".into(), name: "Acme".into(), created_at: "t".into() };
         store::orgs::insert_org(&conn, &org).unwrap();
@@ -85,12 +85,13 @@ mod tests {
             created_at: "t".into(),
         };
         store::orgs::insert_project(&conn, &p).unwrap();
-        (conn, org.id.into())
+        (mem, org.id.into())
     }
 
     #[test]
     fn a_named_project_must_exist_exactly() {
-        let (conn, org) = db();
+        let (mem, org) = db();
+        let conn = mem.tx();
         let found = resolve(&conn, &org, "acme", Some("research"), Action::ModelsUse).unwrap();
         assert_eq!(found.map(|p| p.slug).as_deref(), Some("research"));
         for bad in ["Research", "research ", "nope", ""] {
@@ -101,7 +102,8 @@ mod tests {
 
     #[test]
     fn a_project_scoped_action_needs_a_project() {
-        let (conn, org) = db();
+        let (mem, org) = db();
+        let conn = mem.tx();
         let e = resolve(&conn, &org, "acme", None, Action::ModelsUse).unwrap_err();
         assert!(matches!(e, ScopeError::MissingProject { action: Action::ModelsUse }), "{e}");
         assert!(resolve(&conn, &org, "acme", None, Action::OrgRead).unwrap().is_none());

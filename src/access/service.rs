@@ -12,7 +12,7 @@ use super::reconcile::{ActiveMapping, UserChange, active_mapping, reconcile_org}
 use crate::clock;
 use crate::directory::orgs::org_in;
 use crate::error::Error;
-use crate::store::{self, Connection, Db};
+use crate::store::{self, Db, Tx};
 
 /// The current mapping of an org.
 #[derive(Debug, Serialize)]
@@ -35,7 +35,7 @@ pub fn parse_document(json_text: &[u8]) -> Result<MappingDocument, Error> {
     mapping::parse_json(json_text).map_err(|e| Error::invalid("mapping", e.to_string()))
 }
 
-fn validated(conn: &Connection, org_id: &str, doc: &MappingDocument) -> Result<(), Error> {
+fn validated(conn: &Tx<'_>, org_id: &str, doc: &MappingDocument) -> Result<(), Error> {
     let known: HashSet<String> =
         store::orgs::list_projects(conn, org_id)?.into_iter().map(|p| p.slug).collect();
     mapping::validate(doc, &known).map_err(|issues| Error::InvalidDocument { issues })

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::directory::orgs;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::Operator;
 

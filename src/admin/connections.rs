@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::connections;
 use crate::directory::{ConnectionKind, orgs};
-use crate::error::{ApiError, Error};
+use crate::error::Error;
+use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::{ApiJson, Operator};
 use crate::store::connections::ConnectionRow;

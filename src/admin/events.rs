@@ -6,8 +6,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::error::ApiError;
 use crate::events::pull;
+use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::Operator;
 

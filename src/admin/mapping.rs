@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use crate::access::service;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::{ApiJson, Operator};
 

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::directory::orgs;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::{ApiJson, Operator};
 

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::http::extract::query;
 
 /// Largest page.

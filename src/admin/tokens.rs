@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::directory::tokens;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::{ApiJsonOpt, Operator};
 

@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::clock;
-use crate::error::{ApiError, Error};
+use crate::error::Error;
+use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::{ApiJson, Operator};
 use crate::store;

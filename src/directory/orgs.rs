@@ -6,15 +6,15 @@ use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::{Org, Project, Slug, names::display_text};
 use crate::error::Error;
-use crate::store::{self, Connection, Db};
+use crate::store::{self, Db, Tx};
 
 /// Look up an org by slug inside a transaction or read.
-pub fn org_in(conn: &Connection, slug: &str) -> Result<Org, Error> {
+pub fn org_in(conn: &Tx<'_>, slug: &str) -> Result<Org, Error> {
     store::orgs::org_by_slug(conn, slug)?.ok_or_else(|| Error::not_found("org", slug))
 }
 
 /// Look up a project of an org inside a transaction or read.
-pub fn project_in(conn: &Connection, org: &Org, slug: &str) -> Result<Project, Error> {
+pub fn project_in(conn: &Tx<'_>, org: &Org, slug: &str) -> Result<Project, Error> {
     store::orgs::project_by_slug(conn, &org.id, slug)?.ok_or_else(|| Error::not_found("project", slug))
 }
 

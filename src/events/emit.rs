@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::clock;
 use crate::directory::Role;
-use crate::store::{self, Connection, StoreError};
+use crate::store::{self, StoreError, Tx};
 
 /// Which kind of grant changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +41,14 @@ fn verb(before: Option<Role>, after: Option<Role>) -> Option<&'static str> {
     }
 }
 
-fn write(conn: &Connection, org_id: &str, kind: &str, data: Value) -> Result<(), StoreError> {
+fn write(conn: &Tx<'_>, org_id: &str, kind: &str, data: Value) -> Result<(), StoreError> {
     store::events::append(conn, org_id, kind, &clock::now_str(), &data)?;
     Ok(())
 }
 
 /// One org grant of `source` changed: `member.added`, `.role_changed` or `.removed`.
 pub fn member(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     user_id: &str,
     email: Option<&str>,
@@ -67,7 +67,7 @@ pub fn member(
 /// or `.removed`. `external` is computed here: the user holds no org grant.
 #[allow(clippy::too_many_arguments)]
 pub fn collaborator(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     project: &str,
     user_id: &str,
@@ -106,7 +106,7 @@ impl Deprovision {
 
 /// `user.deprovisioned`.
 pub fn user_deprovisioned(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     user_id: &str,
     email: Option<&str>,
@@ -119,18 +119,13 @@ pub fn user_deprovisioned(
 /// `session.revoked`: one per user and cause (not per session). Reasons:
 /// `no_role`, `scim_delete`, `scim_deactivated`, `connection_deleted`,
 /// `idp_logout`, `idp_signal`, `logout`.
-pub fn session_revoked(
-    conn: &Connection,
-    org_id: &str,
-    user_id: &str,
-    reason: &str,
-) -> Result<(), StoreError> {
+pub fn session_revoked(conn: &Tx<'_>, org_id: &str, user_id: &str, reason: &str) -> Result<(), StoreError> {
     write(conn, org_id, "session.revoked", json!({"user_id": user_id, "reason": reason}))
 }
 
 /// `session.revoked` for each user in `users` (already distinct).
 pub fn sessions_revoked(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     users: &[String],
     reason: &str,
@@ -141,7 +136,7 @@ pub fn sessions_revoked(
 /// `api_key.revoked` for each key in `keys`. Reasons: `deleted`, `no_role`,
 /// `scim_delete`, `scim_deactivated`, `idp_signal`.
 pub fn api_keys_revoked(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     keys: &[store::api_keys::RevokedKey],
     reason: &str,

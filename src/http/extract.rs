@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::secrets;
 
 /// Read the body, mapping the limit to 413.

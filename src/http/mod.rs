@@ -2,12 +2,15 @@
 //! tracing, metrics, catch-panic, body limits), and the extractors every
 //! surface uses.
 
+mod api_error;
 pub mod extract;
 pub mod layers;
 pub mod limit;
 pub mod listener;
 pub mod shape;
 pub mod target;
+
+pub use api_error::ApiError;
 
 use std::sync::Arc;
 
@@ -16,7 +19,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::secrets::SecretBox;
 use crate::store::Db;

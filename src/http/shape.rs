@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::scim::error::ScimError;
 
 /// Longest rejection text kept as the message (axum's are one line).

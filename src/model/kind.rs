@@ -1,6 +1,7 @@
 //! The kind of an SSO connection (`connections.kind`).
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,14 @@ impl ConnectionKind {
             ConnectionKind::Saml => "saml",
             ConnectionKind::Oidc => "oidc",
         }
+    }
+}
+
+impl FromStr for ConnectionKind {
+    type Err = UnknownConnectionKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ConnectionKind::parse(s)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Where a user row came from (`users.origin`): who vouches for the user.
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +48,14 @@ impl Origin {
     /// Whether the org's IdP vouches for the user (the mapping applies to them at all).
     pub fn vouched(self) -> bool {
         !matches!(self, Origin::Manual)
+    }
+}
+
+impl FromStr for Origin {
+    type Err = UnknownOrigin;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Origin::parse(s)
     }
 }
 

@@ -141,7 +141,7 @@ async fn validated<T: Send + 'static>(
 
 /// Enter a received message ID in the replay cache (per connection).
 fn remember(
-    tx: &rusqlite::Connection,
+    tx: &crate::store::Tx<'_>,
     conn_id: &str,
     id: &str,
     until: time::OffsetDateTime,

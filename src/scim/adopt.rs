@@ -30,7 +30,7 @@ use crate::saml::config::SamlConfig;
 use crate::session::login::MatchBy;
 use crate::store::scim::UserColumns;
 use crate::store::users::{self, JitKey};
-use crate::store::{Connection, StoreError};
+use crate::store::{StoreError, Tx};
 
 /// The row a SCIM POST takes over, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub struct Adoption {
 /// The match rule of each of the org's connections, in creation order. A
 /// connection whose stored config cannot be read signs no one in; it is
 /// skipped (and logged), not guessed at.
-fn rules(conn: &Connection, org_id: &str) -> Result<Vec<(String, MatchBy)>, StoreError> {
+fn rules(conn: &Tx<'_>, org_id: &str) -> Result<Vec<(String, MatchBy)>, StoreError> {
     let mut out = Vec::new();
     for row in crate::store::connections::list(conn, org_id)? {
         let by = match row.kind {
@@ -94,7 +94,7 @@ fn lookup(by: MatchBy, cols: &UserColumns) -> (JitKey, Vec<String>) {
 }
 
 /// The row a SCIM POST of `cols` adopts, if any; 409 when several could be meant.
-pub fn adoptable(conn: &Connection, org_id: &str, cols: &UserColumns) -> Result<Option<Adoption>, ScimError> {
+pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserColumns) -> Result<Option<Adoption>, ScimError> {
     let mut found: Vec<Adoption> = Vec::new();
     let user_name_key = cols.user_name.to_lowercase();
     let email_key = cols.email.as_deref().map(str::to_lowercase);

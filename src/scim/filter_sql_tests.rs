@@ -127,13 +127,12 @@ const FILTERS: &[&str] = &[
     r#"missing eq "x" or missing ne "x""#,
 ];
 
-fn setup() -> Connection {
-    let mut conn = Connection::open_in_memory().unwrap();
-    crate::store::migrate::apply(&mut conn).unwrap();
-    crate::store::register_functions(&conn).unwrap();
+fn setup() -> crate::store::MemoryDb {
+    let mem = crate::store::MemoryDb::new();
+    let conn = mem.raw();
     conn.execute("INSERT INTO orgs (id, slug, name, created_at) VALUES (?1, 'o', 'O', 'now')", params![ORG])
         .unwrap();
-    conn
+    mem
 }
 
 fn ids(conn: &Connection, table: &str, alias: &str, sql: &super::query::Sql) -> BTreeSet<String> {
@@ -150,14 +149,16 @@ fn ids(conn: &Connection, table: &str, alias: &str, sql: &super::query::Sql) -> 
 
 #[test]
 fn sql_selects_exactly_what_the_evaluator_selects_for_users() {
-    let conn = setup();
+    let mem = setup();
+    let tx = mem.tx();
+    let conn = mem.raw();
     let mut rendered = Vec::new();
     for (i, mut body) in users().into_iter().enumerate() {
         body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENT]);
         let cols = normalize_user(body).unwrap();
         let id = format!("u{i}");
-        st::insert_user(&conn, ORG, &id, &cols, &format!("2026-01-0{}T00:00:00.000Z", i + 1)).unwrap();
-        let row = st::get_user(&conn, ORG, &id).unwrap().unwrap();
+        st::insert_user(&tx, ORG, &id, &cols, &format!("2026-01-0{}T00:00:00.000Z", i + 1)).unwrap();
+        let row = st::get_user(&tx, ORG, &id).unwrap().unwrap();
         rendered.push((id, user_resource("http://x", &row, &[])));
     }
     let exact = |p: &super::filter::AttrPath| case_exact(Kind::User, p);
@@ -167,7 +168,7 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_users() {
         let sql = compile(Kind::User, &f).unwrap_or_else(|| panic!("{text} is not compiled to SQL"));
         let want: BTreeSet<String> =
             rendered.iter().filter(|(_, r)| matches(&f, r, &exact)).map(|(id, _)| id.clone()).collect();
-        let got = ids(&conn, "users", "u", &sql);
+        let got = ids(conn, "users", "u", &sql);
         assert_eq!(got, want, "filter {text}\nSQL {}", sql.where_sql);
         nonempty += usize::from(!want.is_empty() && want.len() < rendered.len());
     }
@@ -176,7 +177,9 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_users() {
 
 #[test]
 fn sql_selects_exactly_what_the_evaluator_selects_for_groups() {
-    let conn = setup();
+    let mem = setup();
+    let tx = mem.tx();
+    let conn = mem.raw();
     let bodies = [
         json!({"displayName": "Engineering", "externalId": "g-1", "description": "Builds", "x-size": 3}),
         json!({"displayName": "Ops", "Description": "", "labels": [{"value": "oncall", "type": "Team"}]}),
@@ -195,7 +198,7 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_groups() {
             created_at: "2026-01-01T00:00:00.000Z".into(),
             updated_at: "2026-01-01T00:00:00.000Z".into(),
         };
-        st::insert_group(&conn, ORG, &row).unwrap();
+        st::insert_group(&tx, ORG, &row).unwrap();
         rendered.push((row.id.clone(), group_resource("http://x", &row, Some(&[]))));
     }
     let exact = |p: &super::filter::AttrPath| case_exact(Kind::Group, p);
@@ -211,6 +214,6 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_groups() {
         let sql = compile(Kind::Group, &f).unwrap_or_else(|| panic!("{text} is not compiled to SQL"));
         let want: BTreeSet<String> =
             rendered.iter().filter(|(_, r)| matches(&f, r, &exact)).map(|(id, _)| id.clone()).collect();
-        assert_eq!(ids(&conn, "groups", "g", &sql), want, "filter {text}\nSQL {}", sql.where_sql);
+        assert_eq!(ids(conn, "groups", "g", &sql), want, "filter {text}\nSQL {}", sql.where_sql);
     }
 }

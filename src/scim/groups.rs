@@ -21,14 +21,14 @@ use crate::audit::AuditAction;
 use crate::clock;
 use crate::directory::orgs::new_id;
 use crate::store::scim::{self as st, ScimGroupRow};
-use crate::store::{Connection, Db, StoreError};
+use crate::store::{Db, StoreError, Tx};
 
-fn load(conn: &Connection, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
+fn load(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
     st::get_group(conn, &ctx.client.org_id, id)?
         .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
 }
 
-fn render(conn: &Connection, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) -> Result<Value, ScimError> {
+fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) -> Result<Value, ScimError> {
     let members = if with_members { Some(st::members_of(conn, &row.id)?) } else { None };
     Ok(group_resource(&ctx.base, row, members.as_deref()))
 }
@@ -50,7 +50,7 @@ fn uniqueness(display_name: &str) -> impl Fn(StoreError) -> ScimError + '_ {
 
 /// Does any rule of the org's mapping name this group?
 fn mapped(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     display_name: &str,
     external_id: Option<&str>,
@@ -64,11 +64,7 @@ fn mapped(
     Ok(m.compiled.matches_group(&fact))
 }
 
-fn reconcile_all(
-    conn: &Connection,
-    ctx: &Ctx,
-    users: impl IntoIterator<Item = String>,
-) -> Result<(), ScimError> {
+fn reconcile_all(conn: &Tx<'_>, ctx: &Ctx, users: impl IntoIterator<Item = String>) -> Result<(), ScimError> {
     let actor = ctx.client.actor();
     for u in users {
         reconcile_user(conn, &ctx.client.org_id, &u, &actor).map_err(ScimError::from)?;
@@ -89,7 +85,7 @@ pub struct MemberOps {
 /// Apply member changes; returns (added, removed). Adding an unknown user is
 /// 400 invalidValue; removing a non-member (even a deleted user) is fine.
 pub fn change_members(
-    conn: &Connection,
+    conn: &Tx<'_>,
     ctx: &Ctx,
     group_id: &str,
     ops: &MemberOps,
@@ -131,7 +127,7 @@ pub fn change_members(
 }
 
 fn audit_group(
-    conn: &Connection,
+    conn: &Tx<'_>,
     ctx: &Ctx,
     action: AuditAction,
     id: &str,
@@ -185,7 +181,7 @@ pub async fn get(db: &Db, ctx: &Ctx, id: &str, p: ListParams) -> Result<(Value, 
 
 /// Write new attributes and member changes; reconcile who is affected.
 pub fn update_in(
-    tx: &Connection,
+    tx: &Tx<'_>,
     ctx: &Ctx,
     before: &ScimGroupRow,
     after: ScimGroupRow,
@@ -243,12 +239,12 @@ pub async fn replace(
 }
 
 /// Load a group for PATCH (the caller computes the new row and member ops).
-pub fn load_for_patch(conn: &Connection, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
+pub fn load_for_patch(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
     load(conn, ctx, id)
 }
 
 /// Render after a PATCH: members only when the client will see them.
-pub fn render_after_patch(conn: &Connection, ctx: &Ctx, row: &ScimGroupRow) -> Result<Value, ScimError> {
+pub fn render_after_patch(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow) -> Result<Value, ScimError> {
     render(conn, ctx, row, true)
 }
 

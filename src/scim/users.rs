@@ -20,7 +20,7 @@ use crate::directory::orgs::new_id;
 use crate::events::emit::{self, Deprovision};
 use crate::model::Origin;
 use crate::store::scim::{self as st, ScimUserRow};
-use crate::store::{Connection, Db};
+use crate::store::{Db, Tx};
 
 /// Who is asking, and the base URL of their org's SCIM endpoint.
 #[derive(Clone, Debug)]
@@ -50,7 +50,7 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimEr
 
 /// Append an audit event by this SCIM client; `target` like `user:<id>`.
 pub fn audit_scim(
-    conn: &Connection,
+    conn: &Tx<'_>,
     ctx: &Ctx,
     action: AuditAction,
     target: &str,
@@ -65,7 +65,7 @@ pub fn audit_scim(
 }
 
 fn audit_user(
-    conn: &Connection,
+    conn: &Tx<'_>,
     ctx: &Ctx,
     action: AuditAction,
     id: &str,
@@ -74,23 +74,23 @@ fn audit_user(
     audit_scim(conn, ctx, action, &format!("user:{id}"), detail)
 }
 
-fn render(conn: &Connection, ctx: &Ctx, row: &ScimUserRow) -> Result<Value, ScimError> {
+fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimUserRow) -> Result<Value, ScimError> {
     let groups = st::groups_of_user(conn, &row.id)?;
     Ok(user_resource(&ctx.base, row, &groups))
 }
 
-fn load(conn: &Connection, ctx: &Ctx, id: &str) -> Result<ScimUserRow, ScimError> {
+fn load(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimUserRow, ScimError> {
     st::get_user(conn, &ctx.client.org_id, id)?
         .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))
 }
 
-fn reconcile(conn: &Connection, ctx: &Ctx, id: &str) -> Result<(), ScimError> {
+fn reconcile(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<(), ScimError> {
     reconcile_user(conn, &ctx.client.org_id, id, &ctx.client.actor()).map_err(ScimError::from)?;
     Ok(())
 }
 
 /// `user.deprovisioned` for a SCIM delete or deactivation.
-fn deprovisioned(conn: &Connection, ctx: &Ctx, id: &str, cause: Deprovision) -> Result<(), ScimError> {
+fn deprovisioned(conn: &Tx<'_>, ctx: &Ctx, id: &str, cause: Deprovision) -> Result<(), ScimError> {
     let email = crate::store::users::by_id(conn, &ctx.client.org_id, id)?.and_then(|u| u.email);
     emit::user_deprovisioned(conn, &ctx.client.org_id, id, email.as_deref(), cause)?;
     Ok(())

@@ -17,7 +17,7 @@ use crate::directory::orgs::new_id;
 use crate::directory::{Email, Origin, User};
 use crate::error::Error;
 use crate::store::sessions::SessionRow;
-use crate::store::{self, Connection, Db, StoreError};
+use crate::store::{self, Db, StoreError, Tx};
 
 /// How a login is matched to an existing (e.g. SCIM-provisioned) user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -127,7 +127,7 @@ impl From<StoreError> for LoginRefused {
     }
 }
 
-fn find_user(conn: &Connection, f: &LoginFacts) -> Result<Option<User>, LoginRefused> {
+fn find_user(conn: &Tx<'_>, f: &LoginFacts) -> Result<Option<User>, LoginRefused> {
     let missing = || LoginRefused::MissingAttribute { by: f.match_by };
     match f.match_by {
         MatchBy::ExternalId => {
@@ -148,7 +148,7 @@ fn find_user(conn: &Connection, f: &LoginFacts) -> Result<Option<User>, LoginRef
 /// the mailNickname while the connection matches the object id); a twin created now
 /// would keep signing in after SCIM deactivates or deletes the provisioned user, so the
 /// sign-in is refused and the operator fixes the matching (docs/mapping.md).
-fn refuse_twin_of_provisioned(conn: &Connection, f: &LoginFacts) -> Result<(), LoginRefused> {
+fn refuse_twin_of_provisioned(conn: &Tx<'_>, f: &LoginFacts) -> Result<(), LoginRefused> {
     let Some(email) = f.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()) else {
         return Ok(());
     };
@@ -160,7 +160,7 @@ fn refuse_twin_of_provisioned(conn: &Connection, f: &LoginFacts) -> Result<(), L
     }
 }
 
-fn create_user(conn: &Connection, f: &LoginFacts, now: &str) -> Result<User, LoginRefused> {
+fn create_user(conn: &Tx<'_>, f: &LoginFacts, now: &str) -> Result<User, LoginRefused> {
     let email = f.email.as_deref().and_then(|e| Email::parse(e).ok()).map(|e| e.as_str().to_string());
     let user_name = match f.match_by {
         MatchBy::Email => email.clone().ok_or(LoginRefused::MissingAttribute { by: MatchBy::Email })?,
@@ -192,7 +192,7 @@ fn create_user(conn: &Connection, f: &LoginFacts, now: &str) -> Result<User, Log
 /// vouches for them from now on, so the mapping applies (docs/mapping.md).
 /// Their manual grants stay. A refused login rolls the adoption back.
 fn adopt_if_manual(
-    conn: &Connection,
+    conn: &Tx<'_>,
     user: &mut User,
     f: &LoginFacts,
     actor: &str,

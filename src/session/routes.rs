@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{COOKIE, SessionContext, SessionError, authenticate, csrf};
 use crate::clock;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::bearer;
 use crate::model::ConnectionKind;

@@ -171,7 +171,7 @@ pub struct Ended {
 
 /// The users of the connection's org `subject` names (none of another org's).
 pub fn users_for(
-    tx: &rusqlite::Connection,
+    tx: &crate::store::Tx<'_>,
     conn: &Connection,
     subject: &Subject,
 ) -> Result<Vec<String>, StoreError> {
@@ -202,7 +202,7 @@ pub fn users_for(
 /// Inside the caller's write transaction: end `users`' sessions (and API
 /// keys), one audit event per person with `detail` merged in.
 pub fn end_for(
-    tx: &rusqlite::Connection,
+    tx: &crate::store::Tx<'_>,
     conn: &Connection,
     users: &[String],
     subject: &Subject,

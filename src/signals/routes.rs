@@ -16,7 +16,7 @@ use serde_json::json;
 use super::jwt::JwtError;
 use super::ssf::{self, Outcome, SsfError};
 use super::universal_logout::{self, UlError};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -1,9 +1,9 @@
 //! Project-scoped API keys: a public prefix and the SHA-256 of the secret.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::StoreError;
+use super::{StoreError, Tx};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ApiKeyRow {
@@ -37,7 +37,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
     })
 }
 
-pub fn insert(conn: &Connection, k: &ApiKeyRow) -> Result<(), StoreError> {
+pub fn insert(conn: &Tx<'_>, k: &ApiKeyRow) -> Result<(), StoreError> {
     conn.execute(
         &format!("INSERT INTO api_keys ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
@@ -55,14 +55,14 @@ pub fn insert(conn: &Connection, k: &ApiKeyRow) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn by_prefix(conn: &Connection, prefix: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+pub fn by_prefix(conn: &Tx<'_>, prefix: &str) -> Result<Option<ApiKeyRow>, StoreError> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLS} FROM api_keys WHERE prefix = ?1"))?
         .query_row(params![prefix], row)
         .optional()?)
 }
 
-pub fn by_id(conn: &Connection, project_id: &str, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+pub fn by_id(conn: &Tx<'_>, project_id: &str, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND id = ?2"))?
         .query_row(params![project_id, id], row)
@@ -70,11 +70,7 @@ pub fn by_id(conn: &Connection, project_id: &str, id: &str) -> Result<Option<Api
 }
 
 /// Keys of a project, optionally only one user's, newest first.
-pub fn list(
-    conn: &Connection,
-    project_id: &str,
-    user_id: Option<&str>,
-) -> Result<Vec<ApiKeyRow>, StoreError> {
+pub fn list(conn: &Tx<'_>, project_id: &str, user_id: Option<&str>) -> Result<Vec<ApiKeyRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND (?2 IS NULL OR user_id = ?2)
          ORDER BY created_at DESC, id"
@@ -83,7 +79,7 @@ pub fn list(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn revoke(conn: &Connection, id: &str, now: &str) -> Result<bool, StoreError> {
+pub fn revoke(conn: &Tx<'_>, id: &str, now: &str) -> Result<bool, StoreError> {
     Ok(conn.execute(
         "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
         params![id, now],
@@ -112,7 +108,7 @@ fn revoked(r: &Row<'_>) -> rusqlite::Result<RevokedKey> {
 
 /// Revoke a user's live keys on the projects in `project_ids`; returns them.
 pub fn revoke_user_projects(
-    conn: &Connection,
+    conn: &Tx<'_>,
     user_id: &str,
     project_ids: &[String],
     now: &str,
@@ -130,7 +126,7 @@ pub fn revoke_user_projects(
 }
 
 /// Project ids on which a user holds live keys.
-pub fn projects_with_live_keys(conn: &Connection, user_id: &str) -> Result<Vec<String>, StoreError> {
+pub fn projects_with_live_keys(conn: &Tx<'_>, user_id: &str) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT DISTINCT project_id FROM api_keys WHERE user_id = ?1 AND revoked_at IS NULL",
     )?;
@@ -140,7 +136,7 @@ pub fn projects_with_live_keys(conn: &Connection, user_id: &str) -> Result<Vec<S
 
 /// Users of an org holding at least one live key.
 pub fn users_with_live_keys(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
 ) -> Result<std::collections::HashSet<String>, StoreError> {
     let mut stmt = conn
@@ -151,7 +147,7 @@ pub fn users_with_live_keys(
 
 /// Revoke every live key of a user, on every project (the IdP ended the
 /// person's access: Universal Logout, RISC signals); returns them.
-pub fn revoke_user_all(conn: &Connection, user_id: &str, now: &str) -> Result<Vec<RevokedKey>, StoreError> {
+pub fn revoke_user_all(conn: &Tx<'_>, user_id: &str, now: &str) -> Result<Vec<RevokedKey>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "UPDATE api_keys SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL {REVOKED}"
     ))?;

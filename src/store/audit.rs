@@ -1,13 +1,14 @@
 //! Append-only audit events, written in the same transaction as the change.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use serde_json::Value;
 
-use super::StoreError;
+use super::{StoreError, Tx};
 use crate::audit::Event;
 use crate::model::AuditEvent;
 
-pub fn append(conn: &Connection, at: &str, e: Event<'_>) -> Result<i64, StoreError> {
+/// Append one event; returns its id.
+pub fn append(conn: &Tx<'_>, at: &str, e: Event<'_>) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO audit_events (org_id, at, actor, action, target, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -17,7 +18,7 @@ pub fn append(conn: &Connection, at: &str, e: Event<'_>) -> Result<i64, StoreErr
 }
 
 /// Events of one org with id > `after`, oldest first, at most `limit`.
-pub fn list(conn: &Connection, org_id: &str, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+pub fn list(conn: &Tx<'_>, org_id: &str, after: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, at, actor, action, target, detail FROM audit_events
          WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",

@@ -2,9 +2,9 @@
 //! a sealed secret part (private keys, client secrets), and what logins
 //! record about the connection (when a groups overage was last seen).
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 use crate::model::{ConnectionId, ConnectionKind, OrgId};
 
 #[derive(Clone, Debug)]
@@ -41,7 +41,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
     })
 }
 
-pub fn insert(conn: &Connection, c: &ConnectionRow) -> Result<(), StoreError> {
+pub fn insert(conn: &Tx<'_>, c: &ConnectionRow) -> Result<(), StoreError> {
     conn.execute(
         &format!("INSERT INTO connections ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
@@ -59,14 +59,14 @@ pub fn insert(conn: &Connection, c: &ConnectionRow) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn by_id(conn: &Connection, id: &str) -> Result<Option<ConnectionRow>, StoreError> {
+pub fn by_id(conn: &Tx<'_>, id: &str) -> Result<Option<ConnectionRow>, StoreError> {
     Ok(conn
         .prepare_cached(&format!("SELECT {COLS} FROM connections WHERE id = ?1"))?
         .query_row(params![id], row)
         .optional()?)
 }
 
-pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<ConnectionRow>, StoreError> {
+pub fn list(conn: &Tx<'_>, org_id: &str) -> Result<Vec<ConnectionRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM connections WHERE org_id = ?1 ORDER BY created_at, id"
     ))?;
@@ -76,7 +76,7 @@ pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<ConnectionRow>, Store
 
 /// Ids of the connections whose stored JSON config contains `needle` (a
 /// cheap prefilter: the caller parses each config).
-pub fn ids_with_config_containing(conn: &Connection, needle: &str) -> Result<Vec<String>, StoreError> {
+pub fn ids_with_config_containing(conn: &Tx<'_>, needle: &str) -> Result<Vec<String>, StoreError> {
     let mut stmt =
         conn.prepare_cached("SELECT id FROM connections WHERE instr(config, ?1) > 0 ORDER BY id")?;
     let rows = stmt.query_map(params![needle], |r| r.get(0))?;
@@ -84,7 +84,7 @@ pub fn ids_with_config_containing(conn: &Connection, needle: &str) -> Result<Vec
 }
 
 /// Replace name, config and secret; true if the row exists.
-pub fn update(conn: &Connection, c: &ConnectionRow) -> Result<bool, StoreError> {
+pub fn update(conn: &Tx<'_>, c: &ConnectionRow) -> Result<bool, StoreError> {
     Ok(conn.execute(
         "UPDATE connections SET name = ?2, config = ?3, secret = ?4, updated_at = ?5 WHERE id = ?1",
         params![c.id, c.name, c.config, c.secret, c.updated_at],
@@ -93,16 +93,16 @@ pub fn update(conn: &Connection, c: &ConnectionRow) -> Result<bool, StoreError> 
 
 /// Record that a login of this connection came without the user's groups
 /// (a groups overage) at `at`; true if the row exists.
-pub fn mark_groups_overage(conn: &Connection, id: &str, at: &str) -> Result<bool, StoreError> {
+pub fn mark_groups_overage(conn: &Tx<'_>, id: &str, at: &str) -> Result<bool, StoreError> {
     Ok(conn.execute("UPDATE connections SET groups_overage_seen_at = ?2 WHERE id = ?1", params![id, at])?
         == 1)
 }
 
 /// Forget the recorded groups overage (the operator has dealt with it).
-pub fn clear_groups_overage(conn: &Connection, id: &str) -> Result<bool, StoreError> {
+pub fn clear_groups_overage(conn: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
     Ok(conn.execute("UPDATE connections SET groups_overage_seen_at = NULL WHERE id = ?1", params![id])? == 1)
 }
 
-pub fn delete(conn: &Connection, org_id: &str, id: &str) -> Result<bool, StoreError> {
+pub fn delete(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<bool, StoreError> {
     Ok(conn.execute("DELETE FROM connections WHERE org_id = ?1 AND id = ?2", params![org_id, id])? == 1)
 }

@@ -1,10 +1,10 @@
 //! The change-event outbox: event rows written in the same transaction as the
 //! access change they describe, read by the pull API and the webhook dispatcher.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 use serde_json::Value;
 
-use super::StoreError;
+use super::{StoreError, Tx};
 
 /// One stored change event.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,13 +20,7 @@ pub struct ChangeEvent {
 
 /// Append an event to the outbox; call it inside the change's own write
 /// transaction. Returns the event's id.
-pub fn append(
-    conn: &Connection,
-    org_id: &str,
-    kind: &str,
-    at: &str,
-    data: &Value,
-) -> Result<i64, StoreError> {
+pub fn append(conn: &Tx<'_>, org_id: &str, kind: &str, at: &str, data: &Value) -> Result<i64, StoreError> {
     conn.prepare_cached("INSERT INTO change_events (org_id, type, at, data) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![org_id, kind, at, data.to_string()])?;
     Ok(conn.last_insert_rowid())
@@ -34,7 +28,7 @@ pub fn append(
 
 /// Events of one org with id > `after`, oldest first, at most `limit`.
 pub fn list_after(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     after: i64,
     limit: u32,
@@ -55,26 +49,28 @@ pub fn list_after(
 }
 
 /// The newest event id (0 when none).
-pub fn max_id(conn: &Connection) -> Result<i64, StoreError> {
+pub fn max_id(conn: &Tx<'_>) -> Result<i64, StoreError> {
     Ok(conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM change_events")?.query_row([], |r| r.get(0))?)
 }
 
 /// (id, type) of every event with id > `after`, in id order (the writer counts
 /// what each commit wrote for `idbridge_events_written_total`).
-pub fn kinds_after(conn: &Connection, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+pub fn kinds_after(conn: &Tx<'_>, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id, type FROM change_events WHERE id > ?1 ORDER BY id")?;
     let rows = stmt.query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Delete events older than `before` (the retention period); returns how many.
-pub fn purge_before(conn: &Connection, before: &str) -> Result<usize, StoreError> {
+pub fn purge_before(conn: &Tx<'_>, before: &str) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM change_events WHERE at < ?1", params![before])?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Tx;
+    use rusqlite::Connection;
     use serde_json::json;
 
     #[test]
@@ -86,17 +82,24 @@ mod tests {
         )
         .unwrap();
         let a =
-            append(&c, "o", "member.added", "2026-01-01T00:00:00.000Z", &json!({"user_id": "u1"})).unwrap();
-        let b = append(&c, "p", "member.added", "2026-01-02T00:00:00.000Z", &json!({})).unwrap();
-        let d =
-            append(&c, "o", "member.removed", "2026-01-03T00:00:00.000Z", &json!({"user_id": "u1"})).unwrap();
+            append(&Tx::new(&c), "o", "member.added", "2026-01-01T00:00:00.000Z", &json!({"user_id": "u1"}))
+                .unwrap();
+        let b = append(&Tx::new(&c), "p", "member.added", "2026-01-02T00:00:00.000Z", &json!({})).unwrap();
+        let d = append(
+            &Tx::new(&c),
+            "o",
+            "member.removed",
+            "2026-01-03T00:00:00.000Z",
+            &json!({"user_id": "u1"}),
+        )
+        .unwrap();
         assert!(a < b && b < d);
-        let o = list_after(&c, "o", 0, 10).unwrap();
+        let o = list_after(&Tx::new(&c), "o", 0, 10).unwrap();
         assert_eq!(o.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["member.added", "member.removed"]);
         assert_eq!(o[0].data, json!({"user_id": "u1"}));
-        assert_eq!(list_after(&c, "o", a, 10).unwrap().len(), 1);
-        assert_eq!(purge_before(&c, "2026-01-02T12:00:00.000Z").unwrap(), 2);
-        let next = append(&c, "o", "member.added", "2026-01-04T00:00:00.000Z", &json!({})).unwrap();
+        assert_eq!(list_after(&Tx::new(&c), "o", a, 10).unwrap().len(), 1);
+        assert_eq!(purge_before(&Tx::new(&c), "2026-01-02T12:00:00.000Z").unwrap(), 2);
+        let next = append(&Tx::new(&c), "o", "member.added", "2026-01-04T00:00:00.000Z", &json!({})).unwrap();
         assert!(next > d, "ids are never reused");
     }
 }

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 use crate::model::{Collaborator, GrantRow, GrantSource, Member, Role};
 
 fn parse_role(s: String) -> Result<Role, StoreError> {
@@ -26,7 +26,7 @@ fn better(cur: Option<(Role, GrantSource)>, next: (Role, GrantSource)) -> (Role,
 }
 
 /// Everyone the org knows from its IdP, and everyone holding an org grant.
-pub fn members(conn: &Connection, org_id: &str) -> Result<Vec<Member>, StoreError> {
+pub fn members(conn: &Tx<'_>, org_id: &str) -> Result<Vec<Member>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.email, u.user_name, u.active, g.role, g.source
          FROM users u LEFT JOIN org_grants g ON g.user_id = u.id
@@ -66,11 +66,7 @@ pub fn members(conn: &Connection, org_id: &str) -> Result<Vec<Member>, StoreErro
 }
 
 /// Everyone holding a grant on the project.
-pub fn collaborators(
-    conn: &Connection,
-    org_id: &str,
-    project_id: &str,
-) -> Result<Vec<Collaborator>, StoreError> {
+pub fn collaborators(conn: &Tx<'_>, org_id: &str, project_id: &str) -> Result<Vec<Collaborator>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT u.id, u.email, u.user_name, u.active, p.role, p.source,
                 EXISTS (SELECT 1 FROM org_grants og WHERE og.user_id = u.id)
@@ -108,7 +104,7 @@ pub fn collaborators(
 
 /// Create or change the operator's grant of `role` on a project.
 pub fn put_manual_project_grant(
-    conn: &Connection,
+    conn: &Tx<'_>,
     project_id: &str,
     user_id: &str,
     role: Role,
@@ -132,7 +128,7 @@ pub fn put_manual_project_grant(
 
 /// Remove the operator's grant; its role if there was one.
 pub fn delete_manual_project_grant(
-    conn: &Connection,
+    conn: &Tx<'_>,
     project_id: &str,
     user_id: &str,
 ) -> Result<Option<Role>, StoreError> {
@@ -148,7 +144,7 @@ pub fn delete_manual_project_grant(
 }
 
 /// Every grant a user holds: org grants (project None) then project grants.
-pub fn of_user(conn: &Connection, user_id: &str) -> Result<Vec<GrantRow>, StoreError> {
+pub fn of_user(conn: &Tx<'_>, user_id: &str) -> Result<Vec<GrantRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT NULL, role, source, reason, mapping_version, created_at FROM org_grants WHERE user_id = ?1
          UNION ALL
@@ -181,7 +177,7 @@ pub struct StoredRoles {
     pub projects: Vec<(String, String, Role)>,
 }
 
-pub fn stored_roles(conn: &Connection, user_id: &str) -> Result<StoredRoles, StoreError> {
+pub fn stored_roles(conn: &Tx<'_>, user_id: &str) -> Result<StoredRoles, StoreError> {
     let mut out = StoredRoles::default();
     let mut stmt = conn.prepare_cached("SELECT role FROM org_grants WHERE user_id = ?1")?;
     let mut rows = stmt.query(params![user_id])?;

@@ -1,8 +1,8 @@
 //! Session signing keys: the public JWK in clear, the private key sealed.
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
-use super::StoreError;
+use super::{StoreError, Tx};
 
 #[derive(Clone, Debug)]
 pub struct KeyRow {
@@ -15,7 +15,7 @@ pub struct KeyRow {
     pub expires_at: Option<String>,
 }
 
-pub fn insert(conn: &Connection, k: &KeyRow) -> Result<(), StoreError> {
+pub fn insert(conn: &Tx<'_>, k: &KeyRow) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, retired_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -25,7 +25,7 @@ pub fn insert(conn: &Connection, k: &KeyRow) -> Result<(), StoreError> {
 }
 
 /// Keys that still verify (not expired at `now`), newest first.
-pub fn live(conn: &Connection, now: &str) -> Result<Vec<KeyRow>, StoreError> {
+pub fn live(conn: &Tx<'_>, now: &str) -> Result<Vec<KeyRow>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT kid, alg, public_jwk, private_key, created_at, retired_at, expires_at FROM signing_keys
          WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
@@ -45,7 +45,7 @@ pub fn live(conn: &Connection, now: &str) -> Result<Vec<KeyRow>, StoreError> {
 }
 
 /// Retire every signing key: they stop signing now and verify until `expires_at`.
-pub fn retire_all(conn: &Connection, now: &str, expires_at: &str) -> Result<usize, StoreError> {
+pub fn retire_all(conn: &Tx<'_>, now: &str, expires_at: &str) -> Result<usize, StoreError> {
     Ok(conn.execute(
         "UPDATE signing_keys SET retired_at = ?1, expires_at = ?2 WHERE retired_at IS NULL",
         params![now, expires_at],

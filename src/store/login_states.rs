@@ -2,9 +2,9 @@
 //! OIDC state). `insert` refuses a key that is already there (replay);
 //! `take` deletes and returns a live entry, so each can be used once.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoginState {
@@ -18,7 +18,7 @@ pub struct LoginState {
 }
 
 /// Insert; `StoreError::Conflict` if (kind, key) exists and has not expired.
-pub fn insert(conn: &Connection, s: &LoginState, now: &str) -> Result<(), StoreError> {
+pub fn insert(conn: &Tx<'_>, s: &LoginState, now: &str) -> Result<(), StoreError> {
     // An expired entry with the same key no longer blocks.
     conn.prepare_cached("DELETE FROM login_states WHERE kind = ?1 AND key = ?2 AND expires_at <= ?3")?
         .execute(params![s.kind, s.key, now])?;
@@ -31,7 +31,7 @@ pub fn insert(conn: &Connection, s: &LoginState, now: &str) -> Result<(), StoreE
 }
 
 /// Delete and return the entry if it exists and has not expired at `now`.
-pub fn take(conn: &Connection, kind: &str, key: &str, now: &str) -> Result<Option<LoginState>, StoreError> {
+pub fn take(conn: &Tx<'_>, kind: &str, key: &str, now: &str) -> Result<Option<LoginState>, StoreError> {
     let row = conn
         .prepare_cached(
             "DELETE FROM login_states WHERE kind = ?1 AND key = ?2
@@ -52,13 +52,15 @@ pub fn take(conn: &Connection, kind: &str, key: &str, now: &str) -> Result<Optio
 }
 
 /// Remove expired entries; returns how many.
-pub fn purge_expired(conn: &Connection, now: &str) -> Result<usize, StoreError> {
+pub fn purge_expired(conn: &Tx<'_>, now: &str) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM login_states WHERE expires_at <= ?1", params![now])?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Tx;
+    use rusqlite::Connection;
 
     fn state(key: &str, expires_at: &str) -> LoginState {
         LoginState {
@@ -76,16 +78,19 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::store::migrate::apply(&mut conn).unwrap();
         let now = "2026-01-01T00:00:00.000Z";
-        insert(&conn, &state("a", "2026-01-01T00:05:00.000Z"), now).unwrap();
+        insert(&Tx::new(&conn), &state("a", "2026-01-01T00:05:00.000Z"), now).unwrap();
         assert!(matches!(
-            insert(&conn, &state("a", "2026-01-01T00:05:00.000Z"), now),
+            insert(&Tx::new(&conn), &state("a", "2026-01-01T00:05:00.000Z"), now),
             Err(StoreError::Conflict { .. })
         ));
-        assert!(take(&conn, "saml_assertion", "a", now).unwrap().is_some());
-        assert!(take(&conn, "saml_assertion", "a", now).unwrap().is_none(), "single use");
-        insert(&conn, &state("b", "2026-01-01T00:00:01.000Z"), now).unwrap();
-        assert!(take(&conn, "saml_assertion", "b", "2026-01-01T00:00:02.000Z").unwrap().is_none(), "expired");
-        insert(&conn, &state("c", "2026-01-01T00:00:01.000Z"), now).unwrap();
-        assert_eq!(purge_expired(&conn, "2026-01-01T00:00:02.000Z").unwrap(), 1);
+        assert!(take(&Tx::new(&conn), "saml_assertion", "a", now).unwrap().is_some());
+        assert!(take(&Tx::new(&conn), "saml_assertion", "a", now).unwrap().is_none(), "single use");
+        insert(&Tx::new(&conn), &state("b", "2026-01-01T00:00:01.000Z"), now).unwrap();
+        assert!(
+            take(&Tx::new(&conn), "saml_assertion", "b", "2026-01-01T00:00:02.000Z").unwrap().is_none(),
+            "expired"
+        );
+        insert(&Tx::new(&conn), &state("c", "2026-01-01T00:00:01.000Z"), now).unwrap();
+        assert_eq!(purge_expired(&Tx::new(&conn), "2026-01-01T00:00:02.000Z").unwrap(), 1);
     }
 }

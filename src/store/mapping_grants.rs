@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
-use super::StoreError;
+use super::{StoreError, Tx};
 use crate::model::{Origin, Role};
 
 /// One group fact of a user: (display name, externalId, raw claim value).
@@ -33,7 +33,7 @@ const ORG_FACTS: &str = "SELECT m.user_id, g.display_name, g.external_id, NULL
      SELECT c.user_id, NULL, NULL, c.value FROM user_claim_groups c JOIN users u ON u.id = c.user_id
      WHERE u.org_id = ?1";
 
-fn collect_facts(conn: &Connection, sql: &str, key: &str) -> Result<HashMap<String, Vec<Fact>>, StoreError> {
+fn collect_facts(conn: &Tx<'_>, sql: &str, key: &str) -> Result<HashMap<String, Vec<Fact>>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params![key])?;
     let mut out: HashMap<String, Vec<Fact>> = HashMap::new();
@@ -43,15 +43,15 @@ fn collect_facts(conn: &Connection, sql: &str, key: &str) -> Result<HashMap<Stri
     Ok(out)
 }
 
-pub fn user_facts(conn: &Connection, user_id: &str) -> Result<Vec<Fact>, StoreError> {
+pub fn user_facts(conn: &Tx<'_>, user_id: &str) -> Result<Vec<Fact>, StoreError> {
     Ok(collect_facts(conn, USER_FACTS, user_id)?.remove(user_id).unwrap_or_default())
 }
 
-pub fn org_facts(conn: &Connection, org_id: &str) -> Result<HashMap<String, Vec<Fact>>, StoreError> {
+pub fn org_facts(conn: &Tx<'_>, org_id: &str) -> Result<HashMap<String, Vec<Fact>>, StoreError> {
     collect_facts(conn, ORG_FACTS, org_id)
 }
 
-pub fn of_user(conn: &Connection, user_id: &str) -> Result<MappingGrants, StoreError> {
+pub fn of_user(conn: &Tx<'_>, user_id: &str) -> Result<MappingGrants, StoreError> {
     let mut out = MappingGrants::default();
     let mut stmt =
         conn.prepare_cached("SELECT role FROM org_grants WHERE user_id = ?1 AND source = 'mapping'")?;
@@ -70,7 +70,7 @@ pub fn of_user(conn: &Connection, user_id: &str) -> Result<MappingGrants, StoreE
     Ok(out)
 }
 
-pub fn of_org(conn: &Connection, org_id: &str) -> Result<HashMap<String, MappingGrants>, StoreError> {
+pub fn of_org(conn: &Tx<'_>, org_id: &str) -> Result<HashMap<String, MappingGrants>, StoreError> {
     let mut out: HashMap<String, MappingGrants> = HashMap::new();
     let mut stmt =
         conn.prepare_cached("SELECT user_id, role FROM org_grants WHERE org_id = ?1 AND source = 'mapping'")?;
@@ -91,7 +91,7 @@ pub fn of_org(conn: &Connection, org_id: &str) -> Result<HashMap<String, Mapping
 
 /// Set (insert or change) the mapping's org grant of a user.
 pub fn put_org(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     user_id: &str,
     role: Role,
@@ -109,14 +109,14 @@ pub fn put_org(
     Ok(())
 }
 
-pub fn delete_org(conn: &Connection, user_id: &str) -> Result<(), StoreError> {
+pub fn delete_org(conn: &Tx<'_>, user_id: &str) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM org_grants WHERE user_id = ?1 AND source = 'mapping'")?
         .execute(params![user_id])?;
     Ok(())
 }
 
 pub fn put_project(
-    conn: &Connection,
+    conn: &Tx<'_>,
     project_id: &str,
     user_id: &str,
     role: Role,
@@ -134,7 +134,7 @@ pub fn put_project(
     Ok(())
 }
 
-pub fn delete_project(conn: &Connection, project_id: &str, user_id: &str) -> Result<(), StoreError> {
+pub fn delete_project(conn: &Tx<'_>, project_id: &str, user_id: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
         "DELETE FROM project_grants WHERE project_id = ?1 AND user_id = ?2 AND source = 'mapping'",
     )?
@@ -154,7 +154,7 @@ pub struct OrgUser {
 }
 
 /// Every user of an org, by id.
-pub fn org_users(conn: &Connection, org_id: &str) -> Result<Vec<OrgUser>, StoreError> {
+pub fn org_users(conn: &Tx<'_>, org_id: &str) -> Result<Vec<OrgUser>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, COALESCE(email, user_name), active, origin FROM users WHERE org_id = ?1 ORDER BY id",
     )?;

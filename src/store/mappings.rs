@@ -1,12 +1,12 @@
 //! Versioned mapping documents per org (every version kept, so an audit event
 //! can name the version that made a change).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 
 /// The newest (version, document JSON) of an org, if any was ever set.
-pub fn latest(conn: &Connection, org_id: &str) -> Result<Option<(i64, String)>, StoreError> {
+pub fn latest(conn: &Tx<'_>, org_id: &str) -> Result<Option<(i64, String)>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT version, document FROM mappings WHERE org_id = ?1 ORDER BY version DESC LIMIT 1",
@@ -17,7 +17,7 @@ pub fn latest(conn: &Connection, org_id: &str) -> Result<Option<(i64, String)>, 
 
 /// Store a new version; returns its number.
 pub fn insert_next(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     document: &str,
     at: &str,

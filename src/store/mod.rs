@@ -6,7 +6,10 @@ mod error;
 mod files;
 mod functions;
 pub(crate) mod migrate;
+#[cfg(test)]
+mod query_tests;
 mod readers;
+mod tx;
 mod types;
 mod writer;
 
@@ -31,7 +34,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::StoreError;
-pub use rusqlite::{Connection, Params, params_from_iter};
+#[cfg(test)]
+pub use tx::MemoryDb;
+pub use tx::Tx;
+
+use rusqlite::Connection;
 
 use crate::metrics::Metrics;
 
@@ -39,12 +46,6 @@ use crate::metrics::Metrics;
 const READERS: usize = 4;
 /// How long a connection waits on a lock before SQLITE_BUSY.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
-
-/// Register idbridge's SQL functions (`scim_str_cmp`) on a connection the
-/// store did not open itself (tests over an in-memory database).
-pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
-    Ok(functions::register(conn)?)
-}
 
 /// Shared handle to the database: cheap to clone.
 #[derive(Clone)]
@@ -134,9 +135,9 @@ impl Db {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        self.writer.submit(job).await
+        self.writer.submit(move |c| job(&Tx::new(c))).await
     }
 
     /// Run `job` on a pooled read connection off the async runtime.
@@ -144,9 +145,9 @@ impl Db {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        self.readers.run(job).await
+        self.readers.run(move |c| job(&Tx::new(c))).await
     }
 
     /// Stop the writer after the jobs already queued; waits for the thread.

@@ -1,8 +1,8 @@
 //! Orgs and projects.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 use crate::model::{Org, Project};
 
 fn org_row(r: &Row<'_>) -> rusqlite::Result<Org> {
@@ -13,7 +13,7 @@ fn project_row(r: &Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project { id: r.get(0)?, org_id: r.get(1)?, slug: r.get(2)?, name: r.get(3)?, created_at: r.get(4)? })
 }
 
-pub fn insert_org(conn: &Connection, org: &Org) -> Result<(), StoreError> {
+pub fn insert_org(conn: &Tx<'_>, org: &Org) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO orgs (id, slug, name, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![org.id, org.slug, org.name, org.created_at],
@@ -21,27 +21,27 @@ pub fn insert_org(conn: &Connection, org: &Org) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn org_by_slug(conn: &Connection, slug: &str) -> Result<Option<Org>, StoreError> {
+pub fn org_by_slug(conn: &Tx<'_>, slug: &str) -> Result<Option<Org>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT id, slug, name, created_at FROM orgs WHERE slug = ?1")?
         .query_row(params![slug], org_row)
         .optional()?)
 }
 
-pub fn org_by_id(conn: &Connection, id: &str) -> Result<Option<Org>, StoreError> {
+pub fn org_by_id(conn: &Tx<'_>, id: &str) -> Result<Option<Org>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT id, slug, name, created_at FROM orgs WHERE id = ?1")?
         .query_row(params![id], org_row)
         .optional()?)
 }
 
-pub fn list_orgs(conn: &Connection) -> Result<Vec<Org>, StoreError> {
+pub fn list_orgs(conn: &Tx<'_>) -> Result<Vec<Org>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT id, slug, name, created_at FROM orgs ORDER BY slug")?;
     let rows = stmt.query_map([], org_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn insert_project(conn: &Connection, p: &Project) -> Result<(), StoreError> {
+pub fn insert_project(conn: &Tx<'_>, p: &Project) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO projects (id, org_id, slug, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![p.id, p.org_id, p.slug, p.name, p.created_at],
@@ -49,7 +49,7 @@ pub fn insert_project(conn: &Connection, p: &Project) -> Result<(), StoreError> 
     Ok(())
 }
 
-pub fn project_by_slug(conn: &Connection, org_id: &str, slug: &str) -> Result<Option<Project>, StoreError> {
+pub fn project_by_slug(conn: &Tx<'_>, org_id: &str, slug: &str) -> Result<Option<Project>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT id, org_id, slug, name, created_at FROM projects WHERE org_id = ?1 AND slug = ?2",
@@ -58,7 +58,7 @@ pub fn project_by_slug(conn: &Connection, org_id: &str, slug: &str) -> Result<Op
         .optional()?)
 }
 
-pub fn list_projects(conn: &Connection, org_id: &str) -> Result<Vec<Project>, StoreError> {
+pub fn list_projects(conn: &Tx<'_>, org_id: &str) -> Result<Vec<Project>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, org_id, slug, name, created_at FROM projects WHERE org_id = ?1 ORDER BY slug",
     )?;

@@ -10,9 +10,9 @@
 use std::collections::HashSet;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 
 /// The indexed columns of a SCIM user, extracted from its JSON.
 #[derive(Clone, Debug, Default)]
@@ -62,7 +62,7 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<ScimUserRow> {
 }
 
 pub fn insert_user(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     id: &str,
     c: &UserColumns,
@@ -93,7 +93,7 @@ pub fn insert_user(
 
 /// Replace a user's columns and JSON, bumping its version; true if found.
 pub fn replace_user(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     id: &str,
     c: &UserColumns,
@@ -124,7 +124,7 @@ pub fn replace_user(
         == 1)
 }
 
-pub fn get_user(conn: &Connection, org_id: &str, id: &str) -> Result<Option<ScimUserRow>, StoreError> {
+pub fn get_user(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<ScimUserRow>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {USER_COLS} FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0 AND {SCIM_VISIBLE}"
@@ -135,7 +135,7 @@ pub fn get_user(conn: &Connection, org_id: &str, id: &str) -> Result<Option<Scim
 
 /// SCIM DELETE: inactive, hidden from SCIM, userName and externalId freed;
 /// the row stays for manual grants and the audit trail.
-pub fn soft_delete_user(conn: &Connection, org_id: &str, id: &str, now: &str) -> Result<bool, StoreError> {
+pub fn soft_delete_user(conn: &Tx<'_>, org_id: &str, id: &str, now: &str) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached(
             "UPDATE users SET deleted = 1, active = 0, external_id = NULL,
@@ -173,7 +173,7 @@ fn decode<T: serde::de::DeserializeOwned>(what: &'static str, json: Option<Strin
 /// returns false to stop): memory stays bounded whatever the size of the org.
 #[allow(clippy::too_many_arguments)]
 pub fn each_user(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     where_sql: &str,
     args: &[SqlValue],
@@ -204,7 +204,7 @@ pub fn each_user(
 }
 
 pub fn count_users(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     where_sql: &str,
     args: &[SqlValue],
@@ -218,7 +218,7 @@ pub fn count_users(
 }
 
 /// The groups a user belongs to: (group id, displayName).
-pub fn groups_of_user(conn: &Connection, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+pub fn groups_of_user(conn: &Tx<'_>, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = ?1 ORDER BY g.display_name_key",
@@ -253,7 +253,7 @@ fn group_row(r: &Row<'_>) -> rusqlite::Result<ScimGroupRow> {
     })
 }
 
-pub fn insert_group(conn: &Connection, org_id: &str, g: &ScimGroupRow) -> Result<(), StoreError> {
+pub fn insert_group(conn: &Tx<'_>, org_id: &str, g: &ScimGroupRow) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO groups (id, org_id, display_name, display_name_key, external_id, attributes, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -263,12 +263,7 @@ pub fn insert_group(conn: &Connection, org_id: &str, g: &ScimGroupRow) -> Result
 }
 
 /// Replace displayName/externalId/attributes and bump the version.
-pub fn update_group(
-    conn: &Connection,
-    org_id: &str,
-    g: &ScimGroupRow,
-    now: &str,
-) -> Result<bool, StoreError> {
+pub fn update_group(conn: &Tx<'_>, org_id: &str, g: &ScimGroupRow, now: &str) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached(
             "UPDATE groups SET display_name = ?3, display_name_key = ?4, external_id = ?5, attributes = ?6,
@@ -288,20 +283,20 @@ pub fn update_group(
 }
 
 /// A membership change: bump version and lastModified only.
-pub fn touch_group(conn: &Connection, group_id: &str, now: &str) -> Result<(), StoreError> {
+pub fn touch_group(conn: &Tx<'_>, group_id: &str, now: &str) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE groups SET updated_at = ?2, version = version + 1 WHERE id = ?1")?
         .execute(params![group_id, now])?;
     Ok(())
 }
 
-pub fn get_group(conn: &Connection, org_id: &str, id: &str) -> Result<Option<ScimGroupRow>, StoreError> {
+pub fn get_group(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<ScimGroupRow>, StoreError> {
     Ok(conn
         .prepare_cached(&format!("SELECT {GROUP_COLS} FROM groups g WHERE g.org_id = ?1 AND g.id = ?2"))?
         .query_row(params![org_id, id], group_row)
         .optional()?)
 }
 
-pub fn delete_group(conn: &Connection, org_id: &str, id: &str) -> Result<bool, StoreError> {
+pub fn delete_group(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached("DELETE FROM groups WHERE org_id = ?1 AND id = ?2")?
         .execute(params![org_id, id])?
@@ -323,7 +318,7 @@ fn group_members_sql() -> String {
 /// members (aggregated in the same statement) when `with_members`.
 #[allow(clippy::too_many_arguments)]
 pub fn each_group(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     where_sql: &str,
     args: &[SqlValue],
@@ -356,7 +351,7 @@ pub fn each_group(
 }
 
 pub fn count_groups(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     where_sql: &str,
     args: &[SqlValue],
@@ -369,7 +364,7 @@ pub fn count_groups(
 
 /// Members of a group: (user id, userName, displayName).
 pub fn members_of(
-    conn: &Connection,
+    conn: &Tx<'_>,
     group_id: &str,
 ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
@@ -380,18 +375,14 @@ pub fn members_of(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn member_ids(conn: &Connection, group_id: &str) -> Result<Vec<String>, StoreError> {
+pub fn member_ids(conn: &Tx<'_>, group_id: &str) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT user_id FROM group_members WHERE group_id = ?1")?;
     let rows = stmt.query_map(params![group_id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Add members; returns those that were not members before.
-pub fn add_members(
-    conn: &Connection,
-    group_id: &str,
-    user_ids: &[String],
-) -> Result<Vec<String>, StoreError> {
+pub fn add_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result<Vec<String>, StoreError> {
     let mut stmt =
         conn.prepare_cached("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)")?;
     let mut added = Vec::new();
@@ -404,11 +395,7 @@ pub fn add_members(
 }
 
 /// Remove members; returns those that were members.
-pub fn remove_members(
-    conn: &Connection,
-    group_id: &str,
-    user_ids: &[String],
-) -> Result<Vec<String>, StoreError> {
+pub fn remove_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")?;
     let mut removed = Vec::new();
     for u in user_ids {
@@ -420,7 +407,7 @@ pub fn remove_members(
 }
 
 /// Which of `ids` are live (not deleted) users of the org that SCIM may see.
-pub fn live_user_ids(conn: &Connection, org_id: &str, ids: &[String]) -> Result<HashSet<String>, StoreError> {
+pub fn live_user_ids(conn: &Tx<'_>, org_id: &str, ids: &[String]) -> Result<HashSet<String>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT 1 FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0 AND {SCIM_VISIBLE}"
     ))?;
@@ -434,6 +421,6 @@ pub fn live_user_ids(conn: &Connection, org_id: &str, ids: &[String]) -> Result<
 }
 
 /// Remove a user from every group (SCIM DELETE of the user).
-pub fn remove_user_from_all_groups(conn: &Connection, user_id: &str) -> Result<usize, StoreError> {
+pub fn remove_user_from_all_groups(conn: &Tx<'_>, user_id: &str) -> Result<usize, StoreError> {
     Ok(conn.prepare_cached("DELETE FROM group_members WHERE user_id = ?1")?.execute(params![user_id])?)
 }

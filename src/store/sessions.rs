@@ -1,8 +1,8 @@
 //! Session records: a JWT is valid only while its `jti` row is live.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 
 #[derive(Clone, Debug)]
 pub struct SessionRow {
@@ -32,7 +32,7 @@ pub struct IdpSessionRow {
     pub data: String,
 }
 
-pub fn insert(conn: &Connection, s: &SessionRow) -> Result<(), StoreError> {
+pub fn insert(conn: &Tx<'_>, s: &SessionRow) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO sessions (jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at,
                                idp_subject, idp_session_index, idp_sid, idp_data)
@@ -54,7 +54,7 @@ pub fn insert(conn: &Connection, s: &SessionRow) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, jti: &str) -> Result<Option<SessionRow>, StoreError> {
+pub fn get(conn: &Tx<'_>, jti: &str) -> Result<Option<SessionRow>, StoreError> {
     Ok(conn
         .prepare_cached(
             "SELECT jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at, revoked_at,
@@ -82,13 +82,13 @@ pub fn get(conn: &Connection, jti: &str) -> Result<Option<SessionRow>, StoreErro
         .optional()?)
 }
 
-pub fn touch(conn: &Connection, jti: &str, now: &str) -> Result<(), StoreError> {
+pub fn touch(conn: &Tx<'_>, jti: &str, now: &str) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE jti = ?1 AND revoked_at IS NULL")?
         .execute(params![jti, now])?;
     Ok(())
 }
 
-pub fn revoke(conn: &Connection, jti: &str, now: &str) -> Result<bool, StoreError> {
+pub fn revoke(conn: &Tx<'_>, jti: &str, now: &str) -> Result<bool, StoreError> {
     Ok(conn.execute(
         "UPDATE sessions SET revoked_at = ?2 WHERE jti = ?1 AND revoked_at IS NULL",
         params![jti, now],
@@ -96,7 +96,7 @@ pub fn revoke(conn: &Connection, jti: &str, now: &str) -> Result<bool, StoreErro
 }
 
 /// End every live session of a user; returns how many.
-pub fn revoke_user(conn: &Connection, user_id: &str, now: &str) -> Result<usize, StoreError> {
+pub fn revoke_user(conn: &Tx<'_>, user_id: &str, now: &str) -> Result<usize, StoreError> {
     Ok(conn
         .prepare_cached("UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL")?
         .execute(params![user_id, now])?)
@@ -104,11 +104,7 @@ pub fn revoke_user(conn: &Connection, user_id: &str, now: &str) -> Result<usize,
 
 /// End every live session made through a connection (it is being deleted);
 /// returns the user of each ended session (one entry per session).
-pub fn revoke_connection(
-    conn: &Connection,
-    connection_id: &str,
-    now: &str,
-) -> Result<Vec<String>, StoreError> {
+pub fn revoke_connection(conn: &Tx<'_>, connection_id: &str, now: &str) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "UPDATE sessions SET revoked_at = ?2 WHERE connection_id = ?1 AND revoked_at IS NULL RETURNING user_id",
     )?;
@@ -118,7 +114,7 @@ pub fn revoke_connection(
 
 /// Delete sessions that expired before `before` (kept a while after expiry
 /// for investigation); returns how many.
-pub fn purge_expired(conn: &Connection, before: &str) -> Result<usize, StoreError> {
+pub fn purge_expired(conn: &Tx<'_>, before: &str) -> Result<usize, StoreError> {
     Ok(conn.execute("DELETE FROM sessions WHERE expires_at < ?1", params![before])?)
 }
 
@@ -126,7 +122,7 @@ pub fn purge_expired(conn: &Connection, before: &str) -> Result<usize, StoreErro
 /// `sub`), only those of that SAML SessionIndex when one is given; `reason` is
 /// recorded. Returns the users whose sessions ended (once each).
 pub fn revoke_by_idp_subject(
-    conn: &Connection,
+    conn: &Tx<'_>,
     connection_id: &str,
     subject: &str,
     session_index: Option<&str>,
@@ -146,7 +142,7 @@ pub fn revoke_by_idp_subject(
 /// End the live sessions a connection's OpenID Provider names by `sid`
 /// (and `sub`, when given); `reason` is recorded. Returns the users whose sessions ended.
 pub fn revoke_by_idp_sid(
-    conn: &Connection,
+    conn: &Tx<'_>,
     connection_id: &str,
     sid: &str,
     subject: Option<&str>,
@@ -164,12 +160,7 @@ pub fn revoke_by_idp_sid(
 }
 
 /// End every live session of a user, recording `reason`; returns how many.
-pub fn revoke_user_for(
-    conn: &Connection,
-    user_id: &str,
-    reason: &str,
-    now: &str,
-) -> Result<usize, StoreError> {
+pub fn revoke_user_for(conn: &Tx<'_>, user_id: &str, reason: &str, now: &str) -> Result<usize, StoreError> {
     Ok(conn
         .prepare_cached(
             "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
@@ -182,7 +173,7 @@ pub fn revoke_user_for(
 /// (rows are kept a week after expiry), so a signal can find the person
 /// even when no session is live.
 pub fn users_by_idp_subject(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     connection_id: &str,
     subject: &str,
@@ -204,6 +195,8 @@ fn distinct(rows: impl Iterator<Item = rusqlite::Result<String>>) -> Result<Vec<
 #[cfg(test)]
 mod idp_tests {
     use super::*;
+    use crate::store::Tx;
+    use rusqlite::Connection;
 
     fn db() -> Connection {
         let mut c = Connection::open_in_memory().unwrap();
@@ -221,7 +214,7 @@ mod idp_tests {
             ("s4", "u1", "other", "ann", "i1", "sid1"),
         ] {
             insert(
-                &c,
+                &Tx::new(&c),
                 &SessionRow {
                     jti: jti.into(),
                     user_id: user.into(),
@@ -252,19 +245,22 @@ mod idp_tests {
     #[test]
     fn idp_revocations_touch_only_the_named_sessions_of_that_connection() {
         let c = db();
-        assert_eq!(revoke_by_idp_subject(&c, "c", "ann", Some("i1"), "idp_slo", "now").unwrap(), ["u1"]);
+        assert_eq!(
+            revoke_by_idp_subject(&Tx::new(&c), "c", "ann", Some("i1"), "idp_slo", "now").unwrap(),
+            ["u1"]
+        );
         assert_eq!(live(&c), ["s2", "s3", "s4"]);
         assert_eq!(
-            revoke_by_idp_sid(&c, "c", "sid3", Some("someone-else"), "bcl", "now").unwrap(),
+            revoke_by_idp_sid(&Tx::new(&c), "c", "sid3", Some("someone-else"), "bcl", "now").unwrap(),
             Vec::<String>::new()
         );
-        assert_eq!(revoke_by_idp_sid(&c, "c", "sid3", None, "bcl", "now").unwrap(), ["u2"]);
-        assert_eq!(revoke_by_idp_subject(&c, "c", "ann", None, "idp_slo", "now").unwrap(), ["u1"]);
+        assert_eq!(revoke_by_idp_sid(&Tx::new(&c), "c", "sid3", None, "bcl", "now").unwrap(), ["u2"]);
+        assert_eq!(revoke_by_idp_subject(&Tx::new(&c), "c", "ann", None, "idp_slo", "now").unwrap(), ["u1"]);
         assert_eq!(live(&c), ["s4"], "another connection's session stays");
         let reason: String =
             c.query_row("SELECT revoked_reason FROM sessions WHERE jti = 's3'", [], |r| r.get(0)).unwrap();
         assert_eq!(reason, "bcl");
-        assert_eq!(revoke_user_for(&c, "u1", "universal_logout", "now").unwrap(), 1);
+        assert_eq!(revoke_user_for(&Tx::new(&c), "u1", "universal_logout", "now").unwrap(), 1);
         assert!(live(&c).is_empty());
     }
 }

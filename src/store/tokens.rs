@@ -1,8 +1,8 @@
 //! SCIM bearer tokens: only their SHA-256 hashes are stored.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 use crate::model::ScimTokenInfo;
 
 pub struct NewToken<'a> {
@@ -14,7 +14,7 @@ pub struct NewToken<'a> {
     pub created_at: &'a str,
 }
 
-pub fn insert(conn: &Connection, t: &NewToken<'_>) -> Result<(), StoreError> {
+pub fn insert(conn: &Tx<'_>, t: &NewToken<'_>) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO scim_tokens (id, org_id, description, token_hash, prefix, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -24,7 +24,7 @@ pub fn insert(conn: &Connection, t: &NewToken<'_>) -> Result<(), StoreError> {
 }
 
 /// Revoke; true if a live token of that org was revoked.
-pub fn revoke(conn: &Connection, org_id: &str, id: &str, at: &str) -> Result<bool, StoreError> {
+pub fn revoke(conn: &Tx<'_>, org_id: &str, id: &str, at: &str) -> Result<bool, StoreError> {
     let n = conn.execute(
         "UPDATE scim_tokens SET revoked_at = ?3 WHERE org_id = ?1 AND id = ?2 AND revoked_at IS NULL",
         params![org_id, id, at],
@@ -32,7 +32,7 @@ pub fn revoke(conn: &Connection, org_id: &str, id: &str, at: &str) -> Result<boo
     Ok(n == 1)
 }
 
-pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<ScimTokenInfo>, StoreError> {
+pub fn list(conn: &Tx<'_>, org_id: &str) -> Result<Vec<ScimTokenInfo>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, description, prefix, created_at, revoked_at FROM scim_tokens
          WHERE org_id = ?1 ORDER BY created_at, id",
@@ -51,7 +51,7 @@ pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<ScimTokenInfo>, Store
 
 /// The org id and token id of a live token with this hash. The lookup is by
 /// hash (an index probe), so no timing difference reveals a token's bytes.
-pub fn live_by_hash(conn: &Connection, hash: &[u8; 32]) -> Result<Option<(String, String)>, StoreError> {
+pub fn live_by_hash(conn: &Tx<'_>, hash: &[u8; 32]) -> Result<Option<(String, String)>, StoreError> {
     Ok(conn
         .prepare_cached("SELECT org_id, id FROM scim_tokens WHERE token_hash = ?1 AND revoked_at IS NULL")?
         .query_row(params![&hash[..]], |r| Ok((r.get(0)?, r.get(1)?)))

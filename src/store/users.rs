@@ -1,9 +1,9 @@
 //! Users of an org (the columns every surface needs; SCIM keeps the full
 //! resource in `attributes`).
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::StoreError;
+use super::{StoreError, Tx};
 use crate::model::{Origin, User};
 
 pub const USER_COLUMNS: &str = "id, org_id, origin, user_name, external_id, email, display_name, \
@@ -27,7 +27,7 @@ pub fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
 }
 
 /// Insert a user with no SCIM attributes (manual or just-in-time).
-pub fn insert(conn: &Connection, u: &User) -> Result<(), StoreError> {
+pub fn insert(conn: &Tx<'_>, u: &User) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO users (id, org_id, origin, user_name, user_name_key, external_id, email, email_key,
                             display_name, given_name, family_name, active, created_at, updated_at)
@@ -52,7 +52,7 @@ pub fn insert(conn: &Connection, u: &User) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub fn by_id(conn: &Connection, org_id: &str, id: &str) -> Result<Option<User>, StoreError> {
+pub fn by_id(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<User>, StoreError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND id = ?2");
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, id], user_row).optional()?)
 }
@@ -74,7 +74,7 @@ const ORIGIN_RANK: &str = "CASE origin WHEN 'scim' THEN 0 WHEN 'sso' THEN 1 ELSE
 /// then the oldest. Inactive users are not skipped: the caller refuses an
 /// inactive one, so a deactivated SCIM user never falls back to an older
 /// just-in-time duplicate with the same address (docs/mapping.md, "One person, one user").
-pub fn by_email(conn: &Connection, org_id: &str, email_key: &str) -> Result<Option<User>, StoreError> {
+pub fn by_email(conn: &Tx<'_>, org_id: &str, email_key: &str) -> Result<Option<User>, StoreError> {
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users WHERE id IN ({BY_ADDRESS}) AND deleted = 0
          ORDER BY {ORIGIN_RANK}, (email_key = ?2) DESC, created_at, id LIMIT 1"
@@ -82,21 +82,13 @@ pub fn by_email(conn: &Connection, org_id: &str, email_key: &str) -> Result<Opti
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, email_key], user_row).optional()?)
 }
 
-pub fn by_external_id(
-    conn: &Connection,
-    org_id: &str,
-    external_id: &str,
-) -> Result<Option<User>, StoreError> {
+pub fn by_external_id(conn: &Tx<'_>, org_id: &str, external_id: &str) -> Result<Option<User>, StoreError> {
     let sql =
         format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND external_id = ?2 AND deleted = 0");
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, external_id], user_row).optional()?)
 }
 
-pub fn by_user_name(
-    conn: &Connection,
-    org_id: &str,
-    user_name_key: &str,
-) -> Result<Option<User>, StoreError> {
+pub fn by_user_name(conn: &Tx<'_>, org_id: &str, user_name_key: &str) -> Result<Option<User>, StoreError> {
     let sql =
         format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND user_name_key = ?2 AND deleted = 0");
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, user_name_key], user_row).optional()?)
@@ -106,7 +98,7 @@ pub fn by_user_name(
 /// most recent sign-in's claims are kept, whichever connection it came through
 /// (docs/mapping.md, "SSO group claims and SCIM memberships").
 pub fn set_claim_groups(
-    conn: &Connection,
+    conn: &Tx<'_>,
     user_id: &str,
     connection_id: &str,
     groups: &[String],
@@ -125,11 +117,7 @@ pub fn set_claim_groups(
 /// in (a groups overage): keep the values this connection asserted last and
 /// drop other connections' (as any login through it does). Returns how many
 /// values were kept.
-pub fn keep_claim_groups_of(
-    conn: &Connection,
-    user_id: &str,
-    connection_id: &str,
-) -> Result<usize, StoreError> {
+pub fn keep_claim_groups_of(conn: &Tx<'_>, user_id: &str, connection_id: &str) -> Result<usize, StoreError> {
     conn.prepare_cached("DELETE FROM user_claim_groups WHERE user_id = ?1 AND connection_id <> ?2")?
         .execute(params![user_id, connection_id])?;
     Ok(conn
@@ -139,7 +127,7 @@ pub fn keep_claim_groups_of(
 
 /// Drop every claim value a connection asserted (the connection is being
 /// deleted); returns the users who had some, ascending.
-pub fn drop_connection_claims(conn: &Connection, connection_id: &str) -> Result<Vec<String>, StoreError> {
+pub fn drop_connection_claims(conn: &Tx<'_>, connection_id: &str) -> Result<Vec<String>, StoreError> {
     let users: Vec<String> = conn
         .prepare_cached(
             "SELECT DISTINCT user_id FROM user_claim_groups WHERE connection_id = ?1 ORDER BY user_id",
@@ -153,7 +141,7 @@ pub fn drop_connection_claims(conn: &Connection, connection_id: &str) -> Result<
 
 /// The operator-made (`manual`) user whose address — email or userName,
 /// lowercased — is one of `keys`, preferring the earlier key; None if none is.
-pub fn manual_by_address(conn: &Connection, org_id: &str, keys: &[&str]) -> Result<Option<User>, StoreError> {
+pub fn manual_by_address(conn: &Tx<'_>, org_id: &str, keys: &[&str]) -> Result<Option<User>, StoreError> {
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users
          WHERE id IN ({BY_ADDRESS}) AND origin = 'manual' AND deleted = 0"
@@ -170,19 +158,13 @@ pub fn manual_by_address(conn: &Connection, org_id: &str, keys: &[&str]) -> Resu
 /// The org's IdP takes over an operator-made user: its origin becomes `origin`
 /// (`scim` or `sso`) and the mapping applies to it from now on. True if the
 /// user was `manual`; any other user is left alone.
-pub fn adopt(
-    conn: &Connection,
-    org_id: &str,
-    id: &str,
-    origin: Origin,
-    at: &str,
-) -> Result<bool, StoreError> {
+pub fn adopt(conn: &Tx<'_>, org_id: &str, id: &str, origin: Origin, at: &str) -> Result<bool, StoreError> {
     take_over(conn, org_id, id, Origin::Manual, origin, at)
 }
 
 /// Change a live user's origin from `from` to `to`; true if it was `from`.
 pub fn take_over(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     id: &str,
     from: Origin,
@@ -212,7 +194,7 @@ pub enum JitKey {
 /// The live just-in-time (`sso`) users of the org whose `key` attribute equals
 /// one of `values` (lowercased already for `Email` and `UserName`), by id.
 pub fn jit_matching(
-    conn: &Connection,
+    conn: &Tx<'_>,
     org_id: &str,
     key: JitKey,
     values: &[String],
@@ -242,13 +224,7 @@ pub fn jit_matching(
 }
 
 /// Set a user's active flag; true if it changed.
-pub fn set_active(
-    conn: &Connection,
-    org_id: &str,
-    id: &str,
-    active: bool,
-    at: &str,
-) -> Result<bool, StoreError> {
+pub fn set_active(conn: &Tx<'_>, org_id: &str, id: &str, active: bool, at: &str) -> Result<bool, StoreError> {
     Ok(conn.execute(
         "UPDATE users SET active = ?3, updated_at = ?4, version = version + 1
          WHERE org_id = ?1 AND id = ?2 AND active != ?3",
@@ -259,6 +235,7 @@ pub fn set_active(
 #[cfg(test)]
 mod plan_tests {
     use super::*;
+    use rusqlite::Connection;
 
     /// Address lookups run on every SCIM POST and every sign-in by email: they
     /// must probe the email and userName indexes, never walk the whole org.

@@ -2,10 +2,10 @@
 //! the id of the last event the webhook acknowledged; `events` is a JSON list
 //! of types (`[]` = all), applied in SQL with `json_each`.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, Row, params};
 
-use super::StoreError;
 use super::events::ChangeEvent;
+use super::{StoreError, Tx};
 
 /// One webhook row with its org's slug.
 #[derive(Clone, Debug)]
@@ -58,7 +58,7 @@ const MATCHES: &str = "e.org_id = w.org_id AND e.id > w.cursor
 
 /// Insert a new webhook. Its cursor starts at the newest event of the org, so
 /// it receives the changes made from now on.
-pub fn insert(conn: &Connection, w: &WebhookRow) -> Result<i64, StoreError> {
+pub fn insert(conn: &Tx<'_>, w: &WebhookRow) -> Result<i64, StoreError> {
     let cursor: i64 = conn
         .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM change_events WHERE org_id = ?1")?
         .query_row(params![w.org_id], |r| r.get(0))?;
@@ -71,7 +71,7 @@ pub fn insert(conn: &Connection, w: &WebhookRow) -> Result<i64, StoreError> {
 }
 
 /// A live (not deleted) webhook of an org.
-pub fn get(conn: &Connection, org_id: &str, id: &str) -> Result<Option<WebhookRow>, StoreError> {
+pub fn get(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<WebhookRow>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM webhooks w JOIN orgs o ON o.id = w.org_id
          WHERE w.org_id = ?1 AND w.id = ?2 AND w.deleted_at IS NULL"
@@ -80,7 +80,7 @@ pub fn get(conn: &Connection, org_id: &str, id: &str) -> Result<Option<WebhookRo
 }
 
 /// A live webhook by id alone (the dispatcher).
-pub fn get_live(conn: &Connection, id: &str) -> Result<Option<WebhookRow>, StoreError> {
+pub fn get_live(conn: &Tx<'_>, id: &str) -> Result<Option<WebhookRow>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM webhooks w JOIN orgs o ON o.id = w.org_id
          WHERE w.id = ?1 AND w.deleted_at IS NULL"
@@ -89,7 +89,7 @@ pub fn get_live(conn: &Connection, id: &str) -> Result<Option<WebhookRow>, Store
 }
 
 /// Live webhooks of an org, oldest first, each with its pending-event count.
-pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<(WebhookRow, i64)>, StoreError> {
+pub fn list(conn: &Tx<'_>, org_id: &str) -> Result<Vec<(WebhookRow, i64)>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS}, (SELECT count(*) FROM change_events e WHERE {MATCHES})
          FROM webhooks w JOIN orgs o ON o.id = w.org_id
@@ -101,7 +101,7 @@ pub fn list(conn: &Connection, org_id: &str) -> Result<Vec<(WebhookRow, i64)>, S
 }
 
 /// Ids of live webhooks that have an event to deliver and are due at `now`.
-pub fn due(conn: &Connection, now: &str) -> Result<Vec<String>, StoreError> {
+pub fn due(conn: &Tx<'_>, now: &str) -> Result<Vec<String>, StoreError> {
     let sql = format!(
         "SELECT w.id FROM webhooks w
          WHERE w.deleted_at IS NULL AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= ?1)
@@ -113,7 +113,7 @@ pub fn due(conn: &Connection, now: &str) -> Result<Vec<String>, StoreError> {
 }
 
 /// The next event this webhook should receive (after its cursor, matching its filter).
-pub fn next_event(conn: &Connection, w: &WebhookRow) -> Result<Option<ChangeEvent>, StoreError> {
+pub fn next_event(conn: &Tx<'_>, w: &WebhookRow) -> Result<Option<ChangeEvent>, StoreError> {
     let sql = "SELECT e.id, e.org_id, e.type, e.at, e.data FROM change_events e
          WHERE e.org_id = ?1 AND e.id > ?2
            AND (?3 = '[]' OR e.type IN (SELECT value FROM json_each(?3)))
@@ -131,7 +131,7 @@ pub fn next_event(conn: &Connection, w: &WebhookRow) -> Result<Option<ChangeEven
 }
 
 /// A 2xx for event `cursor`: advance, clear the failure run.
-pub fn record_success(conn: &Connection, id: &str, cursor: i64, at: &str) -> Result<(), StoreError> {
+pub fn record_success(conn: &Tx<'_>, id: &str, cursor: i64, at: &str) -> Result<(), StoreError> {
     conn.prepare_cached(
         "UPDATE webhooks SET cursor = MAX(cursor, ?2), attempts = 0, next_attempt_at = NULL,
          failing_since = NULL, last_success_at = ?3 WHERE id = ?1",
@@ -142,7 +142,7 @@ pub fn record_success(conn: &Connection, id: &str, cursor: i64, at: &str) -> Res
 
 /// A failed attempt: count it, schedule the next, keep the run's first failure time.
 pub fn record_failure(
-    conn: &Connection,
+    conn: &Tx<'_>,
     id: &str,
     at: &str,
     next_attempt_at: &str,
@@ -158,7 +158,7 @@ pub fn record_failure(
 
 /// Replace the secret, keeping the old one (sealed) until `previous_until`.
 pub fn rotate(
-    conn: &Connection,
+    conn: &Tx<'_>,
     id: &str,
     secret: &[u8],
     previous: &[u8],
@@ -173,7 +173,7 @@ pub fn rotate(
 }
 
 /// Soft-delete; returns whether a live webhook was deleted. Secrets are wiped.
-pub fn delete(conn: &Connection, org_id: &str, id: &str, at: &str) -> Result<bool, StoreError> {
+pub fn delete(conn: &Tx<'_>, org_id: &str, id: &str, at: &str) -> Result<bool, StoreError> {
     let n = conn
         .prepare_cached(
             "UPDATE webhooks SET deleted_at = ?3, secret = x'', previous_secret = NULL
@@ -185,7 +185,7 @@ pub fn delete(conn: &Connection, org_id: &str, id: &str, at: &str) -> Result<boo
 
 /// For the gauges: live webhooks failing since before `before`, and the
 /// `at` of the oldest event some live webhook has not acknowledged.
-pub fn health(conn: &Connection, before: &str) -> Result<(i64, Option<String>), StoreError> {
+pub fn health(conn: &Tx<'_>, before: &str) -> Result<(i64, Option<String>), StoreError> {
     let failing: i64 = conn
         .prepare_cached(
             "SELECT count(*) FROM webhooks WHERE deleted_at IS NULL AND failing_since IS NOT NULL

@@ -130,7 +130,7 @@ fn run(
     events: Arc<tokio::sync::Notify>,
 ) {
     // The newest change event counted in `idbridge_events_written_total`.
-    let mut last_event = super::events::max_id(&conn).unwrap_or(0);
+    let mut last_event = super::events::max_id(&super::Tx::new(&conn)).unwrap_or(0);
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -147,7 +147,7 @@ fn run(
         }
         metrics.observe_commit(batch.len(), started.elapsed().as_secs_f64());
         if commit.is_ok() {
-            match super::events::kinds_after(&conn, last_event) {
+            match super::events::kinds_after(&super::Tx::new(&conn), last_event) {
                 Ok(written) => {
                     if !written.is_empty() {
                         events.notify_one();

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::support::helpers::{TestApp, spawn_app};
 
 async fn acme() -> TestApp {
     let app = spawn_app().await;
@@ -226,7 +226,8 @@ async fn invalid_mappings_are_refused_and_change_nothing() {
             (reqwest::Method::PUT, "/admin/v1/orgs/acme/mapping"),
             (reqwest::Method::POST, "/admin/v1/orgs/acme/mapping/preview"),
         ] {
-            let (s, err) = app.send(method, url, Some(crate::helpers::ADMIN_TOKEN), Some(doc.clone())).await;
+            let (s, err) =
+                app.send(method, url, Some(crate::support::helpers::ADMIN_TOKEN), Some(doc.clone())).await;
             assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{doc} -> {err}");
             assert!(err["error"]["message"].as_str().unwrap().contains(path), "{path} not named in {err}");
         }

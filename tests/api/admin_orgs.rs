@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, spawn_app};
+use crate::support::helpers::{ADMIN_TOKEN, spawn_app};
 
 #[tokio::test]
 async fn org_create_get_and_duplicate() {

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::support::helpers::spawn_app;
 
 #[tokio::test]
 async fn manual_grant_to_external_user_and_role_change() {

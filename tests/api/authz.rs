@@ -5,7 +5,7 @@ use idbridge::access::permissions::matrix;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::support::helpers::{TestApp, spawn_app};
 
 async fn setup() -> TestApp {
     let app = spawn_app().await;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, db_path, spawn_app, spawn_process};
+use crate::support::helpers::{ADMIN_TOKEN, db_path, spawn_app, spawn_process};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_acknowledged_writes_survive_sigkill() {

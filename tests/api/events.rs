@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, db_path, spawn_app, spawn_process};
+use crate::support::helpers::{ADMIN_TOKEN, TestApp, db_path, spawn_app, spawn_process};
 
 async fn events(app: &TestApp, org: &str) -> Vec<Value> {
     let (s, v) = app.admin_get(&format!("/admin/v1/orgs/{org}/events?limit=1000")).await;

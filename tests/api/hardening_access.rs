@@ -7,10 +7,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Scim, TestApp, spawn_app};
-use crate::saml_client::{post, session_of};
-use crate::saml_idp::{Conn, Idp, Spec, connect};
-use crate::saml_signer::{entra_response, okta_response};
+use crate::support::helpers::{Scim, TestApp, spawn_app};
+use crate::support::saml_client::{post, session_of};
+use crate::support::saml_idp::{Conn, Idp, Spec, connect};
+use crate::support::saml_signer::{entra_response, okta_response};
 
 const COLLABORATORS: &str = "/admin/v1/orgs/acme/projects/research/collaborators";
 

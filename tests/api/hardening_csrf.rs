@@ -5,11 +5,11 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::support::helpers::spawn_app;
 
 const KEYS: &str = "/v1/orgs/acme/projects/research/api-keys";
 
-async fn csrf_setup() -> (crate::helpers::TestApp, String) {
+async fn csrf_setup() -> (crate::support::helpers::TestApp, String) {
     let app = spawn_app().await;
     app.org("acme").await;
     app.project("acme", "research").await;
@@ -27,7 +27,7 @@ async fn csrf_setup() -> (crate::helpers::TestApp, String) {
 
 /// A request carrying the session cookie, with `headers`.
 async fn with_cookie(
-    app: &crate::helpers::TestApp,
+    app: &crate::support::helpers::TestApp,
     method: reqwest::Method,
     path: &str,
     token: &str,
@@ -45,13 +45,13 @@ async fn with_cookie(
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
-async fn session_refusals(app: &crate::helpers::TestApp, reason: &str) -> u64 {
+async fn session_refusals(app: &crate::support::helpers::TestApp, reason: &str) -> u64 {
     let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     let needle = format!("idbridge_refusals_total{{surface=\"session\",reason=\"{reason}\"}} ");
     text.lines().find_map(|l| l.strip_prefix(&needle)).map(|v| v.trim().parse().unwrap()).unwrap_or(0)
 }
 
-async fn key_count(app: &crate::helpers::TestApp, token: &str) -> usize {
+async fn key_count(app: &crate::support::helpers::TestApp, token: &str) -> usize {
     let (s, keys) = app.send(reqwest::Method::GET, KEYS, Some(token), None).await;
     assert_eq!(s, StatusCode::OK, "{keys}");
     keys.as_array().unwrap().len()

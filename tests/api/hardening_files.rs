@@ -9,7 +9,7 @@ use std::process::Command;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{ADMIN_TOKEN, db_path, spawn_process};
+use crate::support::helpers::{ADMIN_TOKEN, db_path, spawn_process};
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o777

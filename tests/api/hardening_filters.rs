@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::support::helpers::spawn_app;
 
 const USERS: usize = 3_000;
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -31,7 +31,11 @@ fn body(i: usize) -> Value {
 }
 
 /// Page through `filter` with `count`, checking every page; returns the userNames.
-async fn all_pages(scim: &crate::helpers::Scim<'_>, filter: &str, count: usize) -> (i64, BTreeSet<String>) {
+async fn all_pages(
+    scim: &crate::support::helpers::Scim<'_>,
+    filter: &str,
+    count: usize,
+) -> (i64, BTreeSet<String>) {
     let mut seen = BTreeSet::new();
     let mut start = 1;
     let mut total = None;

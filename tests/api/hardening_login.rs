@@ -6,14 +6,14 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
-use crate::saml_client::*;
-use crate::saml_idp::*;
-use crate::saml_signer::*;
+use crate::support::helpers::spawn_app;
+use crate::support::saml_client::*;
+use crate::support::saml_idp::*;
+use crate::support::saml_signer::*;
 
 /// Start an SP-initiated login: the AuthnRequest ID and the binding cookie
 /// (`name=value`) the answer set.
-async fn sp_login(app: &crate::helpers::TestApp, conn: &Conn) -> (String, String, String) {
+async fn sp_login(app: &crate::support::helpers::TestApp, conn: &Conn) -> (String, String, String) {
     let resp = app.client.get(&conn.login_url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let set_cookie = resp
@@ -42,9 +42,7 @@ async fn saml_sp_initiated_login_sets_a_cross_site_binding_cookie_for_the_acs() 
     assert!(pair.split_once('=').unwrap().1.len() >= 40, "a high-entropy value: {pair}");
     // Only a hash of it is stored.
     let value = pair.split_once('=').unwrap().1.to_string();
-    let stored: Vec<String> = app
-        .state
-        .db
+    let stored: Vec<String> = crate::support::helpers::raw_db(&app)
         .read(|c| -> Result<Vec<String>, idbridge::store::StoreError> {
             let mut st = c.prepare("SELECT data FROM login_states WHERE kind = 'saml_request'")?;
             let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
@@ -107,9 +105,9 @@ async fn saml_sp_initiated_response_posted_from_another_browser_is_refused() {
 
 // --- Item 10: a malformed ID token is a refused sign-in, not an unreachable provider.
 
-use crate::oidc_forge::{Plan, Signer};
-use crate::oidc_support::{assert_refused, refusals as oidc_refusals};
 use crate::oidc_tokens::setup as oidc_setup;
+use crate::support::oidc_forge::{Plan, Signer};
+use crate::support::oidc_support::{assert_refused, refusals as oidc_refusals};
 
 fn with_claims(v: serde_json::Value) -> Plan {
     Plan { claims: v, ..Plan::default() }

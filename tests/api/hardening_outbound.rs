@@ -5,8 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
-use crate::saml_idp::Idp;
+use crate::support::helpers::spawn_app;
+use crate::support::saml_idp::Idp;
 
 /// A loopback server with IdP metadata at /md and redirects to it and to
 /// plain http on another host.
@@ -36,7 +36,7 @@ async fn metadata_and_redirects() -> String {
     base
 }
 
-async fn create_saml(app: &crate::helpers::TestApp, url: &str) -> (StatusCode, serde_json::Value) {
+async fn create_saml(app: &crate::support::helpers::TestApp, url: &str) -> (StatusCode, serde_json::Value) {
     app.admin_post(
         "/admin/v1/orgs/acme/connections",
         json!({"kind": "saml", "name": "IdP", "idp_metadata_url": url}),
@@ -93,7 +93,7 @@ async fn saml_metadata_url_redirects_are_refused_on_create_and_patch() {
         .send(
             reqwest::Method::PATCH,
             &format!("/admin/v1/orgs/acme/connections/{id}"),
-            Some(crate::helpers::ADMIN_TOKEN),
+            Some(crate::support::helpers::ADMIN_TOKEN),
             Some(json!({"idp_metadata_url": format!("{base}/moved")})),
         )
         .await;
@@ -122,7 +122,7 @@ async fn oidc_issuer_on_a_private_or_metadata_address_is_refused_before_any_traf
         refused_for(&b, words);
     }
     // The Graph endpoint (called at login for Entra's groups overage) too.
-    let forge = crate::oidc_forge::Forge::start().await;
+    let forge = crate::support::oidc_forge::Forge::start().await;
     let body =
         forge.connection(json!({"graph_groups_url": "https://169.254.169.254/v1.0/me/getMemberObjects"}));
     let (s, b) = app.admin_post("/admin/v1/orgs/acme/connections", body).await;
@@ -141,11 +141,11 @@ async fn outbound_allow_private_is_the_operators_setting_and_never_opens_metadat
     let client = reqwest::Client::new();
     for (allow, words) in [("false", "private-network"), ("true", "must use https")] {
         let db = dir.path().join(format!("idbridge-{allow}.db"));
-        let p = crate::helpers::spawn_process(&db, &[("IDBRIDGE_OUTBOUND_ALLOW_PRIVATE", allow)]);
+        let p = crate::support::helpers::spawn_process(&db, &[("IDBRIDGE_OUTBOUND_ALLOW_PRIVATE", allow)]);
         let admin = |path: &str, body: serde_json::Value| {
             client
                 .post(format!("{}{path}", p.base))
-                .bearer_auth(crate::helpers::ADMIN_TOKEN)
+                .bearer_auth(crate::support::helpers::ADMIN_TOKEN)
                 .json(&body)
                 .send()
         };

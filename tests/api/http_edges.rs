@@ -6,7 +6,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::support::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
 
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 

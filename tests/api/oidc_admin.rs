@@ -5,10 +5,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
-use crate::oidc_forge::{CLIENT_SECRET, Forge, Plan};
-use crate::oidc_support::{create_connection, patch_connection};
 use crate::oidc_tokens::setup;
+use crate::support::helpers::spawn_app;
+use crate::support::oidc_forge::{CLIENT_SECRET, Forge, Plan};
+use crate::support::oidc_support::{create_connection, patch_connection};
 
 #[tokio::test]
 async fn oidc_connection_create_answers_urls_and_never_returns_the_secret() {
@@ -37,9 +37,7 @@ async fn oidc_connection_create_answers_urls_and_never_returns_the_secret() {
 
     // Sealed at rest.
     let id2 = id.to_string();
-    let stored: Vec<u8> = app
-        .state
-        .db
+    let stored: Vec<u8> = crate::support::helpers::raw_db(&app)
         .read(move |c| -> Result<Vec<u8>, idbridge::store::StoreError> {
             Ok(c.query_row("SELECT secret FROM connections WHERE id = ?1", [&id2], |r| r.get(0))?)
         })
@@ -173,7 +171,7 @@ async fn oidc_entra_multi_tenant_issuer_needs_pinned_tenants() {
         app,
         forge: forge.clone(),
         conn: conn.to_string(),
-        browser: crate::oidc_support::Browser::new(),
+        browser: crate::support::oidc_support::Browser::new(),
     };
     let claims = |v: Value| Plan { claims: v, ..Plan::default() };
     // The pinned tenant logs in (Entra sends no email_verified; oid is the external id).
@@ -226,7 +224,7 @@ async fn oidc_userinfo_fills_missing_claims_and_must_name_the_same_subject() {
     let plan = Plan {
         claims: sparse.clone(),
         userinfo: Some(
-            json!({"sub": crate::oidc_forge::SUB, "email": "ann@example.com", "email_verified": true,
+            json!({"sub": crate::support::oidc_forge::SUB, "email": "ann@example.com", "email_verified": true,
             "name": "Ann From Userinfo", "groups": ["Engineering"]}),
         ),
         ..Plan::default()
@@ -244,7 +242,7 @@ async fn oidc_userinfo_fills_missing_claims_and_must_name_the_same_subject() {
     let plan = Plan {
         claims: sparse,
         userinfo: Some(
-            json!({"sub": crate::oidc_forge::SUB, "email": "mallory@example.com", "email_verified": false}),
+            json!({"sub": crate::support::oidc_forge::SUB, "email": "mallory@example.com", "email_verified": false}),
         ),
         ..Plan::default()
     };

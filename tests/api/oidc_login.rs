@@ -7,8 +7,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
-use crate::oidc_support::{
+use crate::support::helpers::{TestApp, spawn_app};
+use crate::support::oidc_support::{
     Browser, REAL_CLIENT_ID, REAL_CLIENT_SECRET, RealProvider, assert_refused, create_connection,
     is_callback, mapping, query_param, refusals, rows,
 };

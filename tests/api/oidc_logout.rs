@@ -8,10 +8,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
-use crate::oidc_forge::{CLIENT_ID, Forge, Plan, SUB, Signer, jwk, sign};
-use crate::oidc_support::{Browser, create_connection, mapping, query_param, rows};
 use crate::oidc_tokens::{Setup, setup};
+use crate::support::helpers::TestApp;
+use crate::support::oidc_forge::{CLIENT_ID, Forge, Plan, SUB, Signer, jwk, sign};
+use crate::support::oidc_support::{Browser, create_connection, mapping, query_param, rows};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -92,8 +92,7 @@ async fn refusals(app: &TestApp, reason: &str) -> u64 {
 }
 
 async fn count(app: &TestApp, sql: &'static str) -> i64 {
-    app.state
-        .db
+    crate::support::helpers::raw_db(app)
         .read(move |c| -> Result<i64, idbridge::store::StoreError> {
             Ok(c.query_row(sql, [], |r| r.get(0))?)
         })
@@ -130,10 +129,7 @@ async fn oidc_backchannel_logout_by_sid_then_by_sub_ends_only_the_named_sessions
     assert!(!alive(&s.app, &ann1).await, "the session with that sid ended");
     assert!(alive(&s.app, &ann2).await && alive(&s.app, &bob).await, "other sessions are untouched");
     assert_eq!(count(&s.app, IDP_LOGOUTS).await, 1, "audited");
-    let reason: String = s
-        .app
-        .state
-        .db
+    let reason: String = crate::support::helpers::raw_db(&s.app)
         .read(|c| -> Result<String, idbridge::store::StoreError> {
             Ok(c.query_row("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL", [], |r| {
                 r.get(0)
@@ -264,10 +260,7 @@ async fn oidc_session_never_outlives_session_expiry() {
     let bound = now() + 120;
     let token = s.accepted(Plan { claims: json!({"session_expiry": bound}), ..Plan::default() }).await;
     assert!(alive(&s.app, &token).await);
-    let expires: String = s
-        .app
-        .state
-        .db
+    let expires: String = crate::support::helpers::raw_db(&s.app)
         .read(|c| -> Result<String, idbridge::store::StoreError> {
             Ok(c.query_row("SELECT expires_at FROM sessions", [], |r| r.get(0))?)
         })
@@ -275,10 +268,7 @@ async fn oidc_session_never_outlives_session_expiry() {
         .unwrap();
     let at = time::OffsetDateTime::parse(&expires, &time::format_description::well_known::Rfc3339).unwrap();
     assert_eq!(at.unix_timestamp(), bound, "the session ends at the provider's bound, not 8 h later");
-    let (_, sub, sid): (String, String, Option<String>) = s
-        .app
-        .state
-        .db
+    let (_, sub, sid): (String, String, Option<String>) = crate::support::helpers::raw_db(&s.app)
         .read(|c| -> Result<_, idbridge::store::StoreError> {
             Ok(c.query_row("SELECT idp_data, idp_subject, idp_sid FROM sessions", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -315,10 +305,7 @@ async fn oidc_v1_logout_goes_to_the_end_session_endpoint_with_the_hint() {
     let (_, conn) = s.app.admin_get(&format!("/admin/v1/orgs/acme/connections/{}", s.conn)).await;
     assert_eq!(conn["backchannel_logout_uri"], s.app.url(&format!("/oidc/{}/backchannel-logout", s.conn)));
     let token = login(&s, SUB, "ann@example.com", "sid-1").await;
-    let raw: String = s
-        .app
-        .state
-        .db
+    let raw: String = crate::support::helpers::raw_db(&s.app)
         .read(|c| -> Result<String, idbridge::store::StoreError> {
             Ok(c.query_row("SELECT idp_data FROM sessions", [], |r| r.get(0))?)
         })
@@ -351,7 +338,7 @@ async fn oidc_v1_logout_goes_to_the_end_session_endpoint_with_the_hint() {
     assert!(!alive(&s.app, &token).await, "the local session ended first");
 
     // A redirect outside the allow-list is refused as a setting.
-    let (st, b) = crate::oidc_support::patch_connection(
+    let (st, b) = crate::support::oidc_support::patch_connection(
         &s.app,
         "acme",
         &s.conn,

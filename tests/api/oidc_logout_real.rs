@@ -10,8 +10,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
-use crate::oidc_support::{
+use crate::support::helpers::{TestApp, spawn_app};
+use crate::support::oidc_support::{
     Browser, REAL_CLIENT_ID, REAL_CLIENT_SECRET, RealProvider, create_connection, mapping, patch_connection,
     query_param,
 };

@@ -9,9 +9,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
-use crate::oidc_forge::{CLIENT_ID, CLIENT_SECRET, Forge, Plan};
-use crate::oidc_support::{
+use crate::support::helpers::{TestApp, spawn_app};
+use crate::support::oidc_forge::{CLIENT_ID, CLIENT_SECRET, Forge, Plan};
+use crate::support::oidc_support::{
     Browser, assert_refused, create_connection, mapping, patch_connection, refusals, rows,
 };
 

@@ -7,9 +7,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
-use crate::oidc_forge::{CLIENT_SECRET, Forge, Plan, Signer, jwk, pem_der};
-use crate::oidc_support::{
+use crate::support::helpers::{TestApp, spawn_app};
+use crate::support::oidc_forge::{CLIENT_SECRET, Forge, Plan, Signer, jwk, pem_der};
+use crate::support::oidc_support::{
     Browser, Page, assert_refused, create_connection, is_callback, mapping, query_param, refusals, rows,
     with_param,
 };
@@ -213,10 +213,7 @@ async fn oidc_unverified_email_is_not_used_to_match_or_create() {
     let s = setup(json!({"match_by": "external_id"})).await;
     let token = s.accepted(plan).await;
     assert_eq!(s.app.me(&token).await.0, StatusCode::OK);
-    let emails: Vec<Option<String>> = s
-        .app
-        .state
-        .db
+    let emails: Vec<Option<String>> = crate::support::helpers::raw_db(&s.app)
         .read(|c| -> Result<_, idbridge::store::StoreError> {
             let mut st = c.prepare("SELECT email FROM users")?;
             let rows = st.query_map([], |r| r.get(0))?;

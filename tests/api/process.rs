@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::{ADMIN_TOKEN, db_path, spawn_process};
+use crate::support::helpers::{ADMIN_TOKEN, db_path, spawn_process};
 
 #[test]
 fn migrate_creates_the_schema_and_is_idempotent() {
@@ -128,7 +128,7 @@ async fn mapping_cli_applies_toml_and_shows_it() {
             .args(args)
             .arg("--db")
             .arg(&db)
-            .env("IDBRIDGE_SECRET_KEY", crate::helpers::SECRET_KEY)
+            .env("IDBRIDGE_SECRET_KEY", crate::support::helpers::SECRET_KEY)
             .output()
             .unwrap()
     };
@@ -235,7 +235,7 @@ fn sigterm_lets_an_in_flight_request_finish() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let db = db_path(&dir);
-    let mut proc = crate::helpers::spawn_process(&db, &[]);
+    let mut proc = crate::support::helpers::spawn_process(&db, &[]);
     let addr = proc.base.trim_start_matches("http://").to_string();
     let body = r#"{"slug":"drained","name":"Drained"}"#;
     let mut sock = std::net::TcpStream::connect(&addr).unwrap();
@@ -260,7 +260,7 @@ fn sigterm_lets_an_in_flight_request_finish() {
     assert_eq!(proc.child.wait().unwrap().code(), Some(0));
     // A new connection after shutdown is refused; the write is durable.
     assert!(std::net::TcpStream::connect(&addr).is_err());
-    let again = crate::helpers::spawn_process(&db, &[]);
+    let again = crate::support::helpers::spawn_process(&db, &[]);
     let addr = again.base.trim_start_matches("http://").to_string();
     let mut sock = std::net::TcpStream::connect(&addr).unwrap();
     write!(sock, "GET /admin/v1/orgs/drained HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nConnection: close\r\n\r\n").unwrap();

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{Scim, TestApp, spawn_app};
+use crate::support::helpers::{Scim, TestApp, spawn_app};
 
 /// One parsed HTTP/1.1 response.
 #[derive(Debug)]
@@ -228,7 +228,7 @@ async fn raw_bytes_that_are_not_utf8_answer_400_in_the_surface_shape() {
     let r = exchange(&app, b"GET /admin/v1/orgs/x HTTP/1.1\r\n\r\n", 1).await;
     assert_eq!(r[0].status, 401, "a plain request still reaches the router");
     let mut req = b"GET /admin/v1/orgs/\xFF HTTP/1.1\r\nAuthorization: Bearer ".to_vec();
-    req.extend_from_slice(crate::helpers::ADMIN_TOKEN.as_bytes());
+    req.extend_from_slice(crate::support::helpers::ADMIN_TOKEN.as_bytes());
     req.extend_from_slice(b"\r\n\r\n");
     let r = exchange(&app, &req, 1).await;
     assert_eq!(r[0].status, 400);

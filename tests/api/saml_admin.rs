@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
-use crate::saml_client::*;
-use crate::saml_idp::*;
-use crate::saml_signer::*;
+use crate::support::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::support::saml_client::*;
+use crate::support::saml_idp::*;
+use crate::support::saml_signer::*;
 
 async fn patch(app: &TestApp, org: &str, id: &str, body: Value) -> (StatusCode, Value) {
     app.send(
@@ -98,9 +98,7 @@ async fn saml_connection_create_describe_and_sp_metadata() {
 
     // Private keys are stored sealed, never as PEM.
     let cid = id.to_string();
-    let (config, secret): (String, Vec<u8>) = app
-        .state
-        .db
+    let (config, secret): (String, Vec<u8>) = crate::support::helpers::raw_db(&app)
         .read(move |c| {
             Ok::<_, idbridge::store::StoreError>(c.query_row(
                 "SELECT config, secret FROM connections WHERE id = ?1",
@@ -302,9 +300,7 @@ async fn saml_stale_metadata_is_refreshed_in_the_background() {
     // A day and more later the IdP has rolled its key.
     *served.lock().unwrap() = Idp::okta_next().metadata(&[]);
     let id = conn.id.clone();
-    app.state
-        .db
-        .write(move |c| {
+    crate::support::helpers::raw_db(&app).write(move |c| {
             c.execute(
                 "UPDATE connections SET config = json_set(config, '$.idp.metadata_fetched_at', '2020-01-01T00:00:00.000Z') WHERE id = ?1",
                 [&id],

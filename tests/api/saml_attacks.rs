@@ -9,10 +9,10 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::ADMIN_TOKEN;
-use crate::saml_client::*;
-use crate::saml_idp::*;
-use crate::saml_signer::*;
+use crate::support::helpers::ADMIN_TOKEN;
+use crate::support::saml_client::*;
+use crate::support::saml_idp::*;
+use crate::support::saml_signer::*;
 
 #[tokio::test]
 async fn saml_replayed_assertion_is_refused() {
@@ -28,7 +28,7 @@ async fn saml_replay_cache_survives_restart() {
     let xml = okta_response(&okta_spec(&conn), &Idp::okta());
     session_of(&post(&app, &conn, &xml, None).await);
     let dir = app.stop().await;
-    let app = crate::helpers::spawn_app_in(dir).await;
+    let app = crate::support::helpers::spawn_app_in(dir).await;
     let conn = Conn {
         acs_url: conn.acs_url.replace(&conn.acs_url[..conn.acs_url.find("/saml").unwrap()], &app.base),
         ..conn
@@ -222,7 +222,7 @@ async fn saml_doctype_xxe_and_processing_instructions_are_refused_before_parsing
 #[tokio::test]
 async fn saml_billion_laughs_is_refused_under_a_memory_bound() {
     let dir = tempfile::tempdir().unwrap();
-    let proc = crate::helpers::spawn_process(&crate::helpers::db_path(&dir), &[]);
+    let proc = crate::support::helpers::spawn_process(&crate::support::helpers::db_path(&dir), &[]);
     let client = reqwest::Client::new();
     let admin = |path: &str, body: serde_json::Value| {
         client.post(format!("{}{path}", proc.base)).bearer_auth(ADMIN_TOKEN).json(&body).send()

@@ -7,10 +7,10 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_app};
-use crate::saml_client::*;
-use crate::saml_idp::*;
-use crate::saml_signer::*;
+use crate::support::helpers::{TestApp, spawn_app};
+use crate::support::saml_client::*;
+use crate::support::saml_idp::*;
+use crate::support::saml_signer::*;
 
 async fn acme_with_mapping(app: &TestApp) {
     app.org("acme").await;
@@ -247,7 +247,7 @@ async fn saml_clock_skew_is_tolerated_within_the_setting() {
         .send(
             reqwest::Method::PATCH,
             &format!("/admin/v1/orgs/acme/connections/{}", conn.id),
-            Some(crate::helpers::ADMIN_TOKEN),
+            Some(crate::support::helpers::ADMIN_TOKEN),
             Some(json!({"clock_skew_seconds": 0})),
         )
         .await;

@@ -8,11 +8,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
-use crate::oidc_support::rows;
-use crate::saml_client::*;
-use crate::saml_idp::*;
-use crate::saml_signer::*;
+use crate::support::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::support::oidc_support::rows;
+use crate::support::saml_client::*;
+use crate::support::saml_idp::*;
+use crate::support::saml_signer::*;
 
 const GROUPS_LINK: &str = "http://schemas.microsoft.com/claims/groups.link";
 

@@ -12,11 +12,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::helpers::TestApp;
-use crate::saml_client::*;
-use crate::saml_idp::*;
-use crate::saml_signer::*;
-use crate::saml_slo_support::*;
+use crate::support::helpers::TestApp;
+use crate::support::saml_client::*;
+use crate::support::saml_idp::*;
+use crate::support::saml_signer::*;
+use crate::support::saml_slo_support::*;
 
 #[tokio::test]
 async fn saml_session_never_outlives_session_not_on_or_after() {

@@ -10,10 +10,10 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp};
-use crate::saml_client::*;
-use crate::saml_idp::*;
-use crate::saml_signer::*;
+use crate::support::helpers::{ADMIN_TOKEN, TestApp};
+use crate::support::saml_client::*;
+use crate::support::saml_idp::*;
+use crate::support::saml_signer::*;
 
 const EVIL: &str = "mallory@acme.com";
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::spawn_app;
+use crate::support::helpers::spawn_app;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim2_tester_reports_no_errors() {

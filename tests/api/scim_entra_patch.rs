@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::support::helpers::spawn_app;
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 

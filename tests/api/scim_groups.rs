@@ -3,8 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
 use crate::scim_users::urlencode;
+use crate::support::helpers::spawn_app;
 
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 

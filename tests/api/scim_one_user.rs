@@ -9,11 +9,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Scim, TestApp, spawn_app};
-use crate::saml_client::{assert_refused, post, session_of};
-use crate::saml_idp::{Conn, ENTRA_NAME, Idp, Spec, connect};
-use crate::saml_signer::{entra_response, okta_response};
 use crate::scim_users::urlencode;
+use crate::support::helpers::{Scim, TestApp, spawn_app};
+use crate::support::saml_client::{assert_refused, post, session_of};
+use crate::support::saml_idp::{Conn, ENTRA_NAME, Idp, Spec, connect};
+use crate::support::saml_signer::{entra_response, okta_response};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const UPN: &str = "bo.diaz@contoso.onmicrosoft.com";

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::support::helpers::spawn_app;
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
@@ -205,7 +205,7 @@ async fn big_and_concurrent_membership_changes_lose_nothing() {
         let app = app.clone();
         let (token, g) = (scim.token.clone(), g.clone());
         tasks.push(tokio::spawn(async move {
-            let client = crate::helpers::Scim { app: &app, org: "acme".into(), token };
+            let client = crate::support::helpers::Scim { app: &app, org: "acme".into(), token };
             for i in (w * 100)..(w * 100 + 100) {
                 let (s, _, _) = client
                     .req(

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::support::helpers::{TestApp, spawn_app};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -28,8 +28,8 @@ async fn tokens_are_per_org_and_revocable() {
     acme.user("ann@acme.com", "ext-ann").await;
 
     // Another org's token, a wrong token, no token: 401 with a SCIM error.
-    let cross = crate::helpers::Scim { app: &app, org: "acme".into(), token: globex.token.clone() };
-    let bad = crate::helpers::Scim { app: &app, org: "acme".into(), token: "idb_scim_nope".into() };
+    let cross = crate::support::helpers::Scim { app: &app, org: "acme".into(), token: globex.token.clone() };
+    let bad = crate::support::helpers::Scim { app: &app, org: "acme".into(), token: "idb_scim_nope".into() };
     for c in [&cross, &bad] {
         let (s, h, v) = c.req(Method::GET, "/Users", None, &[]).await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);

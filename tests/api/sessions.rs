@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::support::helpers::{spawn_app, spawn_app_with};
 
 fn b64(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
@@ -158,9 +158,7 @@ async fn key_rotation_keeps_old_sessions_valid_and_signs_with_the_new_key() {
     assert_eq!(kids, [new_kid.as_str(), old_kid.as_str()]);
     // Private keys are sealed at rest: the stored blob is not the raw seed
     // and does not open without the secret key.
-    let sealed: Vec<u8> = app
-        .state
-        .db
+    let sealed: Vec<u8> = crate::support::helpers::raw_db(&app)
         .read(move |c| {
             Ok::<_, idbridge::store::StoreError>(c.query_row(
                 "SELECT private_key FROM signing_keys WHERE kid = ?1",

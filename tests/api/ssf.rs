@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::support::helpers::TestApp;
 use crate::universal_logout::{Idp, Key, configure, key_allowed, merged, now, person, rand_id, setup};
 
 const SSF_ISSUER: &str = "https://idp.example.test/ssf";

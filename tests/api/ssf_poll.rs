@@ -14,7 +14,7 @@ use axum::routing::post;
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp};
+use crate::support::helpers::{ADMIN_TOKEN, TestApp};
 use crate::universal_logout::{Idp, Key, configure, now, person, rand_id, setup};
 use idbridge::signals::poll::{PollError, poll_round};
 

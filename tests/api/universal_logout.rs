@@ -12,8 +12,8 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
-use crate::oidc_forge::{jwk, pem_der};
+use crate::support::helpers::{ADMIN_TOKEN, TestApp, spawn_app};
+use crate::support::oidc_forge::{jwk, pem_der};
 
 pub const ISSUER: &str = "https://idp.example.test/okta";
 

@@ -9,8 +9,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app_with};
-use crate::webhook_receiver::Receiver;
+use crate::support::helpers::{TestApp, spawn_app_with};
+use crate::support::webhook_receiver::Receiver;
 
 async fn app() -> TestApp {
     spawn_app_with(tempfile::tempdir().unwrap(), |c| {
@@ -206,10 +206,20 @@ async fn a_rotated_secret_signs_alongside_the_previous_one_during_the_overlap() 
     assert!(got[0].verified, "a receiver with only the new secret verifies");
     assert_eq!(got[0].signature.split(' ').count(), 2, "both signatures: {}", got[0].signature);
     let body = serde_json::to_string(&got[0].body).unwrap();
-    let old_ok =
-        crate::webhook_receiver::verify(&old, &got[0].id, &got[0].timestamp, &body, &got[0].signature);
-    let new_ok =
-        crate::webhook_receiver::verify(&new, &got[0].id, &got[0].timestamp, &body, &got[0].signature);
+    let old_ok = crate::support::webhook_receiver::verify(
+        &old,
+        &got[0].id,
+        &got[0].timestamp,
+        &body,
+        &got[0].signature,
+    );
+    let new_ok = crate::support::webhook_receiver::verify(
+        &new,
+        &got[0].id,
+        &got[0].timestamp,
+        &body,
+        &got[0].signature,
+    );
     assert!(old_ok && new_ok, "the previous secret still verifies during the overlap");
     let (s, _) = app.admin_post("/admin/v1/orgs/acme/webhooks/nope/rotate-secret", json!({})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

@@ -9,8 +9,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{ADMIN_TOKEN, db_path, spawn_process};
-use crate::webhook_receiver::Receiver;
+use crate::support::helpers::{ADMIN_TOKEN, db_path, spawn_process};
+use crate::support::webhook_receiver::Receiver;
 
 async fn append(db: &idbridge::store::Db, n: i64) -> i64 {
     db.write(move |c| {

@@ -47,16 +47,4 @@ pub use request::{MAX_OPERATIONS, OpKind, PATCH_OP_SCHEMA, PatchOp, PatchRequest
 pub use schema::{ENTERPRISE_USER_URN, GroupSchema, KNOWN_EXTENSIONS, Mutability, SchemaInfo, UserSchema};
 
 #[cfg(test)]
-mod tests_apply;
-#[cfg(test)]
-mod tests_fixtures;
-#[cfg(test)]
-mod tests_members;
-#[cfg(test)]
-mod tests_multi;
-#[cfg(test)]
-mod tests_normalize;
-#[cfg(test)]
-mod tests_schema;
-#[cfg(test)]
-mod tests_support;
+mod tests;

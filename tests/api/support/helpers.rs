@@ -1,5 +1,6 @@
 //! `spawn_app()`: the whole application in-process on 127.0.0.1:0 with a temp
 //! database, plus request helpers. `spawn_process()` runs the real binary.
+//! With `TEST_LOG` set, both show their tracing output (see `test_log`).
 
 #![allow(dead_code)]
 
@@ -7,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use idbridge::App;
@@ -29,6 +31,36 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The log filter `TEST_LOG` asks for: `None` when it is unset, empty, `0` or `false` (no log
+/// output, the default); `debug` for `1` or `true`; otherwise the value itself as a
+/// `tracing_subscriber::EnvFilter` directive (e.g. `idbridge=trace,tower_http=debug`).
+pub fn test_log() -> Option<String> {
+    let value = std::env::var("TEST_LOG").ok()?;
+    let value = value.trim();
+    match value.to_ascii_lowercase().as_str() {
+        "" | "0" | "false" => None,
+        "1" | "true" => Some("debug".to_string()),
+        _ => Some(value.to_string()),
+    }
+}
+
+/// With `TEST_LOG` set, a global tracing subscriber (once per test binary) that writes the
+/// in-process app's events through the test harness: shown for a failing test, or for every
+/// test with `-- --nocapture`. Without it no subscriber is installed and nothing is printed.
+fn init_test_log() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        let Some(directive) = test_log() else { return };
+        let filter = tracing_subscriber::EnvFilter::try_new(&directive)
+            .unwrap_or_else(|e| panic!("TEST_LOG={directive:?} is not a tracing filter: {e}"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .try_init();
+    });
+}
+
 pub async fn spawn_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     spawn_app_in(dir).await
@@ -40,6 +72,7 @@ pub async fn spawn_app_in(dir: tempfile::TempDir) -> TestApp {
 
 /// Like `spawn_app_in`, with a chance to change the configuration.
 pub async fn spawn_app_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    init_test_log();
     let mut cfg = Config::for_db(dir.path().join("idbridge.db"));
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.admin_token = Some(Secret::new(ADMIN_TOKEN));
@@ -153,7 +186,9 @@ impl Drop for Process {
 }
 
 /// Start `idbridge serve` on `db`, wait for its "listening on" line.
-/// The child is waited for by `Process`'s Drop.
+/// The child is waited for by `Process`'s Drop. With `TEST_LOG` set, the child logs at that
+/// filter (`IDBRIDGE_LOG`, unless `extra_env` sets it) and its stderr is echoed to the test's
+/// output as well as collected in `stderr_lines`.
 #[allow(clippy::zombie_processes)]
 pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_idbridge"));
@@ -167,14 +202,23 @@ pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let log = test_log();
+    if let Some(directive) = &log {
+        cmd.env("IDBRIDGE_LOG", directive);
+    }
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    // A thread spawned here inherits the test's output capture, so the echo lands in its output.
+    let echo = log.is_some();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if echo {
+                eprintln!("[idbridge serve] {line}");
+            }
             let _ = tx.send(line);
         }
     });
@@ -378,5 +422,26 @@ impl Scim<'_> {
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         v["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// A direct connection to the app's SQLite file, for tests that inspect or
+/// tamper with rows the HTTP surface does not show (the store's own handle is
+/// opaque outside the crate's store module, by design).
+pub struct RawDb(rusqlite::Connection);
+
+pub fn raw_db(app: &TestApp) -> RawDb {
+    let c = rusqlite::Connection::open(app.state.db.path()).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    RawDb(c)
+}
+
+impl RawDb {
+    pub async fn read<T, E, F: FnOnce(&rusqlite::Connection) -> Result<T, E>>(&self, f: F) -> Result<T, E> {
+        f(&self.0)
+    }
+
+    pub async fn write<T, E, F: FnOnce(&rusqlite::Connection) -> Result<T, E>>(&self, f: F) -> Result<T, E> {
+        f(&self.0)
     }
 }

@@ -4,15 +4,15 @@
 
 use serde_json::{Value, json};
 
-use super::tests_support::{entra_user, ids, okta_group, okta_user, run_quirks as run};
-use super::*;
+use super::support::{entra_user, ids, okta_group, okta_user, run_quirks as run};
+use crate::scim::patch::*;
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 macro_rules! fixture {
     ($idp:literal, $name:literal) => {
         serde_json::from_str::<Value>(include_str!(concat!(
-            "../../../fixtures/scim/",
+            "../../../../fixtures/scim/",
             $idp,
             "/",
             $name,

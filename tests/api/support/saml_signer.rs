@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::saml_idp::{Idp, Spec, assertion_xml, response_xml};
+use crate::support::saml_idp::{Idp, Spec, assertion_xml, response_xml};
 
 fn xmlsec1(args: &[&str]) {
     let out = Command::new("xmlsec1")

@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::super::filter::{FilterError, parse_patch_path};
-use super::tests_support::body;
-use super::*;
+use super::support::body;
+use crate::scim::filter::{FilterError, parse_patch_path};
+use crate::scim::patch::*;
 
 fn op(op: OpKind, path: Option<&str>, value: Option<Value>) -> PatchOp {
     PatchOp { op, path: path.map(|p| parse_patch_path(p).unwrap()), value }

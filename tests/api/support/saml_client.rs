@@ -9,9 +9,9 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
-use crate::saml_idp::{Conn, Idp, Spec, connect};
-use crate::saml_signer::entra_response;
+use crate::support::helpers::{TestApp, spawn_app};
+use crate::support::saml_idp::{Conn, Idp, Spec, connect};
+use crate::support::saml_signer::entra_response;
 
 /// POST a Response to the connection's ACS (HTTP-POST binding).
 pub async fn post(app: &TestApp, conn: &Conn, xml: &str, relay_state: Option<&str>) -> reqwest::Response {

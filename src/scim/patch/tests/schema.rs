@@ -4,9 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::super::filter::{AttrPath, parse_patch_path};
-use super::tests_support::{barbara, body, patch_user, run};
-use super::*;
+use super::support::{barbara, body, patch_user, run};
+use crate::scim::filter::{AttrPath, parse_patch_path};
+use crate::scim::patch::*;
 
 fn p(text: &str) -> AttrPath {
     AttrPath::parse(text).unwrap()

@@ -17,7 +17,7 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::helpers::{ADMIN_TOKEN, TestApp};
+use crate::support::helpers::{ADMIN_TOKEN, TestApp};
 
 struct Cookie {
     host: String,
@@ -293,8 +293,7 @@ pub async fn patch_connection(app: &TestApp, org: &str, id: &str, body: Value) -
 
 /// Rows in a table (users, sessions, login_states, ...).
 pub async fn rows(app: &TestApp, table: &'static str) -> i64 {
-    app.state
-        .db
+    crate::support::helpers::raw_db(app)
         .read(move |c| -> Result<i64, idbridge::store::StoreError> {
             Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
         })

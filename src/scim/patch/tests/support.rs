@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::*;
+use crate::scim::patch::*;
 
 /// A PatchOp body around `operations`.
 pub fn body(operations: Value) -> Value {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::TestApp;
+use crate::support::helpers::TestApp;
 
 pub const OKTA_ENTITY: &str = "http://www.okta.com/exk1testokta";
 pub const ENTRA_ENTITY: &str = "https://sts.windows.net/00000000-0000-0000-0000-00000000e1a0/";

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use super::tests_support::{barbara, patch_user};
-use super::*;
+use super::support::{barbara, patch_user};
+use crate::scim::patch::*;
 
 #[test]
 fn add_appends_only_values_not_already_present() {

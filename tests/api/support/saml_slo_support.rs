@@ -1,4 +1,4 @@
-//! Helpers of the Single Logout tests (saml_slo.rs): IdP metadata with
+//! Helpers of the Single Logout tests (../saml_slo.rs): IdP metadata with
 //! SingleLogoutServices, LogoutRequests signed by the xmlsec1 CLI or over the
 //! Redirect query with the IdP's key, and checks of the SP's signatures.
 
@@ -17,10 +17,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::helpers::TestApp;
-use crate::saml_client::*;
-use crate::saml_idp::*;
-use crate::saml_signer::*;
+use crate::support::helpers::TestApp;
+use crate::support::saml_client::*;
+use crate::support::saml_idp::*;
+use crate::support::saml_signer::*;
 
 pub const IDP_SLO: &str = "https://idp.example.test/slo/saml";
 pub const IDP_SLO_RESPONSES: &str = "https://idp.example.test/slo/saml/done";

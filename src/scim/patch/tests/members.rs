@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::tests_support::{body, group, ids, patch_group_members, run};
-use super::*;
+use super::support::{body, group, ids, patch_group_members, run};
+use crate::scim::patch::*;
 
 fn changes(add: &[&str], remove: &[&str]) -> MemberChanges {
     MemberChanges { add: ids(add), remove: ids(remove), ..MemberChanges::default() }

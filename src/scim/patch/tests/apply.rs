@@ -1,11 +1,11 @@
 //! Tests of `apply` on single-valued, complex and extension attributes, the RFC 7644 §3.5.2
 //! examples, case-insensitive names and path-less operations. Every test compares the whole
-//! resulting resource. Schema rules (mutability, required, types) are in `tests_schema`.
+//! resulting resource. Schema rules (mutability, required, types) are in `tests/schema.rs`.
 
 use serde_json::json;
 
-use super::tests_support::{barbara, body, patch_user, run};
-use super::*;
+use super::support::{barbara, body, patch_user, run};
+use crate::scim::patch::*;
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
