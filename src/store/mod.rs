@@ -10,6 +10,7 @@ pub(crate) mod migrate;
 mod query_tests;
 mod readers;
 mod tx;
+mod types;
 mod writer;
 
 pub mod api_keys;

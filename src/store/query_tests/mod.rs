@@ -40,7 +40,7 @@ fn user(id: &str, org: &str, name: &str) -> User {
     User {
         id: id.into(),
         org_id: org.into(),
-        origin: "sso".into(),
+        origin: crate::model::Origin::Sso,
         user_name: name.into(),
         external_id: None,
         email: Some(name.into()),

@@ -76,10 +76,10 @@ fn the_audit_log_pages_by_id_within_an_org() {
     let tx = db.tx();
     let mut ids = Vec::new();
     for (org, target) in [("o1", "a"), ("o2", "b"), ("o1", "c"), ("o1", "d")] {
-        let e = audit::NewEvent {
+        let e = crate::audit::Event {
             org_id: Some(org),
             actor: "op",
-            action: "user.created",
+            action: crate::audit::AuditAction::UserActivate,
             target,
             detail: json!({"n": target}),
         };
