@@ -7,13 +7,13 @@
 use serde_json::json;
 
 use super::reconcile::{enforce, reconcile_user};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::{org_in, project_in};
 use crate::directory::people::{person_by_email, record_active};
 use crate::directory::{Collaborator, Email, Role};
 use crate::error::Error;
 use crate::events::emit::{self, Source};
-use crate::store::audit::{self, NewEvent};
 use crate::store::{self, Db};
 
 /// Grant `role` on a project to the person with `email`, creating them as an
@@ -49,13 +49,13 @@ pub async fn add_collaborator(
             (before, Some(role)),
             Source::Manual,
         )?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "project.collaborator.grant",
+                action: AuditAction::ProjectCollaboratorGrant,
                 target: &format!("user:{}", user.id),
                 detail: json!({
                     "project": p.slug, "email": user.email, "source": "manual",
@@ -92,13 +92,13 @@ pub async fn remove_collaborator(
             emit::collaborator(tx, &org.id, &p.slug, &user.id, email, (Some(before), None), Source::Manual)?;
             enforce(tx, &user, &actor, &clock::now_str())?;
         }
-        audit::append(
+        store::audit::append(
             tx,
             &clock::now_str(),
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "project.collaborator.revoke",
+                action: AuditAction::ProjectCollaboratorRevoke,
                 target: &format!("user:{user_id}"),
                 detail: json!({"project": p.slug, "source": "manual"}),
             },

@@ -6,10 +6,10 @@
 
 use serde_json::json;
 
+use crate::audit::{self, AuditAction};
 use crate::directory::orgs::new_id;
-use crate::directory::{Email, LoginFacts, MatchBy, User};
+use crate::directory::{Email, LoginFacts, MatchBy, Origin, User};
 use crate::error::Error;
-use crate::store::audit::{self, NewEvent};
 use crate::store::{self, StoreError, Tx};
 
 /// Why the directory cannot let a sign-in through (`session::login::LoginRefused`
@@ -68,8 +68,8 @@ fn refuse_twin_of_provisioned(conn: &Tx<'_>, f: &LoginFacts) -> Result<(), SignI
         return Ok(());
     };
     match store::users::by_email(conn, &f.org_id, &email)? {
-        Some(u) if u.origin == "scim" => {
-            Err(SignInRefused::ProvisionedMismatch { by: f.match_by, user_id: u.id, email })
+        Some(u) if u.origin == Origin::Scim => {
+            Err(SignInRefused::ProvisionedMismatch { by: f.match_by, user_id: u.id.into(), email })
         }
         _ => Ok(()),
     }
@@ -82,9 +82,9 @@ fn create_user(conn: &Tx<'_>, f: &LoginFacts, now: &str) -> Result<User, SignInR
         _ => f.subject.clone(),
     };
     let u = User {
-        id: new_id(),
-        org_id: f.org_id.clone(),
-        origin: "sso".into(),
+        id: new_id().into(),
+        org_id: f.org_id.clone().into(),
+        origin: Origin::Sso,
         user_name,
         external_id: match f.match_by {
             MatchBy::ExternalId => Some(f.external_id.clone().unwrap_or_else(|| f.subject.clone())),
@@ -113,17 +113,17 @@ fn adopt_if_manual(
     actor: &str,
     now: &str,
 ) -> Result<(), SignInRefused> {
-    if user.origin != "manual" || !store::users::adopt(conn, &f.org_id, &user.id, "sso", now)? {
+    if user.origin != Origin::Manual || !store::users::adopt(conn, &f.org_id, &user.id, Origin::Sso, now)? {
         return Ok(());
     }
-    user.origin = "sso".into();
-    audit::append(
+    user.origin = Origin::Sso;
+    store::audit::append(
         conn,
         now,
-        NewEvent {
+        audit::Event {
             org_id: Some(&f.org_id),
             actor,
-            action: "user.adopt",
+            action: AuditAction::UserAdopt,
             target: &format!("user:{}", user.id),
             detail: json!({"from": "manual", "origin": "sso", "connection_id": f.connection_id}),
         },
@@ -152,7 +152,7 @@ pub fn match_user(conn: &Tx<'_>, facts: &LoginFacts, actor: &str, now: &str) -> 
         }
     };
     if !user.active {
-        return Err(SignInRefused::Inactive { user_id: user.id });
+        return Err(SignInRefused::Inactive { user_id: user.id.into() });
     }
     adopt_if_manual(conn, &mut user, facts, actor, now)?;
     Ok(user)

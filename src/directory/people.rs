@@ -6,10 +6,10 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::audit::{self, AuditAction};
 use crate::directory::orgs::{new_id, org_in, project_in};
-use crate::directory::{Collaborator, Email, GrantRow, Member, Role, User};
+use crate::directory::{Collaborator, Email, GrantRow, Member, Origin, Role, User};
 use crate::error::Error;
-use crate::store::audit::{self, NewEvent};
 use crate::store::{self, Db, Tx};
 
 pub async fn members(db: &Db, org: &str) -> Result<Vec<Member>, Error> {
@@ -41,9 +41,9 @@ pub fn person_by_email(tx: &Tx<'_>, org_id: &str, email: &Email, now: &str) -> R
         return Ok(u);
     }
     let u = User {
-        id: new_id(),
-        org_id: org_id.to_string(),
-        origin: "manual".into(),
+        id: new_id().into(),
+        org_id: org_id.into(),
+        origin: Origin::Manual,
         user_name: email.as_str().to_string(),
         external_id: None,
         email: Some(email.as_str().to_string()),
@@ -119,13 +119,13 @@ pub fn record_active(
 ) -> Result<bool, Error> {
     let changed = store::users::set_active(tx, org_id, user_id, active, now)?;
     if changed {
-        audit::append(
+        store::audit::append(
             tx,
             now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(org_id),
                 actor,
-                action: if active { "user.activate" } else { "user.deactivate" },
+                action: if active { AuditAction::UserActivate } else { AuditAction::UserDeactivate },
                 target: &format!("user:{user_id}"),
                 detail: json!({}),
             },

@@ -4,12 +4,16 @@
 //! so the store, the directory and access can all use it without a cycle.
 
 mod caller;
+mod ids;
+mod kind;
 mod login;
 mod origin;
 mod records;
 mod role;
 
 pub use caller::SessionContext;
+pub use ids::{ConnectionId, OrgId, ProjectId, UserId, random_id};
+pub use kind::{ConnectionKind, UnknownConnectionKind};
 pub use login::{IdpSession, LoginFacts, MatchBy};
 pub use origin::{Origin, UnknownOrigin};
 pub use records::*;

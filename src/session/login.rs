@@ -11,11 +11,11 @@ use serde_json::json;
 
 use super::{Issued, Sessions, token};
 use crate::access::reconcile::{effective_roles, reconcile_user};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::User;
 use crate::directory::{self, login::SignInRefused};
 use crate::error::Error;
-use crate::store::audit::{self, NewEvent};
 use crate::store::sessions::SessionRow;
 use crate::store::{self, Db, StoreError};
 
@@ -115,7 +115,7 @@ pub async fn complete(
         reconcile_user(tx, &facts.org_id, &user.id, &actor)?;
         let (org_role, projects) = effective_roles(tx, &user)?;
         if org_role.is_none() && projects.is_empty() {
-            return Err(LoginRefused::NotMember { user_id: user.id });
+            return Err(LoginRefused::NotMember { user_id: user.id.into() });
         }
         let org = store::orgs::org_by_id(tx, &facts.org_id)?
             .ok_or_else(|| Error::not_found("org", &facts.org_id))?;
@@ -125,7 +125,7 @@ pub async fn complete(
         let expires = facts.idp_session.not_on_or_after.map_or(own, |idp| idp.min(own));
         let claims = token::Claims {
             iss: issuer,
-            sub: user.id.clone(),
+            sub: user.id.to_string(),
             aud: token::AUDIENCE.into(),
             iat: now_t.unix_timestamp(),
             nbf: now_t.unix_timestamp(),
@@ -139,8 +139,8 @@ pub async fn complete(
             tx,
             &SessionRow {
                 jti: claims.jti.clone(),
-                user_id: user.id.clone(),
-                org_id: org.id.clone(),
+                user_id: user.id.to_string(),
+                org_id: org.id.to_string(),
                 connection_id: Some(facts.connection_id.clone()),
                 created_at: now.clone(),
                 expires_at: clock::format(expires),
@@ -154,13 +154,13 @@ pub async fn complete(
                 },
             },
         )?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "session.create",
+                action: AuditAction::SessionCreate,
                 target: &format!("user:{}", user.id),
                 detail: match kept {
                     None => json!({"jti": claims.jti, "groups": facts.groups.as_ref().map_or(0, Vec::len)}),
