@@ -15,8 +15,8 @@ use crate::clock;
 use crate::directory::orgs::{new_id, org_in, project_in};
 use crate::directory::{Project, User};
 use crate::error::Error;
+use crate::model::SessionContext;
 use crate::secrets;
-use crate::session::SessionContext;
 use crate::store::api_keys::ApiKeyRow;
 use crate::store::{self, Db, Tx};
 
@@ -33,11 +33,6 @@ pub struct IssuedKey {
     pub created_at: String,
 }
 
-/// The caller's role on a project, from their live session.
-fn project_role(ctx: &SessionContext, project: &str) -> Option<Role> {
-    ctx.projects.iter().find(|(_, slug, _)| slug == project).map(|(_, _, r)| *r)
-}
-
 fn require_same_org(ctx: &SessionContext, org: &str) -> Result<(), Error> {
     if ctx.org_slug != org {
         return Err(Error::Forbidden { reason: "the session belongs to another org".into() });
@@ -46,7 +41,7 @@ fn require_same_org(ctx: &SessionContext, org: &str) -> Result<(), Error> {
 }
 
 fn may(ctx: &SessionContext, project: &str, action: Action) -> bool {
-    check(ctx.org_role, project_role(ctx, project), action).allow
+    check(ctx.org_role, ctx.project_role(project), action).allow
 }
 
 fn load(conn: &Tx<'_>, org: &str, project: &str) -> Result<Project, Error> {

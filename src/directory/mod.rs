@@ -2,6 +2,7 @@
 //! the IdPs and operators state. Types here are plain data shared by the
 //! store, the domain functions and the HTTP surfaces.
 
+pub mod login;
 pub mod names;
 pub mod orgs;
 pub mod people;

@@ -19,7 +19,8 @@ use super::{attributes, keys, refuse, refuse_login, xml_guard};
 use super::{authn_request, binding};
 use crate::clock;
 use crate::http::AppState;
-use crate::session::{login, redirect};
+use crate::http::login_pages as redirect;
+use crate::session::login;
 use crate::store::StoreError;
 use crate::store::login_states::{self, LoginState};
 
