@@ -154,7 +154,8 @@ impl App {
             })
         };
         // RFC 8936 poll mode: connections with `ssf_poll_url` are polled in the background.
-        let poller = signals::poll::spawn(self.state.clone(), signals::poll::DEFAULT_INTERVAL);
+        let poller =
+            signals::poll::spawn(signals::Service::from(&self.state), signals::poll::DEFAULT_INTERVAL);
         // Webhook delivery: the only dispatcher of this database (SQLite, one process).
         let dispatcher = webhooks::dispatch::spawn(self.state.clone());
         let router = http::router(self.state);

@@ -55,7 +55,7 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
 /// Refuse fields this connection kind does not have (a typo must not pass silently).
 fn known_fields(body: &Map<String, Value>) -> Result<(), ApiError> {
     match body.keys().find(|k| {
-        !(["kind", "name", "client_secret", crate::signals::poll::POLL_TOKEN_FIELD].contains(&k.as_str())
+        !(["kind", "name", "client_secret", crate::connections::POLL_TOKEN_FIELD].contains(&k.as_str())
             || CONFIG_FIELDS.contains(&k.as_str()))
     }) {
         Some(k) => Err(Error::invalid(k.clone(), "unknown field for an OIDC connection").into()),

@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::discovery::DiscoveryError;
-use super::fetch::FetchError;
 use super::verify::IdTokenError;
 use crate::error::Error;
 use crate::http::AppState;
+use crate::outbound::fetch::FetchError;
 use crate::session::login::LoginRefused;
 use crate::session::redirect;
 

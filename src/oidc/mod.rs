@@ -4,8 +4,7 @@
 //! the code, validates the ID token (OIDC Core 3.1.3.7), completes the claims
 //! from userinfo or Microsoft Graph, and ends in `session::login::complete`.
 //!
-//! Files: `config` (connection settings), `admin` (admin API), `fetch`
-//! (the capped HTTP client), `discovery` (metadata and keys cache),
+//! Files: `config` (connection settings), `admin` (admin API), `discovery` (metadata and keys cache),
 //! `login` and `callback` (the two endpoints), `screen` (ID token shape and
 //! claim types, before any parser), `verify` (ID token checks),
 //! `claims` (claims to `LoginFacts`, userinfo, Entra groups overage via
@@ -20,7 +19,6 @@ mod claims;
 pub mod config;
 pub mod discovery;
 mod error;
-pub mod fetch;
 mod login;
 pub mod logout;
 mod logout_token;
@@ -28,7 +26,7 @@ pub mod screen;
 pub mod verify;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -39,9 +37,9 @@ use crate::connections;
 use crate::directory::Org;
 use crate::error::Error;
 use crate::http::AppState;
+use crate::outbound::fetch::{FetchError, HttpClient, SharedClient};
 use crate::secrets::Secret;
 use config::OidcConfig;
-use fetch::HttpClient;
 
 /// Kind of the single-use login state rows (state → nonce, PKCE verifier).
 const STATE_KIND: &str = "oidc_state";
@@ -50,24 +48,24 @@ const STATE_KIND: &str = "oidc_state";
 /// first use, guarded by the outbound policy) and the discovery cache.
 #[derive(Default)]
 pub struct OidcState {
-    outbound: crate::outbound::Policy,
-    http: OnceLock<HttpClient>,
+    http: Arc<SharedClient>,
     pub discovery: discovery::Cache,
 }
 
 impl OidcState {
     /// State whose client reaches only what `outbound` permits.
     pub fn new(outbound: crate::outbound::Policy) -> Self {
-        OidcState { outbound, ..Default::default() }
+        OidcState { http: Arc::new(SharedClient::new(outbound)), discovery: discovery::Cache::default() }
     }
 
     /// The shared client for talking to providers.
-    pub fn http(&self) -> Result<&HttpClient, fetch::FetchError> {
-        if let Some(h) = self.http.get() {
-            return Ok(h);
-        }
-        let h = HttpClient::new(self.outbound)?;
-        Ok(self.http.get_or_init(|| h))
+    pub fn http(&self) -> Result<&HttpClient, FetchError> {
+        self.http.get()
+    }
+
+    /// The same client as a handle (the signal endpoints use it too).
+    pub fn client(&self) -> Arc<SharedClient> {
+        self.http.clone()
     }
 }
 
