@@ -19,8 +19,30 @@ use crate::store::connections::ConnectionRow;
 
 fn describe(s: &AppState, row: &ConnectionRow) -> Value {
     match row.kind.as_str() {
-        "saml" => crate::saml::admin::describe(s, row),
-        _ => crate::oidc::admin::describe(s, row),
+        "saml" => crate::saml::admin::describe(&s.into(), row),
+        _ => crate::oidc::admin::describe(&s.into(), row),
+    }
+}
+
+impl From<crate::saml::admin::AdminError> for ApiError {
+    fn from(e: crate::saml::admin::AdminError) -> Self {
+        match e {
+            crate::saml::admin::AdminError::Domain(e) => e.into(),
+            crate::saml::admin::AdminError::Internal { .. } => ApiError::internal(),
+        }
+    }
+}
+
+impl From<crate::oidc::admin::AdminError> for ApiError {
+    fn from(e: crate::oidc::admin::AdminError) -> Self {
+        use crate::oidc::admin::AdminError;
+        match e {
+            AdminError::Domain(e) => e.into(),
+            e @ AdminError::Discovery { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "discovery_failed", e.to_string())
+            }
+            AdminError::Internal { .. } => ApiError::internal(),
+        }
     }
 }
 
@@ -32,8 +54,8 @@ async fn admin_org_connections_post(
 ) -> Result<impl IntoResponse, ApiError> {
     let org = orgs::get_org(&s.db, &org).await?;
     let created = match body.get("kind").and_then(Value::as_str) {
-        Some("saml") => crate::saml::admin::create(&s, &org, body).await?,
-        Some("oidc") => crate::oidc::admin::create(&s, &org, body).await?,
+        Some("saml") => crate::saml::admin::create(&(&s).into(), Operator::ACTOR, &org, body).await?,
+        Some("oidc") => crate::oidc::admin::create(&(&s).into(), Operator::ACTOR, &org, body).await?,
         other => {
             return Err(Error::invalid("kind", format!("{other:?}: use \"saml\" or \"oidc\"")).into());
         }
@@ -81,8 +103,8 @@ async fn admin_org_connection_patch(
 ) -> Result<impl IntoResponse, ApiError> {
     let (row, org) = connection_of(&s, &org, &id).await?;
     let updated = match row.kind.as_str() {
-        "saml" => crate::saml::admin::update(&s, &org, row, body).await?,
-        _ => crate::oidc::admin::update(&s, &org, row, body).await?,
+        "saml" => crate::saml::admin::update(&(&s).into(), Operator::ACTOR, &org, row, body).await?,
+        _ => crate::oidc::admin::update(&(&s).into(), Operator::ACTOR, &org, row, body).await?,
     };
     Ok(Json(updated))
 }

@@ -22,6 +22,7 @@ mod error;
 mod login;
 pub mod logout;
 mod logout_token;
+pub mod routes;
 pub mod screen;
 pub mod verify;
 
@@ -43,6 +44,21 @@ use config::OidcConfig;
 
 /// Kind of the single-use login state rows (state → nonce, PKCE verifier).
 const STATE_KIND: &str = "oidc_state";
+
+/// What the OIDC code works with (built from the app state in `routes`).
+#[derive(Clone)]
+pub struct Service {
+    pub db: crate::store::Db,
+    /// Seals and opens client secrets and poll tokens.
+    pub secrets: crate::secrets::SecretBox,
+    /// Absolute base URL without a trailing slash (redirect URI, logout URIs).
+    pub public_url: Arc<str>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The HTTP client and the discovery cache.
+    pub oidc: Arc<OidcState>,
+    /// What the operator's URLs may reach.
+    pub outbound: crate::outbound::Policy,
+}
 
 /// Process-wide OIDC state, held in `AppState`: the HTTP client (built on
 /// first use, guarded by the outbound policy) and the discovery cache.

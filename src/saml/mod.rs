@@ -21,6 +21,7 @@ pub mod idp_metadata;
 pub mod keys;
 pub mod logout;
 pub mod redirect_binding;
+pub mod routes;
 pub mod slo;
 pub mod slo_out;
 pub mod slo_pages;
@@ -48,6 +49,20 @@ use crate::http::AppState;
 use crate::session::login::LoginRefused;
 use crate::session::redirect;
 use crate::store::login_states::{self, LoginState};
+
+/// What the SAML code works with (built from the app state in `routes`).
+#[derive(Clone)]
+pub struct Service {
+    pub db: crate::store::Db,
+    /// Opens the sealed SP keys.
+    pub secrets: crate::secrets::SecretBox,
+    /// Absolute base URL without a trailing slash (the SP's URLs).
+    pub public_url: std::sync::Arc<str>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    pub saml: std::sync::Arc<SamlState>,
+    /// What IdP metadata fetches may reach.
+    pub outbound: crate::outbound::Policy,
+}
 
 /// Process-wide SAML state, held in `AppState`.
 #[derive(Default)]
