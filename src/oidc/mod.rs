@@ -96,7 +96,7 @@ pub(crate) struct Loaded {
 /// The connection `id`, if it exists, is an OIDC one and is active (a
 /// pending one — no issuer, client id or secret yet — signs nobody in and has
 /// nothing to discover).
-pub(crate) async fn load(state: &AppState, id: &str) -> Result<Loaded, LoginError> {
+pub(crate) async fn load(state: &Service, id: &str) -> Result<Loaded, LoginError> {
     let (row, org) = match connections::get(&state.db, id).await {
         Ok(found) => found,
         Err(Error::NotFound { .. }) => return Err(LoginError::UnknownConnection { id: id.to_string() }),
@@ -115,13 +115,13 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Loaded, LoginErro
 
 impl Loaded {
     /// The client secret, unsealed.
-    pub fn client_secret(&self, state: &AppState) -> Result<Secret, LoginError> {
+    pub fn client_secret(&self, state: &Service) -> Result<Secret, LoginError> {
         let sealed = self
             .sealed_secret
             .as_deref()
             .ok_or_else(|| LoginError::Internal(format!("connection {}: no client secret", self.id)))?;
         let plain = state
-            .secret_box
+            .secrets
             .open(&connections::secret_context(&self.id), sealed)
             .map_err(|e| LoginError::Internal(e.to_string()))?;
         String::from_utf8(plain)
@@ -130,10 +130,7 @@ impl Loaded {
     }
 
     /// The provider, from the cache or discovered now.
-    pub async fn provider(
-        &self,
-        state: &AppState,
-    ) -> Result<std::sync::Arc<discovery::Provider>, LoginError> {
+    pub async fn provider(&self, state: &Service) -> Result<std::sync::Arc<discovery::Provider>, LoginError> {
         let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
         Ok(state.oidc.discovery.get(http, &self.id, &self.cfg).await?)
     }

@@ -115,7 +115,7 @@ pub fn refuse_login(state: &AppState, connection_id: &str, e: &LoginRefused) -> 
 }
 
 async fn saml_metadata_get(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let conn = match connection::load(&state, &id).await {
+    let conn = match connection::load(&(&state).into(), &id).await {
         Ok(c) => c,
         Err(e) => return refuse(&state, &id, &e),
     };
@@ -175,7 +175,7 @@ async fn login_redirect(
     id: &str,
     relay_state: Option<&str>,
 ) -> Result<(String, String), SamlError> {
-    let conn = connection::load(state, id).await?;
+    let conn = connection::load(&state.into(), id).await?;
     let sso = conn.idp()?.sso_url.clone().ok_or(SamlError::Misconfigured {
         detail:
             "the IdP metadata has no HTTP-Redirect SingleSignOnService; SP-initiated login is unavailable"
