@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access::reconcile::reconcile_user;
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::Org;
 use crate::error::Error;
+use crate::model::ConnectionKind;
 use crate::session::login::MatchBy;
-use crate::store::audit::{self, NewEvent};
 use crate::store::connections::ConnectionRow;
 use crate::store::{self, Db};
 
@@ -166,20 +167,19 @@ struct OidcFields {
 }
 
 impl IdpView {
-    /// Read `row`'s config; `Ok(None)` for a kind that is neither SAML nor OIDC.
-    pub fn of(row: &ConnectionRow) -> Result<Option<IdpView>, serde_json::Error> {
-        Ok(Some(match row.kind.as_str() {
-            "saml" => {
+    /// Read `row`'s config.
+    pub fn of(row: &ConnectionRow) -> Result<IdpView, serde_json::Error> {
+        Ok(match row.kind {
+            ConnectionKind::Saml => {
                 let c: SamlFields = serde_json::from_str(&row.config)?;
                 IdpView { settings: c.login, oidc_issuer: None, saml_entity_id: c.idp.map(|i| i.entity_id) }
             }
-            "oidc" => {
+            ConnectionKind::Oidc => {
                 let c: OidcFields = serde_json::from_str(&row.config)?;
                 let oidc_issuer = c.issuer.filter(|_| c.client_id.is_some());
                 IdpView { settings: c.login, oidc_issuer, saml_entity_id: None }
             }
-            _ => return Ok(None),
-        }))
+        })
     }
 }
 
@@ -188,13 +188,13 @@ pub async fn insert(db: &Db, actor: &str, org: &Org, row: ConnectionRow) -> Resu
     let (actor, org_id) = (actor.to_string(), org.id.clone());
     db.write(move |tx| {
         store::connections::insert(tx, &row)?;
-        audit::append(
+        store::audit::append(
             tx,
             &row.created_at,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org_id),
                 actor: &actor,
-                action: "connection.create",
+                action: AuditAction::ConnectionCreate,
                 target: &format!("connection:{}", row.id),
                 detail: json!({"kind": row.kind, "name": row.name}),
             },
@@ -226,13 +226,13 @@ pub async fn update(
             row.groups_overage_seen_at =
                 store::connections::by_id(tx, &row.id)?.and_then(|r| r.groups_overage_seen_at);
         }
-        audit::append(
+        store::audit::append(
             tx,
             &row.updated_at,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&row.org_id),
                 actor: &actor,
-                action: "connection.update",
+                action: AuditAction::ConnectionUpdate,
                 target: &format!("connection:{}", row.id),
                 detail: json!({"kind": row.kind, "name": row.name}),
             },
@@ -258,13 +258,13 @@ pub async fn record_groups_overage(
         if !store::connections::mark_groups_overage(tx, &id, &now)? {
             return Err(Error::not_found("connection", id));
         }
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org_id),
                 actor: &format!("sso:{id}"),
-                action: "connection.groups_overage",
+                action: AuditAction::ConnectionGroupsOverage,
                 target: &format!("connection:{id}"),
                 detail,
             },
@@ -312,13 +312,13 @@ pub async fn delete(db: &Db, actor: &str, org: &Org, id: &str) -> Result<(), Err
         for user_id in &users {
             reconcile_user(tx, &org_id, user_id, &actor)?;
         }
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org_id),
                 actor: &actor,
-                action: "connection.delete",
+                action: AuditAction::ConnectionDelete,
                 target: &format!("connection:{id}"),
                 detail: json!({"sessions_revoked": sessions, "users_reevaluated": users.len()}),
             },
@@ -337,11 +337,11 @@ pub fn secret_context(id: &str) -> String {
 mod tests {
     use super::*;
 
-    fn row(kind: &str, config: serde_json::Value) -> ConnectionRow {
+    fn row(kind: ConnectionKind, config: serde_json::Value) -> ConnectionRow {
         ConnectionRow {
             id: "c1".into(),
             org_id: "o1".into(),
-            kind: kind.into(),
+            kind,
             name: "n".into(),
             config: config.to_string(),
             secret: None,
@@ -355,16 +355,15 @@ mod tests {
     fn the_idp_view_reads_only_its_fields() {
         let oidc = json!({"issuer": "https://op", "client_id": "c", "scopes": ["openid"], "groups_claim": "groups",
             "match_by_set": true, "jit": false, "ssf_issuer": "https://t"});
-        let v = IdpView::of(&row("oidc", oidc)).unwrap().unwrap();
+        let v = IdpView::of(&row(ConnectionKind::Oidc, oidc)).unwrap();
         assert_eq!(v.oidc_issuer.as_deref(), Some("https://op"));
         assert!(!v.settings.jit);
         assert_eq!(v.settings.ssf_issuer.as_deref(), Some("https://t"));
-        let pending = IdpView::of(&row("oidc", json!({"issuer": "https://op"}))).unwrap().unwrap();
+        let pending = IdpView::of(&row(ConnectionKind::Oidc, json!({"issuer": "https://op"}))).unwrap();
         assert_eq!(pending.oidc_issuer, None, "no client id: not ready");
         let saml = json!({"idp": {"entity_id": "urn:idp", "sso_url": "x"}, "sp_signing_cert": "a",
             "sp_encryption_cert": "b", "login": {"jit": true}});
-        let v = IdpView::of(&row("saml", saml)).unwrap().unwrap();
+        let v = IdpView::of(&row(ConnectionKind::Saml, saml)).unwrap();
         assert_eq!(v.saml_entity_id.as_deref(), Some("urn:idp"));
-        assert!(IdpView::of(&row("ldap", json!({}))).unwrap().is_none());
     }
 }

@@ -5,12 +5,12 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::{new_id, org_in, project_in};
-use crate::directory::{Collaborator, Email, GrantRow, Member, Role, User};
+use crate::directory::{Collaborator, Email, GrantRow, Member, Origin, Role, User};
 use crate::error::Error;
 use crate::events::emit::{self, Source};
-use crate::store::audit::{self, NewEvent};
 use crate::store::{self, Db};
 
 pub async fn members(db: &Db, org: &str) -> Result<Vec<Member>, Error> {
@@ -58,9 +58,9 @@ pub async fn add_collaborator(
             Some(u) => u,
             None => {
                 let u = User {
-                    id: new_id(),
+                    id: new_id().into(),
                     org_id: org.id.clone(),
-                    origin: "manual".into(),
+                    origin: Origin::Manual,
                     user_name: email.as_str().to_string(),
                     external_id: None,
                     email: Some(email.as_str().to_string()),
@@ -85,13 +85,13 @@ pub async fn add_collaborator(
             (before, Some(role)),
             Source::Manual,
         )?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "project.collaborator.grant",
+                action: AuditAction::ProjectCollaboratorGrant,
                 target: &format!("user:{}", user.id),
                 detail: json!({
                     "project": p.slug, "email": user.email, "source": "manual",
@@ -128,13 +128,13 @@ pub async fn remove_collaborator(
             emit::collaborator(tx, &org.id, &p.slug, &user.id, email, (Some(before), None), Source::Manual)?;
             crate::access::reconcile::enforce(tx, &user, &actor, &crate::clock::now_str())?;
         }
-        audit::append(
+        store::audit::append(
             tx,
             &clock::now_str(),
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "project.collaborator.revoke",
+                action: AuditAction::ProjectCollaboratorRevoke,
                 target: &format!("user:{user_id}"),
                 detail: json!({"project": p.slug, "source": "manual"}),
             },
@@ -201,13 +201,13 @@ pub async fn set_active(db: &Db, actor: &str, org: &str, user_id: &str, active: 
         let now = clock::now_str();
         let changed = store::users::set_active(tx, &org.id, &user_id, active, &now)?;
         if changed {
-            audit::append(
+            store::audit::append(
                 tx,
                 &now,
-                NewEvent {
+                audit::Event {
                     org_id: Some(&org.id),
                     actor: &actor,
-                    action: if active { "user.activate" } else { "user.deactivate" },
+                    action: if active { AuditAction::UserActivate } else { AuditAction::UserDeactivate },
                     target: &format!("user:{user_id}"),
                     detail: json!({}),
                 },

@@ -188,7 +188,7 @@ async fn consume(
             let entry = LoginState {
                 kind: REPLAY_KIND.into(),
                 key: format!("{conn_id}:{}", v.assertion_id),
-                connection_id: conn_id.clone(),
+                connection_id: conn_id.to_string(),
                 data: json!({}).to_string(),
                 created_at: now.clone(),
                 expires_at: clock::format(v.replay_until),

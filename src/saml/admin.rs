@@ -15,8 +15,8 @@ use super::connection::{config_of, urls};
 use super::{idp_metadata, keys};
 use crate::clock;
 use crate::connections::{self, Status};
-use crate::directory::Org;
 use crate::directory::orgs::new_id;
+use crate::directory::{ConnectionKind, Org};
 use crate::error::Error;
 use crate::store::connections::ConnectionRow;
 
@@ -115,9 +115,9 @@ pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<
     })?;
     let now = clock::now_str();
     let row = ConnectionRow {
-        id,
+        id: id.into(),
         org_id: org.id.clone(),
-        kind: "saml".into(),
+        kind: ConnectionKind::Saml,
         name,
         config: serde_json::to_string(&cfg)
             .map_err(|_| AdminError::Internal { what: "serialising the config" })?,

@@ -190,7 +190,7 @@ async fn login_redirect(
     let entry = LoginState {
         kind: authn_request::STATE_KIND.into(),
         key: request_id.clone(),
-        connection_id: conn.row.id.clone(),
+        connection_id: conn.row.id.to_string(),
         // Only the hash of the binding cookie is stored.
         data: json!({"return_to": target, "binding_sha256": binding::sha256_hex(cookie_value.expose())})
             .to_string(),

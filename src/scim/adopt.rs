@@ -24,6 +24,7 @@
 use serde_json::Value;
 
 use super::error::ScimError;
+use crate::model::{ConnectionKind, Origin};
 use crate::oidc::config::OidcConfig;
 use crate::saml::config::SamlConfig;
 use crate::session::login::MatchBy;
@@ -36,7 +37,7 @@ use crate::store::{StoreError, Tx};
 pub struct Adoption {
     pub user_id: String,
     /// The origin it had: `manual` or `sso`.
-    pub from: &'static str,
+    pub from: Origin,
     /// The match rule that found it (None for an operator-made user, found by address).
     pub rule: Option<MatchBy>,
     /// The connections whose rule found it.
@@ -49,13 +50,12 @@ pub struct Adoption {
 fn rules(conn: &Tx<'_>, org_id: &str) -> Result<Vec<(String, MatchBy)>, StoreError> {
     let mut out = Vec::new();
     for row in crate::store::connections::list(conn, org_id)? {
-        let by = match row.kind.as_str() {
-            "saml" => serde_json::from_str::<SamlConfig>(&row.config).map(|c| c.login.match_by),
-            "oidc" => serde_json::from_str::<OidcConfig>(&row.config).map(|c| c.login.match_by),
-            _ => continue,
+        let by = match row.kind {
+            ConnectionKind::Saml => serde_json::from_str::<SamlConfig>(&row.config).map(|c| c.login.match_by),
+            ConnectionKind::Oidc => serde_json::from_str::<OidcConfig>(&row.config).map(|c| c.login.match_by),
         };
         match by {
-            Ok(by) => out.push((row.id, by)),
+            Ok(by) => out.push((row.id.into(), by)),
             Err(e) => tracing::warn!(connection_id = %row.id, error = %e,
                 "connection config unreadable; its match rule is not used for SCIM adoption"),
         }
@@ -100,7 +100,12 @@ pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserColumns) -> Result<Opti
     let email_key = cols.email.as_deref().map(str::to_lowercase);
     let keys: Vec<&str> = std::iter::once(user_name_key.as_str()).chain(email_key.as_deref()).collect();
     if let Some(u) = users::manual_by_address(conn, org_id, &keys)? {
-        found.push(Adoption { user_id: u.id, from: "manual", rule: None, connections: Vec::new() });
+        found.push(Adoption {
+            user_id: u.id.into(),
+            from: Origin::Manual,
+            rule: None,
+            connections: Vec::new(),
+        });
     }
     for (connection_id, by) in rules(conn, org_id)? {
         let (key, values) = lookup(by, cols);
@@ -115,8 +120,8 @@ pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserColumns) -> Result<Opti
                     }
                 }
                 None => found.push(Adoption {
-                    user_id: u.id,
-                    from: "sso",
+                    user_id: u.id.into(),
+                    from: Origin::Sso,
                     rule: Some(by),
                     connections: vec![connection_id.clone()],
                 }),
@@ -128,8 +133,8 @@ pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserColumns) -> Result<Opti
             "SCIM create matches several existing users; refused rather than guessing");
         // Operator-made users stay invisible to SCIM: counted, never named.
         let mut named: Vec<&str> =
-            found.iter().filter(|a| a.from != "manual").map(|a| a.user_id.as_str()).collect();
-        if found.iter().any(|a| a.from == "manual") {
+            found.iter().filter(|a| a.from != Origin::Manual).map(|a| a.user_id.as_str()).collect();
+        if found.iter().any(|a| a.from == Origin::Manual) {
             named.push("an operator-made user");
         }
         return Err(ScimError::uniqueness(format!(

@@ -11,11 +11,11 @@ use serde_json::json;
 
 use super::{Issued, Sessions, token};
 use crate::access::reconcile::{effective_roles, reconcile_user};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::new_id;
-use crate::directory::{Email, User};
+use crate::directory::{Email, Origin, User};
 use crate::error::Error;
-use crate::store::audit::{self, NewEvent};
 use crate::store::sessions::SessionRow;
 use crate::store::{self, Db, StoreError, Tx};
 
@@ -153,8 +153,8 @@ fn refuse_twin_of_provisioned(conn: &Tx<'_>, f: &LoginFacts) -> Result<(), Login
         return Ok(());
     };
     match store::users::by_email(conn, &f.org_id, &email)? {
-        Some(u) if u.origin == "scim" => {
-            Err(LoginRefused::ProvisionedMismatch { by: f.match_by, user_id: u.id, email })
+        Some(u) if u.origin == Origin::Scim => {
+            Err(LoginRefused::ProvisionedMismatch { by: f.match_by, user_id: u.id.into(), email })
         }
         _ => Ok(()),
     }
@@ -167,9 +167,9 @@ fn create_user(conn: &Tx<'_>, f: &LoginFacts, now: &str) -> Result<User, LoginRe
         _ => f.subject.clone(),
     };
     let u = User {
-        id: new_id(),
-        org_id: f.org_id.clone(),
-        origin: "sso".into(),
+        id: new_id().into(),
+        org_id: f.org_id.clone().into(),
+        origin: Origin::Sso,
         user_name,
         external_id: match f.match_by {
             MatchBy::ExternalId => Some(f.external_id.clone().unwrap_or_else(|| f.subject.clone())),
@@ -198,17 +198,17 @@ fn adopt_if_manual(
     actor: &str,
     now: &str,
 ) -> Result<(), LoginRefused> {
-    if user.origin != "manual" || !store::users::adopt(conn, &f.org_id, &user.id, "sso", now)? {
+    if user.origin != Origin::Manual || !store::users::adopt(conn, &f.org_id, &user.id, Origin::Sso, now)? {
         return Ok(());
     }
-    user.origin = "sso".into();
-    audit::append(
+    user.origin = Origin::Sso;
+    store::audit::append(
         conn,
         now,
-        NewEvent {
+        audit::Event {
             org_id: Some(&f.org_id),
             actor,
-            action: "user.adopt",
+            action: AuditAction::UserAdopt,
             target: &format!("user:{}", user.id),
             detail: json!({"from": "manual", "origin": "sso", "connection_id": f.connection_id}),
         },
@@ -251,7 +251,7 @@ pub async fn complete(
             }
         };
         if !user.active {
-            return Err(LoginRefused::Inactive { user_id: user.id });
+            return Err(LoginRefused::Inactive { user_id: user.id.into() });
         }
         adopt_if_manual(tx, &mut user, &facts, &actor, &now)?;
         // Groups unknown (overage): keep the last known facts of this
@@ -267,7 +267,7 @@ pub async fn complete(
         reconcile_user(tx, &facts.org_id, &user.id, &actor)?;
         let (org_role, projects) = effective_roles(tx, &user)?;
         if org_role.is_none() && projects.is_empty() {
-            return Err(LoginRefused::NotMember { user_id: user.id });
+            return Err(LoginRefused::NotMember { user_id: user.id.into() });
         }
         let org = store::orgs::org_by_id(tx, &facts.org_id)?
             .ok_or_else(|| Error::not_found("org", &facts.org_id))?;
@@ -277,7 +277,7 @@ pub async fn complete(
         let expires = facts.idp_session.not_on_or_after.map_or(own, |idp| idp.min(own));
         let claims = token::Claims {
             iss: issuer,
-            sub: user.id.clone(),
+            sub: user.id.to_string(),
             aud: token::AUDIENCE.into(),
             iat: now_t.unix_timestamp(),
             nbf: now_t.unix_timestamp(),
@@ -291,8 +291,8 @@ pub async fn complete(
             tx,
             &SessionRow {
                 jti: claims.jti.clone(),
-                user_id: user.id.clone(),
-                org_id: org.id.clone(),
+                user_id: user.id.to_string(),
+                org_id: org.id.to_string(),
                 connection_id: Some(facts.connection_id.clone()),
                 created_at: now.clone(),
                 expires_at: clock::format(expires),
@@ -306,13 +306,13 @@ pub async fn complete(
                 },
             },
         )?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "session.create",
+                action: AuditAction::SessionCreate,
                 target: &format!("user:{}", user.id),
                 detail: match kept {
                     None => json!({"jti": claims.jti, "groups": facts.groups.as_ref().map_or(0, Vec::len)}),

@@ -128,7 +128,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<SessionContex
             }
             let org = store::orgs::org_by_id(c, &row.org_id)?.ok_or(SessionError::NotMember)?;
             let touch = (now - seen).whole_seconds() >= TOUCH_EVERY_SECS;
-            Ok((SessionContext { jti, user, org_id: org.id, org_slug: org.slug, org_role, projects }, touch))
+            Ok((
+                SessionContext { jti, user, org_id: org.id.into(), org_slug: org.slug, org_role, projects },
+                touch,
+            ))
         })
         .await?;
     if touch {

@@ -15,6 +15,7 @@ use crate::clock;
 use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::bearer;
+use crate::model::ConnectionKind;
 use crate::store;
 
 /// The session token of a request: the cookie, else a bearer token.
@@ -129,13 +130,12 @@ async fn v1_logout_post(
 async fn idp_logout(s: &AppState, row: &store::sessions::SessionRow) -> Option<String> {
     let id = row.connection_id.as_deref()?;
     let (conn, _) = crate::connections::get(&s.db, id).await.ok()?;
-    match conn.kind.as_str() {
-        "oidc" => crate::oidc::logout::end_session_url(s, id, row).await,
-        "saml" => crate::saml::slo_out::logout_url(s, row).await.unwrap_or_else(|e| {
+    match conn.kind {
+        ConnectionKind::Oidc => crate::oidc::logout::end_session_url(s, id, row).await,
+        ConnectionKind::Saml => crate::saml::slo_out::logout_url(s, row).await.unwrap_or_else(|e| {
             tracing::error!(jti = %row.jti, reason = e.reason(), error = %e, "SAML Single Logout request not sent");
             None
         }),
-        _ => None,
     }
 }
 

@@ -30,13 +30,13 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::audit::{self, AuditAction};
 use crate::connections::{IdpView, LoginSettings};
 use crate::error::Error;
 use crate::events::emit;
 use crate::metrics::Metrics;
 use crate::outbound::fetch::SharedClient;
 use crate::secrets::SecretBox;
-use crate::store::audit::{self, NewEvent};
 use crate::store::connections::ConnectionRow;
 use crate::store::{self, Db, StoreError};
 
@@ -167,7 +167,6 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Connection>, Error> {
         tracing::error!(connection = %row.id, error = %e, "stored connection config unreadable");
         Error::invalid("config", "stored connection config unreadable")
     })?;
-    let Some(view) = view else { return Ok(None) };
     let IdpView { settings, oidc_issuer, saml_entity_id } = view;
     let conn = Connection { settings, oidc_issuer, saml_entity_id, row };
     Ok(Some(conn))
@@ -181,7 +180,7 @@ pub struct Ending {
     /// Recorded on each ended session (`sessions.revoked_reason`).
     pub reason: &'static str,
     /// The audit action.
-    pub action: &'static str,
+    pub action: AuditAction,
     /// The `reason` of the change events (`session.revoked`, `api_key.revoked`):
     /// `idp_logout` or `idp_signal`.
     pub event_reason: &'static str,
@@ -207,9 +206,11 @@ pub fn users_for(
     let org = conn.row.org_id.as_str();
     let mut users: Vec<String> = match subject {
         Subject::Email(e) => {
-            store::users::by_email(tx, org, &e.to_lowercase())?.map(|u| u.id).into_iter().collect()
+            store::users::by_email(tx, org, &e.to_lowercase())?.map(|u| u.id.into()).into_iter().collect()
         }
-        Subject::Opaque(id) => store::users::by_external_id(tx, org, id)?.map(|u| u.id).into_iter().collect(),
+        Subject::Opaque(id) => {
+            store::users::by_external_id(tx, org, id)?.map(|u| u.id.into()).into_iter().collect()
+        }
         Subject::IssSub { iss, sub } => {
             if !conn.subject_issuers().contains(&iss.as_str()) {
                 return Ok(Vec::new());
@@ -217,7 +218,7 @@ pub fn users_for(
             // The IdP's subject as sessions of this connection recorded it, and
             // the SCIM externalId (Okta provisions its user id as externalId).
             let mut u = store::sessions::users_by_idp_subject(tx, org, &conn.row.id, sub)?;
-            u.extend(store::users::by_external_id(tx, org, sub)?.map(|u| u.id));
+            u.extend(store::users::by_external_id(tx, org, sub)?.map(|u| String::from(u.id)));
             u
         }
     };
@@ -264,10 +265,10 @@ pub fn end_for(
         if let (Some(d), Some(extra)) = (d.as_object_mut(), detail.as_object()) {
             d.extend(extra.clone());
         }
-        audit::append(
+        store::audit::append(
             tx,
             now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&conn.row.org_id),
                 actor: &format!("sso:{}", conn.row.id),
                 action: ending.action,

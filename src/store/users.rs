@@ -4,7 +4,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{StoreError, Tx};
-use crate::model::User;
+use crate::model::{Origin, User};
 
 pub const USER_COLUMNS: &str = "id, org_id, origin, user_name, external_id, email, display_name, \
      given_name, family_name, active, created_at, updated_at";
@@ -158,8 +158,8 @@ pub fn manual_by_address(conn: &Tx<'_>, org_id: &str, keys: &[&str]) -> Result<O
 /// The org's IdP takes over an operator-made user: its origin becomes `origin`
 /// (`scim` or `sso`) and the mapping applies to it from now on. True if the
 /// user was `manual`; any other user is left alone.
-pub fn adopt(conn: &Tx<'_>, org_id: &str, id: &str, origin: &str, at: &str) -> Result<bool, StoreError> {
-    take_over(conn, org_id, id, "manual", origin, at)
+pub fn adopt(conn: &Tx<'_>, org_id: &str, id: &str, origin: Origin, at: &str) -> Result<bool, StoreError> {
+    take_over(conn, org_id, id, Origin::Manual, origin, at)
 }
 
 /// Change a live user's origin from `from` to `to`; true if it was `from`.
@@ -167,8 +167,8 @@ pub fn take_over(
     conn: &Tx<'_>,
     org_id: &str,
     id: &str,
-    from: &str,
-    to: &str,
+    from: Origin,
+    to: Origin,
     at: &str,
 ) -> Result<bool, StoreError> {
     Ok(conn
