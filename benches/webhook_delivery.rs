@@ -46,7 +46,7 @@ async fn run(webhooks: u64, events: u64) -> Result<(), Box<dyn std::error::Error
 
     idbridge::directory::orgs::create_org(&state.db, "bench", "load", "Load").await?;
     for _ in 0..webhooks {
-        idbridge::webhooks::create(&state, "bench", "load", &url, &[]).await?;
+        idbridge::webhooks::create(&(&state).into(), "bench", "load", &url, &[]).await?;
     }
     let mut written = 0;
     while written < events {

@@ -4,6 +4,10 @@
 //! (`Status`), and storage with audit. Deleting a connection ends its
 //! sessions and drops the claim facts it asserted.
 
+mod signal_settings;
+
+pub use signal_settings::{POLL_TOKEN_FIELD, SIGNAL_FIELDS, poll_token_context};
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -12,6 +16,7 @@ use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::Org;
 use crate::error::Error;
+use crate::model::ConnectionKind;
 use crate::session::login::MatchBy;
 use crate::store::connections::ConnectionRow;
 use crate::store::{self, Db};
@@ -59,7 +64,7 @@ pub struct LoginSettings {
     #[serde(default)]
     pub ssf_poll_url: Option<String>,
     /// The bearer token presented at `ssf_poll_url`, sealed with the app's
-    /// SecretBox (context `signals::poll::poll_token_context`), base64. Write-only: the admin
+    /// SecretBox (context `connections::poll_token_context`), base64. Write-only: the admin
     /// API takes `ssf_poll_token` and shows only `ssf_poll_token_set`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssf_poll_token_sealed: Option<String>,
@@ -70,13 +75,6 @@ pub struct LoginSettings {
     #[serde(default)]
     pub logout_jwks_uri: Option<String>,
 }
-
-/// The signal settings (Universal Logout, Shared Signals) of a connection body.
-pub const SIGNAL_FIELDS: [&str; 6] =
-    ["ssf_issuer", "ssf_jwks_uri", "ssf_audience", "ssf_poll_url", "logout_issuer", "logout_jwks_uri"];
-
-/// Longest issuer, audience or JWKS URL accepted.
-const MAX_SIGNAL_LEN: usize = 1024;
 
 fn yes() -> bool {
     true
@@ -123,88 +121,65 @@ impl LoginSettings {
         Ok(())
     }
 
-    /// Set the signal settings present in an admin body (`null` clears one).
-    pub fn apply_signal_settings(&mut self, body: &serde_json::Value) -> Result<(), Error> {
-        for name in SIGNAL_FIELDS {
-            let value = match body.get(name) {
-                None => continue,
-                Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(v)) => Some(v.clone()),
-                Some(_) => return Err(Error::invalid(name, "must be a string or null")),
-            };
-            match name {
-                "ssf_issuer" => self.ssf_issuer = value,
-                "ssf_jwks_uri" => self.ssf_jwks_uri = value,
-                "ssf_audience" => self.ssf_audience = value,
-                "ssf_poll_url" => self.ssf_poll_url = value,
-                "logout_issuer" => self.logout_issuer = value,
-                _ => self.logout_jwks_uri = value,
-            }
-        }
-        Ok(())
-    }
-
-    /// Check the signal settings at save time: issuers and audience are
-    /// printable without spaces; JWKS URLs are https (or loopback http) and
-    /// within the operator's outbound policy (else 422 naming the reason, not
-    /// a failure at the first signal). `ssf_issuer` and `ssf_jwks_uri` go
-    /// together: a SET is verified by both or not accepted.
-    pub fn validate_signals(&self, policy: crate::outbound::Policy) -> Result<(), Error> {
-        let texts = [
-            ("ssf_issuer", &self.ssf_issuer),
-            ("ssf_audience", &self.ssf_audience),
-            ("logout_issuer", &self.logout_issuer),
-        ];
-        for (name, v) in texts {
-            if let Some(v) = v {
-                if v.is_empty() || v.len() > MAX_SIGNAL_LEN || v.chars().any(|c| c.is_control() || c == ' ') {
-                    return Err(Error::invalid(
-                        name,
-                        format!("must be 1-{MAX_SIGNAL_LEN} printable characters without spaces"),
-                    ));
-                }
-            }
-        }
-        let urls = [
-            ("ssf_jwks_uri", &self.ssf_jwks_uri),
-            ("ssf_poll_url", &self.ssf_poll_url),
-            ("logout_jwks_uri", &self.logout_jwks_uri),
-        ];
-        for (name, v) in urls {
-            if let Some(v) = v {
-                if v.len() > MAX_SIGNAL_LEN {
-                    return Err(Error::invalid(name, format!("at most {MAX_SIGNAL_LEN} characters")));
-                }
-                crate::oidc::fetch::endpoint_allowed(v).map_err(|m| Error::invalid(name, m))?;
-                crate::outbound::check_url(v, policy)
-                    .map_err(|e| Error::invalid(name, format!("refused: {e}")))?;
-            }
-        }
-        if self.ssf_issuer.is_some() != self.ssf_jwks_uri.is_some() {
-            return Err(Error::invalid(
-                if self.ssf_issuer.is_some() { "ssf_jwks_uri" } else { "ssf_issuer" },
-                "ssf_issuer and ssf_jwks_uri are set together (a SET is verified with both)",
-            ));
-        }
-        // Poll mode verifies polled SETs exactly as pushed ones: it needs the
-        // issuer and JWKS, and a token to authenticate to the transmitter.
-        if self.ssf_poll_url.is_some() {
-            if self.ssf_issuer.is_none() {
-                return Err(Error::invalid("ssf_poll_url", "needs ssf_issuer and ssf_jwks_uri"));
-            }
-            if self.ssf_poll_token_sealed.is_none() {
-                return Err(Error::invalid(
-                    crate::signals::poll::POLL_TOKEN_FIELD,
-                    "required with ssf_poll_url (RFC 8936 bearer)",
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// The post-login address when nothing (allowed) was asked for.
     pub fn default_target(&self, public_url: &str) -> String {
         self.default_return_to.clone().unwrap_or_else(|| format!("{public_url}/v1/me"))
+    }
+}
+
+/// What the registry reads of a connection's stored config whatever its
+/// kind: the shared settings and the IdP's own name (the OIDC issuer, the
+/// SAML IdP's entityID). The signal endpoints need no more, so they do not
+/// depend on the SAML or OIDC code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdpView {
+    pub settings: LoginSettings,
+    /// The OIDC issuer, when the connection is OIDC with issuer and client id.
+    pub oidc_issuer: Option<String>,
+    /// The SAML IdP's entityID, when known (from its metadata).
+    pub saml_entity_id: Option<String>,
+}
+
+/// The fields of a SAML config read here (the rest is the SAML code's).
+#[derive(Deserialize)]
+struct SamlFields {
+    #[serde(default)]
+    idp: Option<SamlIdpFields>,
+    #[serde(default)]
+    login: LoginSettings,
+}
+
+#[derive(Deserialize)]
+struct SamlIdpFields {
+    entity_id: String,
+}
+
+/// The fields of an OIDC config read here; its login settings are flattened
+/// into it (the other members are the OIDC code's and are skipped).
+#[derive(Deserialize)]
+struct OidcFields {
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(flatten)]
+    login: LoginSettings,
+}
+
+impl IdpView {
+    /// Read `row`'s config.
+    pub fn of(row: &ConnectionRow) -> Result<IdpView, serde_json::Error> {
+        Ok(match row.kind {
+            ConnectionKind::Saml => {
+                let c: SamlFields = serde_json::from_str(&row.config)?;
+                IdpView { settings: c.login, oidc_issuer: None, saml_entity_id: c.idp.map(|i| i.entity_id) }
+            }
+            ConnectionKind::Oidc => {
+                let c: OidcFields = serde_json::from_str(&row.config)?;
+                let oidc_issuer = c.issuer.filter(|_| c.client_id.is_some());
+                IdpView { settings: c.login, oidc_issuer, saml_entity_id: None }
+            }
+        })
     }
 }
 
@@ -356,4 +331,39 @@ pub async fn delete(db: &Db, actor: &str, org: &Org, id: &str) -> Result<(), Err
 /// The secret-box context of a connection's sealed secret.
 pub fn secret_context(id: &str) -> String {
     format!("connection:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: ConnectionKind, config: serde_json::Value) -> ConnectionRow {
+        ConnectionRow {
+            id: "c1".into(),
+            org_id: "o1".into(),
+            kind,
+            name: "n".into(),
+            config: config.to_string(),
+            secret: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            groups_overage_seen_at: None,
+        }
+    }
+
+    #[test]
+    fn the_idp_view_reads_only_its_fields() {
+        let oidc = json!({"issuer": "https://op", "client_id": "c", "scopes": ["openid"], "groups_claim": "groups",
+            "match_by_set": true, "jit": false, "ssf_issuer": "https://t"});
+        let v = IdpView::of(&row(ConnectionKind::Oidc, oidc)).unwrap();
+        assert_eq!(v.oidc_issuer.as_deref(), Some("https://op"));
+        assert!(!v.settings.jit);
+        assert_eq!(v.settings.ssf_issuer.as_deref(), Some("https://t"));
+        let pending = IdpView::of(&row(ConnectionKind::Oidc, json!({"issuer": "https://op"}))).unwrap();
+        assert_eq!(pending.oidc_issuer, None, "no client id: not ready");
+        let saml = json!({"idp": {"entity_id": "urn:idp", "sso_url": "x"}, "sp_signing_cert": "a",
+            "sp_encryption_cert": "b", "login": {"jit": true}});
+        let v = IdpView::of(&row(ConnectionKind::Saml, saml)).unwrap();
+        assert_eq!(v.saml_entity_id.as_deref(), Some("urn:idp"));
+    }
 }

@@ -155,9 +155,10 @@ impl App {
             })
         };
         // RFC 8936 poll mode: connections with `ssf_poll_url` are polled in the background.
-        let poller = signals::poll::spawn(self.state.clone(), signals::poll::DEFAULT_INTERVAL);
+        let poller =
+            signals::poll::spawn(signals::Service::from(&self.state), signals::poll::DEFAULT_INTERVAL);
         // Webhook delivery: the only dispatcher of this database (SQLite, one process).
-        let dispatcher = webhooks::dispatch::spawn(self.state.clone());
+        let dispatcher = webhooks::dispatch::spawn(webhooks::Service::from(&self.state));
         let router = http::router(self.state);
         tracing::info!("listening on http://{}", self.addr);
         // Request-targets with bytes `http::Uri` refuses (Entra's raw `"`) are percent-encoded

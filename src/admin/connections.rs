@@ -19,8 +19,30 @@ use crate::store::connections::ConnectionRow;
 
 fn describe(s: &AppState, row: &ConnectionRow) -> Value {
     match row.kind {
-        ConnectionKind::Saml => crate::saml::admin::describe(s, row),
-        ConnectionKind::Oidc => crate::oidc::admin::describe(s, row),
+        ConnectionKind::Saml => crate::saml::admin::describe(&s.into(), row),
+        ConnectionKind::Oidc => crate::oidc::admin::describe(&s.into(), row),
+    }
+}
+
+impl From<crate::saml::admin::AdminError> for ApiError {
+    fn from(e: crate::saml::admin::AdminError) -> Self {
+        match e {
+            crate::saml::admin::AdminError::Domain(e) => e.into(),
+            crate::saml::admin::AdminError::Internal { .. } => ApiError::internal(),
+        }
+    }
+}
+
+impl From<crate::oidc::admin::AdminError> for ApiError {
+    fn from(e: crate::oidc::admin::AdminError) -> Self {
+        use crate::oidc::admin::AdminError;
+        match e {
+            AdminError::Domain(e) => e.into(),
+            e @ AdminError::Discovery { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "discovery_failed", e.to_string())
+            }
+            AdminError::Internal { .. } => ApiError::internal(),
+        }
     }
 }
 
@@ -33,8 +55,12 @@ async fn admin_org_connections_post(
     let org = orgs::get_org(&s.db, &org).await?;
     let kind = body.get("kind").and_then(Value::as_str);
     let created = match kind.map(ConnectionKind::parse) {
-        Some(Ok(ConnectionKind::Saml)) => crate::saml::admin::create(&s, &org, body).await?,
-        Some(Ok(ConnectionKind::Oidc)) => crate::oidc::admin::create(&s, &org, body).await?,
+        Some(Ok(ConnectionKind::Saml)) => {
+            crate::saml::admin::create(&(&s).into(), Operator::ACTOR, &org, body).await?
+        }
+        Some(Ok(ConnectionKind::Oidc)) => {
+            crate::oidc::admin::create(&(&s).into(), Operator::ACTOR, &org, body).await?
+        }
         _ => {
             let other = kind;
             return Err(Error::invalid("kind", format!("{other:?}: use \"saml\" or \"oidc\"")).into());
@@ -83,8 +109,12 @@ async fn admin_org_connection_patch(
 ) -> Result<impl IntoResponse, ApiError> {
     let (row, org) = connection_of(&s, &org, &id).await?;
     let updated = match row.kind {
-        ConnectionKind::Saml => crate::saml::admin::update(&s, &org, row, body).await?,
-        ConnectionKind::Oidc => crate::oidc::admin::update(&s, &org, row, body).await?,
+        ConnectionKind::Saml => {
+            crate::saml::admin::update(&(&s).into(), Operator::ACTOR, &org, row, body).await?
+        }
+        ConnectionKind::Oidc => {
+            crate::oidc::admin::update(&(&s).into(), Operator::ACTOR, &org, row, body).await?
+        }
     };
     Ok(Json(updated))
 }

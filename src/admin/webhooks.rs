@@ -32,7 +32,7 @@ async fn admin_org_webhooks_post(
     Path(org): Path<String>,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let issued = webhooks::create(&s, Operator::ACTOR, &org, &body.url, &body.events).await?;
+    let issued = webhooks::create(&(&s).into(), Operator::ACTOR, &org, &body.url, &body.events).await?;
     let row = &issued.row;
     Ok((
         StatusCode::CREATED,
@@ -69,7 +69,7 @@ async fn admin_org_webhook_rotate_secret_post(
     _op: Operator,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let issued = webhooks::rotate_secret(&s, Operator::ACTOR, &org, &id).await?;
+    let issued = webhooks::rotate_secret(&(&s).into(), Operator::ACTOR, &org, &id).await?;
     Ok(Json(json!({
         "secret": issued.secret.expose(),
         "previous_secret_until": issued.row.previous_until,
@@ -91,7 +91,7 @@ async fn admin_org_webhook_test_post(
         .await?;
     let msg_id = format!("test_{}", crate::secrets::random_hex(12));
     let body = dispatch::payload(&msg_id, TEST_EVENT, &clock::now_str(), &row.org_slug, &json!({}));
-    match dispatch::send(&s, &row, &msg_id, &body).await {
+    match dispatch::send(&(&s).into(), &row, &msg_id, &body).await {
         Ok(status) => Ok(Json(json!({"id": msg_id, "status": status}))),
         Err(failure) => {
             let mut e = ApiError::new(StatusCode::BAD_GATEWAY, "webhook_failed", failure.to_string());

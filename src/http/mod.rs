@@ -49,6 +49,17 @@ pub struct AppState {
     pub webhooks: Arc<crate::webhooks::WebhookState>,
 }
 
+impl From<&AppState> for crate::webhooks::Service {
+    fn from(s: &AppState) -> Self {
+        crate::webhooks::Service {
+            db: s.db.clone(),
+            secrets: s.secret_box.clone(),
+            metrics: s.metrics.clone(),
+            webhooks: s.webhooks.clone(),
+        }
+    }
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let app = Router::new()

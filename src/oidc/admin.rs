@@ -6,9 +6,9 @@
 //! once all three are there; the secret is kept unless a new one is given),
 //! and the public view, which never contains the client secret.
 
-use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use super::Service;
 use super::config::{OidcConfig, OidcDraft, login_url, redirect_uri};
 use super::discovery::{self, Provider};
 use crate::clock;
@@ -16,10 +16,22 @@ use crate::connections::{self, Status};
 use crate::directory::orgs::new_id;
 use crate::directory::{ConnectionKind, Org};
 use crate::error::Error;
-use crate::http::ApiError;
-use crate::http::AppState;
-use crate::http::extract::Operator;
 use crate::store::connections::ConnectionRow;
+
+/// Why an admin request about an OIDC connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A refused value, a missing connection or a store failure.
+    #[error(transparent)]
+    Domain(#[from] Error),
+    /// The provider's discovery failed: the operator's to fix (answered 422).
+    #[error("OpenID Provider discovery failed: {message}")]
+    Discovery { message: String },
+    /// A step that does not fail on valid data failed (the HTTP client,
+    /// serialising the stored settings); logged where it happened.
+    #[error("internal error: {what}")]
+    Internal { what: &'static str },
+}
 
 /// Fields of the connection settings (besides `kind`, `name`, `client_secret`).
 const CONFIG_FIELDS: [&str; 17] = [
@@ -45,7 +57,7 @@ const CONFIG_FIELDS: [&str; 17] = [
 const MAX_NAME_LEN: usize = 200;
 const MAX_SECRET_LEN: usize = 4096;
 
-fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
+fn object(body: Value) -> Result<Map<String, Value>, AdminError> {
     match body {
         Value::Object(m) => Ok(m),
         _ => Err(Error::invalid("body", "must be a JSON object").into()),
@@ -53,9 +65,9 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// Refuse fields this connection kind does not have (a typo must not pass silently).
-fn known_fields(body: &Map<String, Value>) -> Result<(), ApiError> {
+fn known_fields(body: &Map<String, Value>) -> Result<(), AdminError> {
     match body.keys().find(|k| {
-        !(["kind", "name", "client_secret", crate::signals::poll::POLL_TOKEN_FIELD].contains(&k.as_str())
+        !(["kind", "name", "client_secret", crate::connections::POLL_TOKEN_FIELD].contains(&k.as_str())
             || CONFIG_FIELDS.contains(&k.as_str()))
     }) {
         Some(k) => Err(Error::invalid(k.clone(), "unknown field for an OIDC connection").into()),
@@ -63,7 +75,7 @@ fn known_fields(body: &Map<String, Value>) -> Result<(), ApiError> {
     }
 }
 
-fn name_of(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+fn name_of(body: &Map<String, Value>) -> Result<Option<String>, AdminError> {
     match body.get("name") {
         None => Ok(None),
         Some(Value::String(n)) if !n.trim().is_empty() && n.len() <= MAX_NAME_LEN => {
@@ -73,7 +85,7 @@ fn name_of(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn secret_of(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+fn secret_of(body: &Map<String, Value>) -> Result<Option<String>, AdminError> {
     match body.get("client_secret") {
         None => Ok(None),
         Some(Value::String(s))
@@ -87,7 +99,7 @@ fn secret_of(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
 
 /// Parse and validate the settings part of a body (or of the stored
 /// settings with a body merged in).
-fn draft_of(s: &AppState, fields: Map<String, Value>) -> Result<OidcDraft, ApiError> {
+fn draft_of(s: &Service, fields: Map<String, Value>) -> Result<OidcDraft, AdminError> {
     let draft: OidcDraft =
         serde_json::from_value(Value::Object(fields)).map_err(|e| Error::invalid("body", e.to_string()))?;
     let draft = draft.validate()?;
@@ -124,26 +136,20 @@ fn log_warnings(id: &str, draft: &OidcDraft) {
 }
 
 /// Run discovery for the settings; a failure is the operator's to fix.
-async fn discover(s: &AppState, cfg: &OidcConfig) -> Result<Provider, ApiError> {
+async fn discover(s: &Service, cfg: &OidcConfig) -> Result<Provider, AdminError> {
     let http = s.oidc.http().map_err(|e| {
         tracing::error!(error = %e, "OIDC HTTP client");
-        ApiError::internal()
+        AdminError::Internal { what: "the HTTP client" }
     })?;
     // The Graph endpoint is called at login: within the outbound policy, or refused now.
     if let Some(g) = &cfg.graph_groups_url {
         crate::outbound::check_url(g, http.policy())
-            .map_err(|e| ApiError::from(Error::invalid("graph_groups_url", format!("refused: {e}"))))?;
+            .map_err(|e| AdminError::from(Error::invalid("graph_groups_url", format!("refused: {e}"))))?;
     }
-    discovery::discover(http, cfg).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "discovery_failed",
-            format!("OpenID Provider discovery failed: {e}"),
-        )
-    })
+    discovery::discover(http, cfg).await.map_err(|e| AdminError::Discovery { message: e.to_string() })
 }
 
-pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiError> {
+pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<Value, AdminError> {
     let body = object(body)?;
     known_fields(&body)?;
     let name = name_of(&body)?.ok_or_else(|| Error::invalid("name", "required"))?;
@@ -157,7 +163,7 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
     fields.insert("match_by_set".into(), Value::Bool(chosen));
     let mut draft = draft_of(s, fields)?;
     let id = new_id();
-    draft.login.apply_poll_token(&s.secret_box, &id, &Value::Object(body.clone()))?;
+    draft.login.apply_poll_token(&s.secrets, &id, &Value::Object(body.clone()))?;
     draft.login.validate_signals(s.outbound)?;
     // All three of issuer, client id and secret, or none (pending): a create
     // that forgot one is more likely a mistake than a plan.
@@ -172,7 +178,7 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
                 .into());
             }
         }
-        let cfg = draft.ready().ok_or_else(ApiError::internal)?;
+        let cfg = draft.ready().ok_or(AdminError::Internal { what: "a complete draft" })?;
         Some((discover(s, &cfg).await?, cfg))
     } else {
         None
@@ -185,12 +191,12 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
         kind: ConnectionKind::Oidc,
         name,
         config: serde_json::to_string(&draft).map_err(|e| Error::invalid("body", e.to_string()))?,
-        secret: secret.map(|sec| s.secret_box.seal(&connections::secret_context(&id), sec.as_bytes())),
+        secret: secret.map(|sec| s.secrets.seal(&connections::secret_context(&id), sec.as_bytes())),
         created_at: now.clone(),
         updated_at: now,
         groups_overage_seen_at: None,
     };
-    let row = connections::insert(&s.db, Operator::ACTOR, org, row).await?;
+    let row = connections::insert(&s.db, actor, org, row).await?;
     if let Some((provider, cfg)) = provider {
         s.oidc.discovery.put(&row.id, &cfg, provider).await;
     }
@@ -199,11 +205,12 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
 }
 
 pub async fn update(
-    s: &AppState,
+    s: &Service,
+    actor: &str,
     _org: &Org,
     mut row: ConnectionRow,
     body: Value,
-) -> Result<Value, ApiError> {
+) -> Result<Value, AdminError> {
     let body = object(body)?;
     known_fields(&body)?;
     if body.get("kind").is_some_and(|k| k != "oidc") {
@@ -214,7 +221,7 @@ pub async fn update(
     let was_active = current.ready().is_some() && row.secret.is_some();
     let mut fields = match serde_json::to_value(&current) {
         Ok(Value::Object(m)) => m,
-        _ => return Err(ApiError::internal()),
+        _ => return Err(AdminError::Internal { what: "serialising the stored settings" }),
     };
     for (k, v) in body.iter().filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str())) {
         if v.is_null() && ["issuer", "client_id"].contains(&k.as_str()) {
@@ -230,7 +237,7 @@ pub async fn update(
         fields.insert("match_by_set".into(), Value::Bool(chosen));
     }
     let mut draft = draft_of(s, fields)?;
-    draft.login.apply_poll_token(&s.secret_box, &row.id, &Value::Object(body.clone()))?;
+    draft.login.apply_poll_token(&s.secrets, &row.id, &Value::Object(body.clone()))?;
     draft.login.validate_signals(s.outbound)?;
     let secret = secret_of(&body)?;
     let has_secret = secret.is_some() || row.secret.is_some();
@@ -248,10 +255,10 @@ pub async fn update(
         row.name = n;
     }
     if let Some(secret) = secret {
-        row.secret = Some(s.secret_box.seal(&connections::secret_context(&row.id), secret.as_bytes()));
+        row.secret = Some(s.secrets.seal(&connections::secret_context(&row.id), secret.as_bytes()));
     }
     row.config = serde_json::to_string(&draft).map_err(|e| Error::invalid("body", e.to_string()))?;
-    let row = connections::update(&s.db, Operator::ACTOR, row, false).await?;
+    let row = connections::update(&s.db, actor, row, false).await?;
     s.oidc.discovery.forget(&row.id);
     if let Some((p, cfg)) = provider {
         s.oidc.discovery.put(&row.id, &cfg, p).await;
@@ -266,7 +273,7 @@ pub async fn update(
 /// The connection as the admin API shows it (never a secret): `status`
 /// (`pending` until issuer, client id and secret are all set), the settings,
 /// and `warnings` about settings Microsoft advises against.
-pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
+pub fn describe(s: &Service, row: &ConnectionRow) -> Value {
     let mut v = json!({
         "id": row.id,
         "kind": row.kind,

@@ -135,8 +135,8 @@ async fn logout(
     body: &[u8],
 ) -> Result<usize, BackchannelError> {
     let raw = logout_token_param(headers, body)?;
-    let conn = load(state, connection_id).await.map_err(BackchannelError::Connection)?;
-    let provider = conn.provider(state).await.map_err(BackchannelError::Connection)?;
+    let conn = load(&state.into(), connection_id).await.map_err(BackchannelError::Connection)?;
+    let provider = conn.provider(&state.into()).await.map_err(BackchannelError::Connection)?;
     let now = clock::now().unix_timestamp();
     let verify = |p: &super::discovery::Provider| {
         logout_token::verify(p, &conn.cfg.client_id, &conn.cfg.tenant_ids, &raw, now)

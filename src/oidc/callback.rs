@@ -72,7 +72,7 @@ async fn finish(
     let params = query_params(query)?;
     let param = |name: &'static str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
     // A pending connection started no login: refuse before touching any state.
-    if let Err(e @ LoginError::Pending { .. }) = load(state, connection_id).await {
+    if let Err(e @ LoginError::Pending { .. }) = load(&state.into(), connection_id).await {
         return Err(e);
     }
 
@@ -113,8 +113,8 @@ async fn finish(
         return Err(LoginError::NotSameBrowser);
     }
 
-    let conn = load(state, connection_id).await?;
-    let provider = conn.provider(state).await?;
+    let conn = load(&state.into(), connection_id).await?;
+    let provider = conn.provider(&state.into()).await?;
     check_response_issuer(&provider, &conn, param("iss"))?;
     let code = param("code").ok_or(LoginError::MissingParameter { name: "code" })?;
 
@@ -141,7 +141,7 @@ async fn finish(
 
     let mut facts = identity.into_facts(&conn.org.id, &conn.id, &conn.cfg)?;
     // For RP-initiated logout's id_token_hint, kept sealed (logout.rs).
-    super::logout::keep_id_token(state, &conn.id, &id_token, &mut facts.idp_session.data);
+    super::logout::keep_id_token(&state.into(), &conn.id, &id_token, &mut facts.idp_session.data);
     let (issued, user) = login::complete(&state.db, state.sessions.clone(), &state.public_url, facts).await?;
     let default = conn.cfg.login.default_target(&state.public_url);
     let target = redirect::safe_target(
@@ -181,7 +181,7 @@ async fn exchange(
     verifier: &str,
 ) -> Result<(String, String), LoginError> {
     let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
-    let secret = conn.client_secret(state)?;
+    let secret = conn.client_secret(&state.into())?;
     let redirect = RedirectUrl::new(redirect_uri(&state.public_url, &conn.id))
         .map_err(|e| LoginError::Internal(format!("redirect_uri: {e}")))?;
     let client = CoreClient::from_provider_metadata(

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::config::{OidcConfig, is_entra_issuer};
 use super::error::LoginError;
-use super::fetch::{HttpClient, MAX_BODY};
+use crate::outbound::fetch::{HttpClient, MAX_BODY};
 use crate::session::login::{IdpSession, LoginFacts, LoginRefused, MatchBy};
 
 /// Longest single group value kept.
@@ -210,7 +210,7 @@ pub async fn userinfo(
 ) -> Result<Map<String, Value>, LoginError> {
     let v = http.get_json(url, Some(access_token), MAX_BODY).await.map_err(LoginError::Userinfo)?;
     let Value::Object(m) = v else {
-        return Err(LoginError::Userinfo(super::fetch::FetchError::Json {
+        return Err(LoginError::Userinfo(crate::outbound::fetch::FetchError::Json {
             url: url.to_string(),
             message: "not a JSON object".into(),
         }));

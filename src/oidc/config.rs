@@ -13,9 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fetch::endpoint_allowed;
 use crate::connections::LoginSettings;
 use crate::error::Error;
+use crate::outbound::fetch::endpoint_allowed;
 use crate::session::login::MatchBy;
 
 /// Scopes asked for when the operator names none.

@@ -13,8 +13,8 @@ use openidconnect::{AuthType, JsonWebKey, JsonWebKeySet};
 use serde_json::Value;
 
 use super::config::OidcConfig;
-use super::fetch::{FetchError, HttpClient, MAX_BODY, endpoint_allowed};
 use super::verify::ALLOWED_ALGS;
+use crate::outbound::fetch::{FetchError, HttpClient, MAX_BODY, endpoint_allowed};
 
 /// Cached metadata and keys are refreshed on first use after this long.
 const REFRESH_AFTER: Duration = Duration::from_secs(3600);

@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::discovery::DiscoveryError;
-use super::fetch::FetchError;
 use super::verify::IdTokenError;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::http::login_pages as redirect;
+use crate::outbound::fetch::FetchError;
 use crate::session::login::LoginRefused;
 
 /// A failed or refused OIDC login.

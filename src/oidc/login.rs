@@ -95,8 +95,8 @@ pub(super) async fn oidc_login_get(
 
 async fn start(state: &AppState, connection_id: &str, query: Option<&str>) -> Result<Response, LoginError> {
     let mut params = query_params(query)?;
-    let conn = load(state, connection_id).await?;
-    let provider = conn.provider(state).await?;
+    let conn = load(&state.into(), connection_id).await?;
+    let provider = conn.provider(&state.into()).await?;
     let redirect = RedirectUrl::new(redirect_uri(&state.public_url, &conn.id))
         .map_err(|e| LoginError::Internal(format!("redirect_uri: {e}")))?;
 

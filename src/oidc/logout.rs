@@ -13,10 +13,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use super::load;
+use super::{Service, load};
 use crate::audit::{self, AuditAction};
 use crate::clock;
-use crate::http::AppState;
 use crate::session::redirect;
 use crate::store::sessions::SessionRow;
 
@@ -29,20 +28,20 @@ fn context(connection_id: &str) -> String {
 
 /// Keep the raw ID token of a login, sealed, in the session's IdP data.
 pub(crate) fn keep_id_token(
-    state: &AppState,
+    state: &Service,
     connection_id: &str,
     id_token: &str,
     data: &mut Map<String, Value>,
 ) {
-    let sealed = state.secret_box.seal(&context(connection_id), id_token.as_bytes());
+    let sealed = state.secrets.seal(&context(connection_id), id_token.as_bytes());
     data.insert(SEALED_ID_TOKEN.into(), Value::String(URL_SAFE_NO_PAD.encode(sealed)));
 }
 
 /// The ID token kept with a session, if it opens.
-fn kept_id_token(state: &AppState, connection_id: &str, data: &str) -> Option<String> {
+fn kept_id_token(state: &Service, connection_id: &str, data: &str) -> Option<String> {
     let data: Map<String, Value> = serde_json::from_str(data).ok()?;
     let sealed = URL_SAFE_NO_PAD.decode(data.get(SEALED_ID_TOKEN)?.as_str()?).ok()?;
-    match state.secret_box.open(&context(connection_id), &sealed) {
+    match state.secrets.open(&context(connection_id), &sealed) {
         Ok(plain) => String::from_utf8(plain).ok(),
         Err(e) => {
             tracing::warn!(connection = connection_id, error = %e, "kept ID token does not open; logout without id_token_hint");
@@ -56,7 +55,13 @@ fn kept_id_token(state: &AppState, connection_id: &str, data: &str) -> Option<St
 /// with the logout parameters, or `None` when the provider has none (or
 /// cannot be reached: the local logout stands either way). The redirect is
 /// audited (`session.logout`, reason `oidc_rp_initiated`).
-pub async fn end_session_url(state: &AppState, connection_id: &str, session: &SessionRow) -> Option<String> {
+/// `state` is a `Service` or what one is made from (the app state).
+pub async fn end_session_url(
+    state: impl Into<Service>,
+    connection_id: &str,
+    session: &SessionRow,
+) -> Option<String> {
+    let state: &Service = &state.into();
     let conn = match load(state, connection_id).await {
         Ok(c) => c,
         Err(e) => {

@@ -4,8 +4,7 @@
 //! the code, validates the ID token (OIDC Core 3.1.3.7), completes the claims
 //! from userinfo or Microsoft Graph, and ends in `session::login::complete`.
 //!
-//! Files: `config` (connection settings), `admin` (admin API), `fetch`
-//! (the capped HTTP client), `discovery` (metadata and keys cache),
+//! Files: `config` (connection settings), `admin` (admin API), `discovery` (metadata and keys cache),
 //! `login` and `callback` (the two endpoints), `screen` (ID token shape and
 //! claim types, before any parser), `verify` (ID token checks),
 //! `claims` (claims to `LoginFacts`, userinfo, Entra groups overage via
@@ -20,15 +19,15 @@ mod claims;
 pub mod config;
 pub mod discovery;
 mod error;
-pub mod fetch;
 mod login;
 pub mod logout;
 mod logout_token;
+pub mod routes;
 pub mod screen;
 pub mod verify;
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -39,35 +38,50 @@ use crate::connections;
 use crate::directory::Org;
 use crate::error::Error;
 use crate::http::AppState;
+use crate::outbound::fetch::{FetchError, HttpClient, SharedClient};
 use crate::secrets::Secret;
 use config::OidcConfig;
-use fetch::HttpClient;
 
 /// Kind of the single-use login state rows (state → nonce, PKCE verifier).
 const STATE_KIND: &str = "oidc_state";
+
+/// What the OIDC code works with (built from the app state in `routes`).
+#[derive(Clone)]
+pub struct Service {
+    pub db: crate::store::Db,
+    /// Seals and opens client secrets and poll tokens.
+    pub secrets: crate::secrets::SecretBox,
+    /// Absolute base URL without a trailing slash (redirect URI, logout URIs).
+    pub public_url: Arc<str>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The HTTP client and the discovery cache.
+    pub oidc: Arc<OidcState>,
+    /// What the operator's URLs may reach.
+    pub outbound: crate::outbound::Policy,
+}
 
 /// Process-wide OIDC state, held in `AppState`: the HTTP client (built on
 /// first use, guarded by the outbound policy) and the discovery cache.
 #[derive(Default)]
 pub struct OidcState {
-    outbound: crate::outbound::Policy,
-    http: OnceLock<HttpClient>,
+    http: Arc<SharedClient>,
     pub discovery: discovery::Cache,
 }
 
 impl OidcState {
     /// State whose client reaches only what `outbound` permits.
     pub fn new(outbound: crate::outbound::Policy) -> Self {
-        OidcState { outbound, ..Default::default() }
+        OidcState { http: Arc::new(SharedClient::new(outbound)), discovery: discovery::Cache::default() }
     }
 
     /// The shared client for talking to providers.
-    pub fn http(&self) -> Result<&HttpClient, fetch::FetchError> {
-        if let Some(h) = self.http.get() {
-            return Ok(h);
-        }
-        let h = HttpClient::new(self.outbound)?;
-        Ok(self.http.get_or_init(|| h))
+    pub fn http(&self) -> Result<&HttpClient, FetchError> {
+        self.http.get()
+    }
+
+    /// The same client as a handle (the signal endpoints use it too).
+    pub fn client(&self) -> Arc<SharedClient> {
+        self.http.clone()
     }
 }
 
@@ -82,7 +96,7 @@ pub(crate) struct Loaded {
 /// The connection `id`, if it exists, is an OIDC one and is active (a
 /// pending one — no issuer, client id or secret yet — signs nobody in and has
 /// nothing to discover).
-pub(crate) async fn load(state: &AppState, id: &str) -> Result<Loaded, LoginError> {
+pub(crate) async fn load(state: &Service, id: &str) -> Result<Loaded, LoginError> {
     let (row, org) = match connections::get(&state.db, id).await {
         Ok(found) => found,
         Err(Error::NotFound { .. }) => return Err(LoginError::UnknownConnection { id: id.to_string() }),
@@ -101,13 +115,13 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Loaded, LoginErro
 
 impl Loaded {
     /// The client secret, unsealed.
-    pub fn client_secret(&self, state: &AppState) -> Result<Secret, LoginError> {
+    pub fn client_secret(&self, state: &Service) -> Result<Secret, LoginError> {
         let sealed = self
             .sealed_secret
             .as_deref()
             .ok_or_else(|| LoginError::Internal(format!("connection {}: no client secret", self.id)))?;
         let plain = state
-            .secret_box
+            .secrets
             .open(&connections::secret_context(&self.id), sealed)
             .map_err(|e| LoginError::Internal(e.to_string()))?;
         String::from_utf8(plain)
@@ -116,10 +130,7 @@ impl Loaded {
     }
 
     /// The provider, from the cache or discovered now.
-    pub async fn provider(
-        &self,
-        state: &AppState,
-    ) -> Result<std::sync::Arc<discovery::Provider>, LoginError> {
+    pub async fn provider(&self, state: &Service) -> Result<std::sync::Arc<discovery::Provider>, LoginError> {
         let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
         Ok(state.oidc.discovery.get(http, &self.id, &self.cfg).await?)
     }

@@ -13,8 +13,12 @@
 //!   the connection (DNS rebinding);
 //! - environment proxies are not used (a proxy would resolve the name itself,
 //!   out of the guard's sight).
+//!
+//! `fetch` holds the capped JSON client built on this guard (`HttpClient`),
+//! shared by OIDC and the signal endpoints.
 
 pub mod addr;
+pub mod fetch;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -62,7 +62,7 @@ pub async fn saml_acs_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let conn = match connection::load(&state, &id).await {
+    let conn = match connection::load(&(&state).into(), &id).await {
         Ok(c) => c,
         Err(e) => return refuse(&state, &id, &e),
     };

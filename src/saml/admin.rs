@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::Service;
 use super::config::{AttributeNames, DEFAULT_CLOCK_SKEW_SECS, IdpConfig, SETTING_FIELDS, SamlConfig};
 use super::connection::{config_of, urls};
 use super::{idp_metadata, keys};
@@ -17,10 +18,19 @@ use crate::connections::{self, Status};
 use crate::directory::orgs::new_id;
 use crate::directory::{ConnectionKind, Org};
 use crate::error::Error;
-use crate::http::ApiError;
-use crate::http::AppState;
-use crate::http::extract::Operator;
 use crate::store::connections::ConnectionRow;
+
+/// Why an admin request about a SAML connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A refused value, a missing connection or a store failure.
+    #[error(transparent)]
+    Domain(#[from] Error),
+    /// A step that does not fail on valid data failed (key generation,
+    /// sealing, serialising, reading the stored config); logged where it happened.
+    #[error("internal error: {what}")]
+    Internal { what: &'static str },
+}
 
 const MAX_NAME_LEN: usize = 200;
 
@@ -51,7 +61,7 @@ fn name_of(body: &Value) -> Result<Option<String>, Error> {
 }
 
 /// IdP settings from `idp_metadata_xml` or `idp_metadata_url` (exactly one), if either is given.
-async fn idp_from_body(s: &AppState, body: &Value) -> Result<Option<IdpConfig>, Error> {
+async fn idp_from_body(s: &Service, body: &Value) -> Result<Option<IdpConfig>, Error> {
     let xml = body.get("idp_metadata_xml").and_then(Value::as_str);
     let url = body.get("idp_metadata_url").and_then(Value::as_str);
     match (xml, url) {
@@ -70,7 +80,7 @@ async fn idp_from_body(s: &AppState, body: &Value) -> Result<Option<IdpConfig>, 
     }
 }
 
-pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiError> {
+pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<Value, AdminError> {
     check_fields(&body, &[])?;
     let name = name_of(&body)?.ok_or_else(|| Error::invalid("name", "required"))?;
     // Without metadata the connection is pending: SP keys and URLs exist at
@@ -80,10 +90,10 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
     let cn = format!("idbridge SAML SP {id}");
     let generated = tokio::task::spawn_blocking(move || keys::generate(&cn))
         .await
-        .map_err(|_| ApiError::internal())?
+        .map_err(|_| AdminError::Internal { what: "SP key generation" })?
         .map_err(|e| {
             tracing::error!(error = %e, "SP key generation failed");
-            ApiError::internal()
+            AdminError::Internal { what: "SP key generation" }
         })?;
     let mut cfg = SamlConfig {
         idp,
@@ -97,11 +107,11 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
         attributes: AttributeNames::default(),
     };
     cfg.apply_settings(&body)?;
-    cfg.login.apply_poll_token(&s.secret_box, &id, &body)?;
+    cfg.login.apply_poll_token(&s.secrets, &id, &body)?;
     cfg.login.validate_signals(s.outbound)?;
-    let sealed = keys::seal(&s.secret_box, &id, &generated.keys).map_err(|e| {
+    let sealed = keys::seal(&s.secrets, &id, &generated.keys).map_err(|e| {
         tracing::error!(error = %e, "sealing SP keys failed");
-        ApiError::internal()
+        AdminError::Internal { what: "sealing SP keys" }
     })?;
     let now = clock::now_str();
     let row = ConnectionRow {
@@ -109,22 +119,24 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
         org_id: org.id.clone(),
         kind: ConnectionKind::Saml,
         name,
-        config: serde_json::to_string(&cfg).map_err(|_| ApiError::internal())?,
+        config: serde_json::to_string(&cfg)
+            .map_err(|_| AdminError::Internal { what: "serialising the config" })?,
         secret: Some(sealed),
         created_at: now.clone(),
         updated_at: now,
         groups_overage_seen_at: None,
     };
-    let row = connections::insert(&s.db, Operator::ACTOR, org, row).await?;
+    let row = connections::insert(&s.db, actor, org, row).await?;
     Ok(describe(s, &row))
 }
 
 pub async fn update(
-    s: &AppState,
+    s: &Service,
+    actor: &str,
     _org: &Org,
     mut row: ConnectionRow,
     body: Value,
-) -> Result<Value, ApiError> {
+) -> Result<Value, AdminError> {
     check_fields(&body, &["refresh_metadata", "groups_overage_seen_at"])?;
     // Only clearing is allowed: logins set it.
     let clear_overage = match body.get("groups_overage_seen_at") {
@@ -139,7 +151,7 @@ pub async fn update(
     }
     let mut cfg = config_of(&row).map_err(|e| {
         tracing::error!(connection = %row.id, error = %e, "stored SAML config unreadable");
-        ApiError::internal()
+        AdminError::Internal { what: "reading the stored config" }
     })?;
     if let Some(name) = name_of(&body)? {
         row.name = name;
@@ -158,10 +170,11 @@ pub async fn update(
         cfg.idp = Some(idp);
     }
     cfg.apply_settings(&body)?;
-    cfg.login.apply_poll_token(&s.secret_box, &row.id, &body)?;
+    cfg.login.apply_poll_token(&s.secrets, &row.id, &body)?;
     cfg.login.validate_signals(s.outbound)?;
-    row.config = serde_json::to_string(&cfg).map_err(|_| ApiError::internal())?;
-    let row = connections::update(&s.db, Operator::ACTOR, row, clear_overage).await?;
+    row.config =
+        serde_json::to_string(&cfg).map_err(|_| AdminError::Internal { what: "serialising the config" })?;
+    let row = connections::update(&s.db, actor, row, clear_overage).await?;
     if was_pending && cfg.idp.is_some() {
         tracing::info!(connection = %row.id, "SAML connection activated: IdP metadata added");
     }
@@ -174,7 +187,7 @@ fn fingerprint(b64_der: &str) -> String {
 }
 
 /// The connection as the admin API shows it (never a secret).
-pub fn describe(s: &AppState, row: &ConnectionRow) -> Value {
+pub fn describe(s: &Service, row: &ConnectionRow) -> Value {
     let cfg = match config_of(row) {
         Ok(c) => c,
         Err(e) => {

@@ -163,7 +163,7 @@ pub const SETTING_FIELDS: [&str; 16] = [
     "ssf_jwks_uri",
     "ssf_audience",
     "ssf_poll_url",
-    crate::signals::poll::POLL_TOKEN_FIELD,
+    crate::connections::POLL_TOKEN_FIELD,
     "logout_issuer",
     "logout_jwks_uri",
 ];

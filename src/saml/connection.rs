@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::Service;
 use super::config::{IdpConfig, SamlConfig};
 use super::error::SamlError;
 use super::idp_metadata;
 use crate::clock;
 use crate::connections;
 use crate::directory::Org;
-use crate::http::AppState;
 use crate::store::connections::ConnectionRow;
 
 /// Metadata fetched from a URL is refreshed when older than this.
@@ -77,7 +77,7 @@ pub fn config_of(row: &ConnectionRow) -> Result<SamlConfig, SamlError> {
 }
 
 /// Load SAML connection `id` (any other kind or id is unknown).
-pub async fn load(state: &AppState, id: &str) -> Result<Loaded, SamlError> {
+pub async fn load(state: &Service, id: &str) -> Result<Loaded, SamlError> {
     let unknown = || SamlError::UnknownConnection { id: id.chars().take(64).collect() };
     if id.is_empty()
         || id.len() > 64
@@ -101,7 +101,7 @@ pub async fn load(state: &AppState, id: &str) -> Result<Loaded, SamlError> {
 
 /// Start a background refresh of URL-sourced metadata when it is stale (a
 /// pending connection has none to refresh).
-fn maybe_refresh(state: &AppState, c: &Loaded) {
+fn maybe_refresh(state: &Service, c: &Loaded) {
     let Some(idp) = c.cfg.idp.as_ref() else { return };
     let Some(url) = idp.metadata_url.clone() else { return };
     let fetched = idp.metadata_fetched_at.as_deref().and_then(clock::parse);
@@ -128,7 +128,7 @@ fn maybe_refresh(state: &AppState, c: &Loaded) {
 }
 
 /// Fetch and apply metadata from `url`; the entityID must not change.
-pub async fn refresh(state: &AppState, id: &str, url: &str) -> Result<usize, crate::error::Error> {
+pub async fn refresh(state: &Service, id: &str, url: &str) -> Result<usize, crate::error::Error> {
     let xml = idp_metadata::fetch(url, state.outbound).await?;
     let mut idp = idp_metadata::parse(&xml)?;
     let (mut row, _) = connections::get(&state.db, id).await?;

@@ -21,6 +21,7 @@ pub mod idp_metadata;
 pub mod keys;
 pub mod logout;
 pub mod redirect_binding;
+pub mod routes;
 pub mod slo;
 pub mod slo_out;
 pub mod slo_pages;
@@ -48,6 +49,20 @@ use crate::http::AppState;
 use crate::http::login_pages as redirect;
 use crate::session::login::LoginRefused;
 use crate::store::login_states::{self, LoginState};
+
+/// What the SAML code works with (built from the app state in `routes`).
+#[derive(Clone)]
+pub struct Service {
+    pub db: crate::store::Db,
+    /// Opens the sealed SP keys.
+    pub secrets: crate::secrets::SecretBox,
+    /// Absolute base URL without a trailing slash (the SP's URLs).
+    pub public_url: std::sync::Arc<str>,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    pub saml: std::sync::Arc<SamlState>,
+    /// What IdP metadata fetches may reach.
+    pub outbound: crate::outbound::Policy,
+}
 
 /// Process-wide SAML state, held in `AppState`.
 #[derive(Default)]
@@ -100,7 +115,7 @@ pub fn refuse_login(state: &AppState, connection_id: &str, e: &LoginRefused) -> 
 }
 
 async fn saml_metadata_get(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    let conn = match connection::load(&state, &id).await {
+    let conn = match connection::load(&(&state).into(), &id).await {
         Ok(c) => c,
         Err(e) => return refuse(&state, &id, &e),
     };
@@ -160,7 +175,7 @@ async fn login_redirect(
     id: &str,
     relay_state: Option<&str>,
 ) -> Result<(String, String), SamlError> {
-    let conn = connection::load(state, id).await?;
+    let conn = connection::load(&state.into(), id).await?;
     let sso = conn.idp()?.sso_url.clone().ok_or(SamlError::Misconfigured {
         detail:
             "the IdP metadata has no HTTP-Redirect SingleSignOnService; SP-initiated login is unavailable"

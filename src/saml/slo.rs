@@ -68,7 +68,7 @@ pub async fn saml_slo_post(State(state): State<AppState>, Path(id): Path<String>
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Loaded, SamlError> {
-    let conn = connection::load(state, id).await?;
+    let conn = connection::load(&state.into(), id).await?;
     // A pending connection trusts no IdP: nothing is read.
     conn.idp()?;
     Ok(conn)

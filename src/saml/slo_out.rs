@@ -14,10 +14,9 @@ use super::idp_metadata::BINDING_REDIRECT;
 use super::logout::{self, NameId};
 use super::redirect_binding::{self, Param};
 use super::slo::SENT_KIND;
-use super::{authn_request, connection, keys};
+use super::{Service, authn_request, connection, keys};
 use crate::audit::{self, AuditAction};
 use crate::clock;
-use crate::http::AppState;
 use crate::store::login_states::{self, LoginState};
 use crate::store::sessions::SessionRow;
 
@@ -27,7 +26,9 @@ const SENT_TTL_SECS: i64 = authn_request::REQUEST_TTL_SECS;
 /// The IdP URL carrying a signed LogoutRequest for the (already revoked)
 /// SAML session `row`; `None` when the IdP metadata has no HTTP-Redirect
 /// SingleLogoutService or the session recorded no NameID.
-pub async fn logout_url(state: &AppState, row: &SessionRow) -> Result<Option<String>, SamlError> {
+/// `state` is a `Service` or what one is made from (the app state).
+pub async fn logout_url(state: impl Into<Service>, row: &SessionRow) -> Result<Option<String>, SamlError> {
+    let state: &Service = &state.into();
     let Some(conn_id) = row.connection_id.as_deref() else { return Ok(None) };
     let conn = connection::load(state, conn_id).await?;
     let Some(service) = conn.idp()?.slo_for(BINDING_REDIRECT).cloned() else { return Ok(None) };
@@ -53,7 +54,7 @@ pub async fn logout_url(state: &AppState, row: &SessionRow) -> Result<Option<Str
         row.idp.session_index.as_deref(),
         clock::now(),
     );
-    let sp_keys = keys::open(&state.secret_box, &conn.row.id, conn.row.secret.as_deref())?;
+    let sp_keys = keys::open(&state.secrets, &conn.row.id, conn.row.secret.as_deref())?;
     let url = redirect_binding::signed_url(&service.location, Param::Request, &xml, None, &sp_keys.signing)?;
     let now = clock::now();
     let entry = LoginState {

@@ -26,7 +26,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use crate::oidc::fetch::{HttpClient, MAX_BODY};
+use crate::outbound::fetch::{HttpClient, MAX_BODY};
 
 /// Largest token accepted.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;

@@ -14,7 +14,9 @@
 //!
 //! Files: `jwt` (the verifier and JWKS cache), `universal_logout`, `ssf`,
 //! `poll` (RFC 8936 poll mode: idbridge polls the transmitter), `routes`
-//! (the two handlers and their answers).
+//! (the two handlers and their answers, and the `Service` built from the
+//! app state). The domain files take a `Service`; a connection is read
+//! through the registry (`connections::IdpView`), never the SAML or OIDC code.
 
 pub mod jwt;
 pub mod poll;
@@ -22,14 +24,19 @@ pub mod routes;
 pub mod ssf;
 pub mod universal_logout;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use crate::audit::{self, AuditAction};
-use crate::connections::LoginSettings;
+use crate::connections::{IdpView, LoginSettings};
 use crate::error::Error;
 use crate::events::emit;
-use crate::model::ConnectionKind;
-use crate::oidc::config::{OidcConfig, OidcDraft};
+use crate::metrics::Metrics;
+use crate::outbound::fetch::SharedClient;
+use crate::secrets::SecretBox;
 use crate::store::connections::ConnectionRow;
 use crate::store::{self, Db, StoreError};
 
@@ -39,6 +46,36 @@ pub struct SignalsState {
     pub jwks: jwt::JwksCache,
     /// RFC 8936 poll mode: acknowledgements owed per connection.
     pub poll: poll::PollState,
+}
+
+/// What the signal endpoints and the poller work with (built from the app
+/// state by `routes`).
+#[derive(Clone)]
+pub struct Service {
+    pub db: Db,
+    /// Opens the sealed poll tokens.
+    pub secrets: SecretBox,
+    /// Absolute base URL without a trailing slash (the endpoints' own `aud`).
+    pub public_url: Arc<str>,
+    pub metrics: Arc<Metrics>,
+    /// The JWKS cache and the poll acknowledgements owed.
+    pub state: Arc<SignalsState>,
+    /// The guarded HTTP client (outbound policy, no redirects, capped bodies).
+    pub http: Arc<SharedClient>,
+    /// Where an OIDC connection's provider publishes its keys (discovery).
+    pub providers: Arc<dyn ProviderKeys>,
+}
+
+/// The boxed future of `ProviderKeys::jwks_uri`.
+pub type JwksUriFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
+/// The `jwks_uri` of an OIDC connection's provider, for Universal Logout's
+/// default trust (the provider's keys and issuer). Implemented at the edge
+/// with the OIDC discovery cache, so this module does not call the OIDC code.
+pub trait ProviderKeys: Send + Sync {
+    /// The provider's `jwks_uri` for connection `row` (an OIDC connection
+    /// with issuer and client id); the error is the reason, as logged.
+    fn jwks_uri<'a>(&'a self, row: &'a ConnectionRow) -> JwksUriFuture<'a>;
 }
 
 /// Longest subject value accepted.
@@ -96,8 +133,8 @@ impl Subject {
 pub struct Connection {
     pub row: ConnectionRow,
     pub settings: LoginSettings,
-    /// The OIDC configuration, when the connection is OIDC with issuer and client id.
-    pub oidc: Option<OidcConfig>,
+    /// The OIDC issuer, when the connection is OIDC with issuer and client id.
+    pub oidc_issuer: Option<String>,
     /// The SAML IdP's entityID, when known.
     pub saml_entity_id: Option<String>,
 }
@@ -108,7 +145,7 @@ impl Connection {
     /// users by its org URL whichever protocol signs them in).
     pub fn subject_issuers(&self) -> Vec<&str> {
         [
-            self.oidc.as_ref().map(|c| c.issuer.as_str()),
+            self.oidc_issuer.as_deref(),
             self.saml_entity_id.as_deref(),
             self.settings.logout_issuer.as_deref(),
             self.settings.ssf_issuer.as_deref(),
@@ -126,21 +163,12 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Connection>, Error> {
         Err(Error::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let unreadable = |e: String| {
+    let view = IdpView::of(&row).map_err(|e| {
         tracing::error!(connection = %row.id, error = %e, "stored connection config unreadable");
         Error::invalid("config", "stored connection config unreadable")
-    };
-    let conn = match row.kind {
-        ConnectionKind::Saml => {
-            let cfg = crate::saml::connection::config_of(&row).map_err(|e| unreadable(e.to_string()))?;
-            Connection { settings: cfg.login, oidc: None, saml_entity_id: cfg.idp.map(|i| i.entity_id), row }
-        }
-        ConnectionKind::Oidc => {
-            let draft: OidcDraft =
-                serde_json::from_str(&row.config).map_err(|e| unreadable(e.to_string()))?;
-            Connection { settings: draft.login.clone(), oidc: draft.ready(), saml_entity_id: None, row }
-        }
-    };
+    })?;
+    let IdpView { settings, oidc_issuer, saml_entity_id } = view;
+    let conn = Connection { settings, oidc_issuer, saml_entity_id, row };
     Ok(Some(conn))
 }
 

@@ -25,17 +25,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
+use super::Service;
 use super::jwt::JwtError;
 use super::ssf::{self, Delivery, Outcome, SsfError};
-use crate::connections::LoginSettings;
 use crate::error::Error;
-use crate::http::AppState;
-use crate::oidc::fetch::FetchError;
-use crate::secrets::{Secret, SecretBox, SecretError};
+use crate::outbound::fetch::FetchError;
+use crate::secrets::SecretError;
 
 /// How often each connection is polled.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -50,58 +47,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest `sets` member name (a jti) acknowledged or reported.
 const MAX_JTI_LEN: usize = 255;
 
-/// The write-only poll token field of an admin body (sealed, never shown).
-pub const POLL_TOKEN_FIELD: &str = "ssf_poll_token";
-/// Longest poll token accepted.
-const MAX_POLL_TOKEN_LEN: usize = 4096;
-
-/// The secret-box context of a connection's sealed poll token (distinct from
-/// its `secret` part's, so one ciphertext cannot stand in for the other).
-pub fn poll_token_context(id: &str) -> String {
-    format!("connection:{id}:ssf_poll_token")
-}
-
-impl LoginSettings {
-    /// Seal the `ssf_poll_token` of an admin body (`null` clears it): a
-    /// string of 1-4096 printable characters without spaces.
-    pub fn apply_poll_token(
-        &mut self,
-        sb: &SecretBox,
-        id: &str,
-        body: &serde_json::Value,
-    ) -> Result<(), Error> {
-        match body.get(POLL_TOKEN_FIELD) {
-            None => {}
-            Some(serde_json::Value::Null) => self.ssf_poll_token_sealed = None,
-            Some(serde_json::Value::String(t))
-                if !t.is_empty()
-                    && t.len() <= MAX_POLL_TOKEN_LEN
-                    && !t.chars().any(|c| c.is_control() || c.is_whitespace()) =>
-            {
-                let sealed = sb.seal(&poll_token_context(id), t.as_bytes());
-                self.ssf_poll_token_sealed = Some(STANDARD.encode(sealed));
-            }
-            Some(_) => {
-                return Err(Error::invalid(
-                    POLL_TOKEN_FIELD,
-                    format!("must be 1-{MAX_POLL_TOKEN_LEN} printable characters without spaces, or null"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The poll token, opened; `None` when none is stored.
-    pub fn poll_token(&self, sb: &SecretBox, id: &str) -> Result<Option<Secret>, SecretError> {
-        let Some(b64) = &self.ssf_poll_token_sealed else { return Ok(None) };
-        let ctx = poll_token_context(id);
-        let sealed = STANDARD.decode(b64).map_err(|_| SecretError::Decrypt { context: ctx.clone() })?;
-        let plain = sb.open(&ctx, &sealed)?;
-        String::from_utf8(plain)
-            .map(|t| Some(Secret::new(t)))
-            .map_err(|_| SecretError::Decrypt { context: ctx })
-    }
-}
+pub use crate::connections::{POLL_TOKEN_FIELD, poll_token_context};
 
 /// Why a poll of one connection failed (nothing acknowledged is lost).
 #[derive(Debug, thiserror::Error)]
@@ -169,22 +115,25 @@ pub struct Polled {
 }
 
 /// Start the background poller: a round every `interval` (the first after one interval).
-pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: Service, interval: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             tick.tick().await;
-            poll_round(&state).await;
+            poll_round(state.clone()).await;
         }
     })
 }
 
 /// Poll every connection with `ssf_poll_url` once (more while
 /// `moreAvailable`); each failure is logged, counted and left for the next round.
-pub async fn poll_round(state: &AppState) -> Vec<(String, Result<Polled, PollError>)> {
-    let mut pending = state.signals.poll.pending.lock().await;
+/// `service` is a `Service` or what one is made from (the app state).
+pub async fn poll_round(service: impl Into<Service>) -> Vec<(String, Result<Polled, PollError>)> {
+    let service: Service = service.into();
+    let state = &service;
+    let mut pending = state.state.poll.pending.lock().await;
     let ids = match state
         .db
         .read(|c| crate::store::connections::ids_with_config_containing(c, "\"ssf_poll_url\":\""))
@@ -228,15 +177,13 @@ fn parse_answer<'a>(url: &str, answer: &'a Value) -> Result<(&'a Map<String, Val
     Ok((sets, more))
 }
 
-async fn poll_connection(state: &AppState, id: &str, owed: &mut Pending) -> Result<Polled, PollError> {
+async fn poll_connection(state: &Service, id: &str, owed: &mut Pending) -> Result<Polled, PollError> {
     let not_configured = |why| PollError::NotConfigured { id: id.to_string(), why };
     let conn = super::load(&state.db, id).await?.ok_or_else(|| not_configured("connection gone"))?;
     let Some(url) = conn.settings.ssf_poll_url.clone() else { return Ok(Polled::default()) };
-    let token = conn
-        .settings
-        .poll_token(&state.secret_box, id)?
-        .ok_or_else(|| not_configured("no ssf_poll_token"))?;
-    let http = state.oidc.http().map_err(|e| PollError::Client(e.to_string()))?;
+    let token =
+        conn.settings.poll_token(&state.secrets, id)?.ok_or_else(|| not_configured("no ssf_poll_token"))?;
+    let http = state.http.get().map_err(|e| PollError::Client(e.to_string()))?;
     let mut polled = Polled::default();
     loop {
         let body = json!({"maxEvents": MAX_EVENTS, "returnImmediately": true, "ack": owed.ack, "setErrs": owed.errs});
@@ -265,7 +212,7 @@ async fn poll_connection(state: &AppState, id: &str, owed: &mut Pending) -> Resu
 }
 
 /// Process one polled SET and record what the transmitter is owed for it.
-async fn judge(state: &AppState, id: &str, jti: &str, set: &Value, owed: &mut Pending, polled: &mut Polled) {
+async fn judge(state: &Service, id: &str, jti: &str, set: &Value, owed: &mut Pending, polled: &mut Polled) {
     let result = match set.as_str() {
         Some(token) => ssf::process(state, id, token.trim(), Delivery::Poll { jti }).await,
         None => Err(SsfError::Body),
@@ -317,21 +264,5 @@ mod tests {
         }
         let status = |status| PollError::Fetch(FetchError::Status { url: "u".into(), status }).reason();
         assert_eq!((status(401), status(404), status(503)), ("unauthorized", "status_4xx", "status_5xx"));
-    }
-
-    #[test]
-    fn the_poll_token_is_sealed_per_connection() {
-        let sb = SecretBox::from_key(&[7; 32]);
-        let mut s = LoginSettings::default();
-        s.apply_poll_token(&sb, "c1", &json!({"ssf_poll_token": "tok-1"})).unwrap();
-        let sealed = s.ssf_poll_token_sealed.clone().unwrap();
-        assert!(!sealed.contains("tok-1"));
-        assert_eq!(s.poll_token(&sb, "c1").unwrap().unwrap().expose(), "tok-1");
-        assert!(s.poll_token(&sb, "c2").is_err(), "bound to its connection");
-        for bad in [json!(""), json!("a b"), json!(1), json!("x".repeat(MAX_POLL_TOKEN_LEN + 1))] {
-            assert!(s.apply_poll_token(&sb, "c1", &json!({"ssf_poll_token": bad})).is_err());
-        }
-        s.apply_poll_token(&sb, "c1", &json!({"ssf_poll_token": null})).unwrap();
-        assert!(s.poll_token(&sb, "c1").unwrap().is_none());
     }
 }

@@ -4,10 +4,15 @@
 //! SSF push with 202 or the RFC 8935 error body (`{"err","description"}`).
 //! Every refusal is logged with its precise reason and counted
 //! (`refusals{surface,reason}`).
+//!
+//! It also builds the domain's `Service` from the app state, with the OIDC
+//! discovery cache as the source of a provider's keys (`OidcProviderKeys`).
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -16,8 +21,48 @@ use serde_json::json;
 use super::jwt::JwtError;
 use super::ssf::{self, Outcome, SsfError};
 use super::universal_logout::{self, UlError};
+use super::{JwksUriFuture, ProviderKeys, Service};
 use crate::http::ApiError;
 use crate::http::AppState;
+use crate::oidc::OidcState;
+use crate::oidc::config::OidcDraft;
+use crate::store::connections::ConnectionRow;
+
+impl From<&AppState> for Service {
+    fn from(s: &AppState) -> Self {
+        Service {
+            db: s.db.clone(),
+            secrets: s.secret_box.clone(),
+            public_url: s.public_url.clone(),
+            metrics: s.metrics.clone(),
+            state: s.signals.clone(),
+            http: s.oidc.client(),
+            providers: Arc::new(OidcProviderKeys(s.oidc.clone())),
+        }
+    }
+}
+
+impl FromRef<AppState> for Service {
+    fn from_ref(s: &AppState) -> Self {
+        s.into()
+    }
+}
+
+/// A provider's `jwks_uri` from the OIDC discovery cache (fetched when not cached).
+struct OidcProviderKeys(Arc<OidcState>);
+
+impl ProviderKeys for OidcProviderKeys {
+    fn jwks_uri<'a>(&'a self, row: &'a ConnectionRow) -> JwksUriFuture<'a> {
+        Box::pin(async move {
+            let draft: OidcDraft = serde_json::from_str(&row.config).map_err(|e| e.to_string())?;
+            let cfg =
+                draft.ready().ok_or_else(|| format!("connection {}: no issuer and client id", row.id))?;
+            let http = self.0.http().map_err(|e| e.to_string())?;
+            let provider = self.0.discovery.get(http, &row.id, &cfg).await.map_err(|e| e.to_string())?;
+            Ok(provider.metadata.jwks_uri().to_string())
+        })
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,7 +77,7 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 /// `POST /idp/{connection_id}/global-token-revocation`: 204 once every
 /// session and API key of the person is gone.
 async fn idp_global_token_revocation_post(
-    State(state): State<AppState>,
+    State(state): State<Service>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -71,7 +116,7 @@ async fn idp_global_token_revocation_post(
 
 /// `POST /ssf/{connection_id}/push`: 202 once the SET is verified and acted on.
 async fn ssf_push_post(
-    State(state): State<AppState>,
+    State(state): State<Service>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,

@@ -29,11 +29,10 @@ use serde_json::{Map, Value, json};
 use time::Duration;
 
 use super::jwt::{Expect, JwtError, SKEW_SECS, Typ};
-use super::{Ending, Subject};
+use super::{Ending, Service, Subject};
 use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::error::Error;
-use crate::http::AppState;
 use crate::store::StoreError;
 use crate::store::login_states::{self, LoginState};
 
@@ -188,7 +187,7 @@ pub enum Delivery<'a> {
 
 /// Verify a pushed SET and act on it.
 pub async fn receive(
-    state: &AppState,
+    state: &Service,
     id: &str,
     content_type: Option<&str>,
     body: &[u8],
@@ -207,7 +206,7 @@ pub async fn receive(
 
 /// Verify a SET (pushed or polled: the same checks) and act on it.
 pub async fn process(
-    state: &AppState,
+    state: &Service,
     id: &str,
     token: &str,
     delivery: Delivery<'_>,
@@ -236,10 +235,10 @@ pub async fn process(
         max_age: Some(MAX_AGE),
     };
     let http = state
-        .oidc
-        .http()
+        .http
+        .get()
         .map_err(|e| SsfError::Token(JwtError::Keys { url: jwks.clone(), message: e.to_string() }))?;
-    let verified = state.signals.jwks.verify(http, &jwks, token, &expect).await?;
+    let verified = state.state.jwks.verify(http, &jwks, token, &expect).await?;
     let jti = match verified.claims.get("jti") {
         Some(Value::String(j)) if !j.is_empty() && j.len() <= MAX_JTI_LEN => j.clone(),
         _ => return Err(claim_err("jti", "required: a string of 1-255 characters (RFC 8417 2.2)")),

@@ -16,10 +16,9 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::jwt::{Expect, JwtError, SKEW_SECS, Typ};
-use super::{Connection, Ended, Ending, Subject};
+use super::{Connection, Ended, Ending, Service, Subject};
 use crate::clock;
 use crate::error::Error;
-use crate::http::AppState;
 use crate::store::StoreError;
 use crate::store::login_states::{self, LoginState};
 
@@ -93,28 +92,26 @@ pub fn endpoint_url(public_url: &str, id: &str) -> String {
 }
 
 /// The bearer's issuer and JWKS URL for this connection.
-async fn trust(state: &AppState, conn: &Connection) -> Result<(String, String), UlError> {
+async fn trust(state: &Service, conn: &Connection) -> Result<(String, String), UlError> {
     let id = conn.row.id.to_string();
     let s = &conn.settings;
     if let Some(jwks) = &s.logout_jwks_uri {
-        let issuer = s.logout_issuer.clone().or_else(|| conn.oidc.as_ref().map(|c| c.issuer.clone()));
+        let issuer = s.logout_issuer.clone().or_else(|| conn.oidc_issuer.clone());
         let issuer =
             issuer.ok_or(UlError::NotConfigured { id, why: "logout_jwks_uri without logout_issuer" })?;
         return Ok((issuer, jwks.clone()));
     }
-    let Some(cfg) = &conn.oidc else {
+    let Some(provider_issuer) = &conn.oidc_issuer else {
         return Err(UlError::NotConfigured { id, why: "set logout_issuer and logout_jwks_uri" });
     };
-    if s.logout_issuer.as_ref().is_some_and(|i| *i != cfg.issuer) {
+    if s.logout_issuer.as_ref().is_some_and(|i| i != provider_issuer) {
         return Err(UlError::NotConfigured {
             id,
             why: "a logout_issuer other than the provider's needs logout_jwks_uri",
         });
     }
-    let http = state.oidc.http().map_err(|e| UlError::Discovery(e.to_string()))?;
-    let provider =
-        state.oidc.discovery.get(http, &id, cfg).await.map_err(|e| UlError::Discovery(e.to_string()))?;
-    Ok((cfg.issuer.clone(), provider.metadata.jwks_uri().to_string()))
+    let jwks_uri = state.providers.jwks_uri(&conn.row).await.map_err(UlError::Discovery)?;
+    Ok((provider_issuer.clone(), jwks_uri))
 }
 
 /// The token of an `Authorization: Bearer` header.
@@ -144,7 +141,7 @@ pub fn parse_body(body: &[u8]) -> Result<Subject, UlError> {
 
 /// Verify the request and end the person's sessions and API keys.
 pub async fn revoke(
-    state: &AppState,
+    state: &Service,
     id: &str,
     authorization: Option<&str>,
     body: &[u8],
@@ -153,11 +150,11 @@ pub async fn revoke(
         super::load(&state.db, id).await?.ok_or_else(|| UlError::UnknownConnection { id: id.into() })?;
     let (issuer, jwks) = trust(state, &conn).await?;
     let token = bearer(authorization)?;
-    let http = state.oidc.http().map_err(|e| UlError::Discovery(e.to_string()))?;
+    let http = state.http.get().map_err(|e| UlError::Discovery(e.to_string()))?;
     let audiences = [endpoint_url(&state.public_url, id)];
     let expect =
         Expect { issuer: &issuer, audiences: &audiences, typ: Typ::Any, require_exp: true, max_age: None };
-    let verified = state.signals.jwks.verify(http, &jwks, token, &expect).await?;
+    let verified = state.state.jwks.verify(http, &jwks, token, &expect).await?;
     let jti = match verified.claims.get("jti") {
         Some(Value::String(j)) if !j.is_empty() && j.len() <= MAX_JTI_LEN => j.clone(),
         _ => return Err(UlError::Jti),

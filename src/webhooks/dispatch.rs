@@ -21,9 +21,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use super::{WebhookState, signing};
+use super::{Service, WebhookState, signing};
 use crate::clock;
-use crate::http::AppState;
 use crate::outbound;
 use crate::store::{self, StoreError, events::ChangeEvent, webhooks::WebhookRow};
 
@@ -49,11 +48,11 @@ impl Lease for Solo {
 }
 
 /// Start the dispatcher; it runs until the task is aborted.
-pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: Service) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run(state, Arc::new(Solo)))
 }
 
-async fn run(state: AppState, lease: Arc<dyn Lease>) {
+async fn run(state: Service, lease: Arc<dyn Lease>) {
     let slots = Arc::new(Semaphore::new(state.webhooks.settings.concurrency.max(1)));
     let mut last_health = Instant::now() - Duration::from_secs(10);
     loop {
@@ -93,7 +92,7 @@ async fn run(state: AppState, lease: Arc<dyn Lease>) {
     }
 }
 
-async fn update_gauges(s: &AppState) {
+async fn update_gauges(s: &Service) {
     let before = clock::format(clock::now() - s.webhooks.settings.failing_after);
     let health = s.db.read(move |c| store::webhooks::health(c, &before)).await;
     match health {
@@ -114,7 +113,7 @@ async fn update_gauges(s: &AppState) {
 /// and the store's `MAX(cursor, ?)` keeps the cursor monotonic. A crash can then
 /// re-send the last one or two acknowledged events with their same `webhook-id`
 /// (at-least-once, as documented); nothing is ever skipped.
-async fn deliver_run(s: &AppState, id: &str) {
+async fn deliver_run(s: &Service, id: &str) {
     let mut acked: i64 = 0;
     let mut pending: Option<tokio::task::JoinHandle<Result<(), StoreError>>> = None;
     loop {
@@ -231,9 +230,9 @@ impl Failure {
 }
 
 /// POST one signed delivery through the guarded client; Ok(status) on a 2xx.
-pub async fn send(s: &AppState, w: &WebhookRow, msg_id: &str, body: &str) -> Result<u16, Failure> {
+pub async fn send(s: &Service, w: &WebhookRow, msg_id: &str, body: &str) -> Result<u16, Failure> {
     outbound::check_url(&w.url, s.webhooks.policy).map_err(|r| Failure::Error(r.to_string()))?;
-    let keys = super::signing_keys(&s.secret_box, w).map_err(Failure::Error)?;
+    let keys = super::signing_keys(&s.secrets, w).map_err(Failure::Error)?;
     let ts = clock::now().unix_timestamp();
     let resp = s
         .webhooks

@@ -9,7 +9,7 @@ pub mod dispatch;
 pub mod signing;
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::{new_id, org_in};
 use crate::error::Error;
-use crate::http::AppState;
+use crate::metrics::Metrics;
 use crate::outbound::{self, Policy};
 use crate::secrets::{Secret, SecretBox};
 use crate::store::webhooks::WebhookRow;
@@ -63,6 +63,17 @@ impl Default for DeliverySettings {
             concurrency: 64,
         }
     }
+}
+
+/// What the webhook functions and the dispatcher work with (built from the
+/// app state at the edge, `http/mod.rs`).
+#[derive(Clone)]
+pub struct Service {
+    pub db: Db,
+    /// Seals and opens the signing secrets.
+    pub secrets: SecretBox,
+    pub metrics: Arc<Metrics>,
+    pub webhooks: Arc<WebhookState>,
 }
 
 /// Shared by the admin API and the dispatcher.
@@ -138,7 +149,7 @@ fn check_events(events: &[String]) -> Result<String, Error> {
 
 /// Create a webhook of `org`: URL checked by the outbound guard, types known.
 pub async fn create(
-    s: &AppState,
+    s: &Service,
     actor: &str,
     org: &str,
     url: &str,
@@ -147,8 +158,7 @@ pub async fn create(
     let checked = outbound::check_url(url, s.webhooks.policy)
         .map_err(|r| Error::invalid("url", format!("{r} ({})", r.reason())))?;
     let events = check_events(events)?;
-    let (actor, org, url, sb) =
-        (actor.to_string(), org.to_string(), checked.to_string(), s.secret_box.clone());
+    let (actor, org, url, sb) = (actor.to_string(), org.to_string(), checked.to_string(), s.secrets.clone());
     s.db.write(move |tx| {
         let org = org_in(tx, &org)?;
         let id = new_id();
@@ -222,8 +232,8 @@ pub async fn delete(db: &Db, actor: &str, org: &str, id: &str) -> Result<(), Err
 }
 
 /// New secret; the current one keeps signing for `ROTATION_OVERLAP`.
-pub async fn rotate_secret(s: &AppState, actor: &str, org: &str, id: &str) -> Result<Issued, Error> {
-    let (actor, org, id, sb) = (actor.to_string(), org.to_string(), id.to_string(), s.secret_box.clone());
+pub async fn rotate_secret(s: &Service, actor: &str, org: &str, id: &str) -> Result<Issued, Error> {
+    let (actor, org, id, sb) = (actor.to_string(), org.to_string(), id.to_string(), s.secrets.clone());
     s.db.write(move |tx| {
         let org = org_in(tx, &org)?;
         let mut row =

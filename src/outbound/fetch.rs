@@ -1,5 +1,6 @@
 //! The one HTTP client idbridge uses to talk to OpenID Providers (discovery,
-//! JWKS, token, userinfo, Microsoft Graph): behind the outbound guard
+//! JWKS, token, userinfo, Microsoft Graph) and to Shared Signals
+//! transmitters (JWKS, RFC 8936 poll): behind the outbound guard
 //! (outbound/: https or loopback http, redirects refused, destination
 //! addresses checked against the policy), connect and total timeouts, and a
 //! cap on every response body, read chunk by chunk so an endless or huge
@@ -12,6 +13,8 @@ use std::time::Duration;
 
 use openidconnect::{HttpRequest, HttpResponse};
 use serde_json::Value;
+
+use std::sync::OnceLock;
 
 use crate::outbound::{self, Policy, Refused};
 
@@ -143,6 +146,30 @@ impl HttpClient {
             *h = headers;
         }
         out.body(body).map_err(|e| FetchError::Transport { url, message: e.to_string() })
+    }
+}
+
+/// The process-wide client, built on first use (a failure to build it is
+/// answered at every use, not once at start-up).
+#[derive(Debug, Default)]
+pub struct SharedClient {
+    policy: Policy,
+    http: OnceLock<HttpClient>,
+}
+
+impl SharedClient {
+    /// A client that will reach only what `policy` permits.
+    pub fn new(policy: Policy) -> Self {
+        SharedClient { policy, http: OnceLock::new() }
+    }
+
+    /// The shared client, built now if it is not yet.
+    pub fn get(&self) -> Result<&HttpClient, FetchError> {
+        if let Some(h) = self.http.get() {
+            return Ok(h);
+        }
+        let h = HttpClient::new(self.policy)?;
+        Ok(self.http.get_or_init(|| h))
     }
 }
 
