@@ -127,17 +127,12 @@ pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserColumns) -> Result<Opti
         tracing::warn!(org_id, userName = %cols.user_name, externalId = ?cols.external_id, candidates = ?found,
             "SCIM create matches several existing users; refused rather than guessing");
         // Operator-made users stay invisible to SCIM: counted, never named.
-        let mut named: Vec<&str> =
-            found.iter().filter(|a| a.from != "manual").map(|a| a.user_id.as_str()).collect();
+        let mut named: Vec<String> =
+            found.iter().filter(|a| a.from != "manual").map(|a| a.user_id.clone()).collect();
         if found.iter().any(|a| a.from == "manual") {
-            named.push("an operator-made user");
+            named.push("an operator-made user".to_string());
         }
-        return Err(ScimError::uniqueness(format!(
-            "this user matches {} existing users of the organization ({}) by the connections' match rules; \
-             refusing to guess which one it is",
-            found.len(),
-            named.join(", ")
-        )));
+        return Err(ScimError::AmbiguousUser { count: found.len(), named });
     }
     Ok(found.pop())
 }

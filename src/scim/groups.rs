@@ -8,10 +8,11 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
+use super::compile::{group_cond, group_sort};
 use super::error::ScimError;
 use super::filter::matches;
 use super::limits::{MAX_NAME_BYTES, Page};
-use super::query::{ListParams, compile, excludes, list_response, order_by, project};
+use super::query::{ListParams, excludes, list_response, project};
 use super::resource::{group_resource, normalize_group};
 use super::schema::{Kind, case_exact};
 use super::users::{Ctx, check_if_match};
@@ -20,11 +21,11 @@ use crate::access::reconcile::{active_mapping, reconcile_user};
 use crate::clock;
 use crate::directory::orgs::new_id;
 use crate::store::scim::{self as st, ScimGroupRow};
+use crate::store::scim_query::{Cond, GroupQuery, Paging};
 use crate::store::{Db, StoreError, Tx};
 
 fn load(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
-    st::get_group(conn, &ctx.client.org_id, id)?
-        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
+    st::get_group(conn, &ctx.client.org_id, id)?.ok_or_else(|| ScimError::not_found("Group", id))
 }
 
 fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) -> Result<Value, ScimError> {
@@ -38,11 +39,10 @@ fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) -> R
 /// provider enforce `uniqueness` "server" on an attribute.
 fn uniqueness(display_name: &str) -> impl Fn(StoreError) -> ScimError + '_ {
     move |e| match e {
-        StoreError::Conflict { what } if what.contains("display_name_key") => ScimError::uniqueness(format!(
-            "displayName {display_name:?} is already the name of another group in this organization \
-             (group names are unique, case-insensitively)"
-        )),
-        StoreError::Conflict { .. } => ScimError::uniqueness("externalId is already in use by another group"),
+        StoreError::Conflict { what } if what.contains("display_name_key") => {
+            ScimError::GroupNameTaken { display_name: display_name.to_string() }
+        }
+        StoreError::Conflict { .. } => ScimError::GroupExternalIdTaken,
         other => other.into(),
     }
 }
@@ -106,18 +106,12 @@ pub fn change_members(
     add.sort();
     add.dedup();
     if let Some(long) = add.iter().find(|a| a.len() > MAX_NAME_BYTES) {
-        return Err(ScimError::bad(
-            "invalidValue",
-            format!("member value is {} bytes; at most {MAX_NAME_BYTES}", long.len()),
-        ));
+        return Err(ScimError::MemberTooLong { bytes: long.len(), max: MAX_NAME_BYTES });
     }
     if !add.is_empty() {
         let live = st::live_user_ids(conn, &ctx.client.org_id, &add)?;
         if let Some(missing) = add.iter().find(|a| !live.contains(*a)) {
-            return Err(ScimError::bad(
-                "invalidValue",
-                format!("member {missing:?} is not a user of this organization"),
-            ));
+            return Err(ScimError::UnknownMember { id: missing.clone() });
         }
     }
     let removed = st::remove_members(conn, group_id, &remove)?;
@@ -270,15 +264,21 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
     let ctx = ctx.clone();
     db.read(move |c| {
         let org = &ctx.client.org_id;
-        let order = order_by(Kind::Group, p.sort_by.as_ref(), p.descending);
+        let sort = group_sort(p.sort_by.as_ref(), p.descending);
         let with_members = !excludes(&p, "members");
         let mut page = Page::new(p.count);
-        let compiled = p.filter.as_ref().map(|f| compile(Kind::Group, f));
+        let compiled = p.filter.as_ref().map(group_cond);
         let total = match (&p.filter, compiled) {
             (Some(f), Some(None)) => {
                 let exact = |path: &super::filter::AttrPath| case_exact(Kind::Group, path);
                 let mut total = 0i64;
-                st::each_group(c, org, "1", &[], &order, -1, 0, true, &mut |row, members| {
+                let all = GroupQuery {
+                    cond: Cond::Always(true),
+                    sort,
+                    paging: Paging { limit: None, offset: 0 },
+                    with_members: true,
+                };
+                st::each_group(c, org, &all, &mut |row, members| {
                     let res = group_resource(&ctx.base, &row, members.as_deref());
                     if matches(f, &res, &exact) {
                         total += 1;
@@ -292,28 +292,21 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
                 total
             }
             (_, compiled) => {
-                let sql = compiled.flatten().unwrap_or_default();
-                let w = if sql.where_sql.is_empty() { "1".to_string() } else { sql.where_sql.clone() };
-                let total = st::count_groups(c, org, &w, &sql.args)?;
+                let q = GroupQuery {
+                    cond: compiled.flatten().unwrap_or(Cond::Always(true)),
+                    sort,
+                    paging: Paging { limit: Some(p.count), offset: p.start_index - 1 },
+                    with_members,
+                };
+                let total = st::count_groups(c, org, &q.cond)?;
                 if !page.is_full() {
-                    let (limit, offset) = (p.count, p.start_index - 1);
-                    st::each_group(
-                        c,
-                        org,
-                        &w,
-                        &sql.args,
-                        &order,
-                        limit,
-                        offset,
-                        with_members,
-                        &mut |row, m| {
-                            page.offer(project(
-                                group_resource(&ctx.base, &row, m.as_deref()),
-                                &p.attributes,
-                                &p.excluded,
-                            ))
-                        },
-                    )?;
+                    st::each_group(c, org, &q, &mut |row, m| {
+                        page.offer(project(
+                            group_resource(&ctx.base, &row, m.as_deref()),
+                            &p.attributes,
+                            &p.excluded,
+                        ))
+                    })?;
                 }
                 total
             }

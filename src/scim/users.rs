@@ -7,10 +7,11 @@ use serde_json::{Value, json};
 
 use super::adopt;
 use super::auth::ScimClient;
+use super::compile::{user_cond, user_sort};
 use super::error::ScimError;
 use super::filter::matches;
 use super::limits::Page;
-use super::query::{ListParams, compile, list_response, order_by, project};
+use super::query::{ListParams, list_response, project};
 use super::resource::{etag, normalize_user, user_resource};
 use super::schema::{Kind, case_exact};
 use crate::access::reconcile::{reconcile_user, reconcile_user_for};
@@ -19,6 +20,7 @@ use crate::directory::orgs::new_id;
 use crate::events::emit::{self, Deprovision};
 use crate::store::audit::{self, NewEvent};
 use crate::store::scim::{self as st, ScimUserRow};
+use crate::store::scim_query::{Cond, Paging, UserQuery};
 use crate::store::{Db, Tx};
 
 /// Who is asking, and the base URL of their org's SCIM endpoint.
@@ -36,15 +38,7 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimEr
         .split(',')
         .map(str::trim)
         .any(|t| t == "*" || t == current || t.trim_start_matches("W/") == &current[2..]);
-    if ok {
-        Ok(())
-    } else {
-        Err(ScimError::new(
-            axum::http::StatusCode::PRECONDITION_FAILED,
-            None,
-            format!("resource version is {current}, not {h}"),
-        ))
-    }
+    if ok { Ok(()) } else { Err(ScimError::PreconditionFailed { current, sent: h.to_string() }) }
 }
 
 /// Append an audit event by this SCIM client; `target` like `user:<id>`.
@@ -73,8 +67,7 @@ fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimUserRow) -> Result<Value, ScimErro
 }
 
 fn load(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimUserRow, ScimError> {
-    st::get_user(conn, &ctx.client.org_id, id)?
-        .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))
+    st::get_user(conn, &ctx.client.org_id, id)?.ok_or_else(|| ScimError::not_found("User", id))
 }
 
 fn reconcile(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<(), ScimError> {
@@ -147,7 +140,7 @@ pub fn uniqueness(e: crate::store::StoreError) -> ScimError {
             } else {
                 "a unique attribute"
             };
-            ScimError::uniqueness(format!("{attr} is already in use in this organization"))
+            ScimError::Uniqueness { attribute: attr }
         }
         other => other.into(),
     }
@@ -258,16 +251,18 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
     let ctx = ctx.clone();
     db.read(move |c| {
         let org = &ctx.client.org_id;
-        let order = order_by(Kind::User, p.sort_by.as_ref(), p.descending);
+        let sort = user_sort(p.sort_by.as_ref(), p.descending);
         let mut page = Page::new(p.count);
-        let compiled = p.filter.as_ref().map(|f| (f, compile(Kind::User, f)));
+        let compiled = p.filter.as_ref().map(|f| (f, user_cond(f)));
         let total = match compiled {
             Some((f, None)) => {
                 // Parts only the evaluator knows (rendered `groups`, `meta`):
                 // one streamed pass over the org, counting every match.
                 let exact = |path: &super::filter::AttrPath| case_exact(Kind::User, path);
                 let mut total = 0i64;
-                st::each_user(c, org, "1", &[], &order, -1, 0, &mut |row, groups| {
+                let all =
+                    UserQuery { cond: Cond::Always(true), sort, paging: Paging { limit: None, offset: 0 } };
+                st::each_user(c, org, &all, &mut |row, groups| {
                     let res = user_resource(&ctx.base, &row, &groups);
                     if matches(f, &res, &exact) {
                         total += 1;
@@ -280,34 +275,25 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
                 total
             }
             compiled => {
-                let sql = compiled.and_then(|(_, s)| s).unwrap_or_default();
-                let w = if sql.where_sql.is_empty() { "1".to_string() } else { sql.where_sql.clone() };
+                let cond = compiled.and_then(|(_, s)| s).unwrap_or(Cond::Always(true));
+                let q = UserQuery {
+                    cond,
+                    sort,
+                    paging: Paging { limit: Some(p.count), offset: p.start_index - 1 },
+                };
                 let streamed = if page.is_full() {
                     st::Streamed { seen: 0, exhausted: false }
                 } else {
-                    st::each_user(
-                        c,
-                        org,
-                        &w,
-                        &sql.args,
-                        &order,
-                        p.count,
-                        p.start_index - 1,
-                        &mut |row, g| {
-                            page.offer(project(
-                                user_resource(&ctx.base, &row, &g),
-                                &p.attributes,
-                                &p.excluded,
-                            ))
-                        },
-                    )?
+                    st::each_user(c, org, &q, &mut |row, g| {
+                        page.offer(project(user_resource(&ctx.base, &row, &g), &p.attributes, &p.excluded))
+                    })?
                 };
                 // A first page that read every match holds them all: no count
                 // query (the common `userName eq` lookup costs one indexed probe).
                 if p.start_index == 1 && streamed.exhausted && streamed.seen < p.count {
                     streamed.seen
                 } else {
-                    st::count_users(c, org, &w, &sql.args)?
+                    st::count_users(c, org, &q.cond)?
                 }
             }
         };
