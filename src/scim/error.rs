@@ -4,6 +4,7 @@
 
 use super::filter::FilterError;
 use super::patch::PatchError;
+use crate::directory::groups::MembershipError;
 use crate::error::Error;
 use crate::store::StoreError;
 
@@ -76,12 +77,10 @@ pub enum ScimError {
         named.join(", ")
     )]
     AmbiguousUser { count: usize, named: Vec<String> },
-    /// A group member that is too long to be a user id (400 `invalidValue`).
-    #[error("member value is {bytes} bytes; at most {max}")]
-    MemberTooLong { bytes: usize, max: usize },
-    /// A group member that is not a user of the org (400 `invalidValue`).
-    #[error("member {id:?} is not a user of this organization")]
-    UnknownMember { id: String },
+    /// A group member that is too long to be a user id, or not a user of
+    /// the org (400 `invalidValue`).
+    #[error(transparent)]
+    Membership(MembershipError),
     /// A stored resource over the size bound (413).
     #[error("the {resource} would be {bytes} bytes stored; at most {max} (docs/scim.md#limits)")]
     TooLarge { resource: &'static str, bytes: usize, max: usize },
@@ -126,6 +125,15 @@ impl From<Error> for ScimError {
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {
         ScimError::Store(e)
+    }
+}
+
+impl From<MembershipError> for ScimError {
+    fn from(e: MembershipError) -> Self {
+        match e {
+            MembershipError::Store(s) => ScimError::Store(s),
+            other => ScimError::Membership(other),
+        }
     }
 }
 

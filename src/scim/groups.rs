@@ -19,10 +19,13 @@ use super::users::{Ctx, check_if_match};
 use crate::access::evaluate::GroupFact;
 use crate::access::reconcile::{active_mapping, reconcile_user};
 use crate::clock;
+use crate::directory::groups as dir;
+pub use crate::directory::groups::MemberOps;
 use crate::directory::orgs::new_id;
+use crate::error::Error;
 use crate::store::scim::{self as st, ScimGroupRow};
 use crate::store::scim_query::{Cond, GroupQuery, Paging};
-use crate::store::{Db, StoreError, Tx};
+use crate::store::{Db, Tx};
 
 fn load(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
     st::get_group(conn, &ctx.client.org_id, id)?.ok_or_else(|| ScimError::not_found("Group", id))
@@ -37,12 +40,12 @@ fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) -> R
 /// displayName is unique per org case-insensitively (Entra matches groups by
 /// it, and mapping rules name groups by it); RFC 7643 §2.4 lets the service
 /// provider enforce `uniqueness` "server" on an attribute.
-fn uniqueness(display_name: &str) -> impl Fn(StoreError) -> ScimError + '_ {
+fn uniqueness(display_name: &str) -> impl Fn(Error) -> ScimError + '_ {
     move |e| match e {
-        StoreError::Conflict { what } if what.contains("display_name_key") => {
+        Error::Conflict { what } if what.contains("display_name_key") => {
             ScimError::GroupNameTaken { display_name: display_name.to_string() }
         }
-        StoreError::Conflict { .. } => ScimError::GroupExternalIdTaken,
+        Error::Conflict { .. } => ScimError::GroupExternalIdTaken,
         other => other.into(),
     }
 }
@@ -71,16 +74,6 @@ fn reconcile_all(conn: &Tx<'_>, ctx: &Ctx, users: impl IntoIterator<Item = Strin
     Ok(())
 }
 
-/// Membership changes as requested by a client, applied to one group.
-#[derive(Debug, Default, Clone)]
-pub struct MemberOps {
-    pub add: Vec<String>,
-    pub remove: Vec<String>,
-    /// Replace every member with these.
-    pub replace_all: Option<Vec<String>>,
-    pub remove_all: bool,
-}
-
 /// Apply member changes; returns (added, removed). Adding an unknown user is
 /// 400 invalidValue; removing a non-member (even a deleted user) is fine.
 pub fn change_members(
@@ -89,34 +82,7 @@ pub fn change_members(
     group_id: &str,
     ops: &MemberOps,
 ) -> Result<(Vec<String>, Vec<String>), ScimError> {
-    let mut add: Vec<String> = ops.add.clone();
-    let mut remove: Vec<String> = ops.remove.clone();
-    if ops.remove_all || ops.replace_all.is_some() {
-        let current = st::member_ids(conn, group_id)?;
-        match &ops.replace_all {
-            Some(wanted) => {
-                let want: HashSet<&String> = wanted.iter().collect();
-                let have: HashSet<&String> = current.iter().collect();
-                remove.extend(current.iter().filter(|c| !want.contains(c)).cloned());
-                add.extend(wanted.iter().filter(|w| !have.contains(w)).cloned());
-            }
-            None => remove.extend(current),
-        }
-    }
-    add.sort();
-    add.dedup();
-    if let Some(long) = add.iter().find(|a| a.len() > MAX_NAME_BYTES) {
-        return Err(ScimError::MemberTooLong { bytes: long.len(), max: MAX_NAME_BYTES });
-    }
-    if !add.is_empty() {
-        let live = st::live_user_ids(conn, &ctx.client.org_id, &add)?;
-        if let Some(missing) = add.iter().find(|a| !live.contains(*a)) {
-            return Err(ScimError::UnknownMember { id: missing.clone() });
-        }
-    }
-    let removed = st::remove_members(conn, group_id, &remove)?;
-    let added = st::add_members(conn, group_id, &add)?;
-    Ok((added, removed))
+    Ok(dir::change_members(conn, &ctx.client.org_id, group_id, ops, MAX_NAME_BYTES)?)
 }
 
 fn audit_group(conn: &Tx<'_>, ctx: &Ctx, action: &str, id: &str, detail: Value) -> Result<(), ScimError> {
@@ -137,7 +103,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
             created_at: now.clone(),
             updated_at: now,
         };
-        st::insert_group(tx, &ctx.client.org_id, &row).map_err(uniqueness(&row.display_name))?;
+        dir::create(tx, &ctx.client.org_id, &row).map_err(uniqueness(&row.display_name))?;
         let ops = MemberOps { add: members.unwrap_or_default(), ..Default::default() };
         let (added, _) = change_members(tx, &ctx, &row.id, &ops)?;
         if mapped(tx, &ctx.client.org_id, &row.display_name, row.external_id.as_deref())? {
@@ -178,11 +144,11 @@ pub fn update_in(
     let now = clock::now_str();
     let renamed = before.display_name != after.display_name || before.external_id != after.external_id;
     if renamed || before.attributes != after.attributes {
-        st::update_group(tx, &ctx.client.org_id, &after, &now).map_err(uniqueness(&after.display_name))?;
+        dir::update(tx, &ctx.client.org_id, &after, &now).map_err(uniqueness(&after.display_name))?;
     }
     let (added, removed) = change_members(tx, ctx, &before.id, ops)?;
     if !added.is_empty() || !removed.is_empty() {
-        st::touch_group(tx, &before.id, &now)?;
+        dir::touch(tx, &before.id, &now)?;
     }
     let org = &ctx.client.org_id;
     let was = mapped(tx, org, &before.display_name, before.external_id.as_deref())?;
@@ -240,8 +206,7 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
     db.write(move |tx| {
         let before = load(tx, &ctx, &id)?;
         check_if_match(if_match.as_deref(), before.version)?;
-        let members = st::member_ids(tx, &id)?;
-        st::delete_group(tx, &ctx.client.org_id, &id)?;
+        let members = dir::delete(tx, &ctx.client.org_id, &id)?;
         if mapped(tx, &ctx.client.org_id, &before.display_name, before.external_id.as_deref())? {
             reconcile_all(tx, &ctx, members.clone())?;
         }

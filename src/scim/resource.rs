@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use super::error::ScimError;
 use super::limits;
 use super::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
-use crate::store::scim::{ScimGroupRow, ScimUserRow, UserColumns};
+use crate::store::scim::{ScimGroupRow, ScimUserRow};
+use crate::store::users::UserFacts;
 
 /// Longest userName / displayName accepted.
 const MAX_NAME: usize = 512;
@@ -72,7 +73,7 @@ fn fix_primary(obj: &mut Map<String, Value>) {
 /// A user body (POST/PUT) → the stored JSON and its indexed columns.
 /// `id`, `meta`, `schemas`, `groups` (read-only) and `password` (never
 /// stored) are dropped.
-pub fn normalize_user(body: Value) -> Result<UserColumns, ScimError> {
+pub fn normalize_user(body: Value) -> Result<UserFacts, ScimError> {
     let Value::Object(mut obj) = body else {
         return Err(ScimError::syntax("expected an object"));
     };
@@ -130,16 +131,7 @@ pub fn normalize_user(body: Value) -> Result<UserColumns, ScimError> {
     limits::check_resource("User", &obj)?;
     let attributes = Value::Object(obj).to_string();
     limits::check_stored_size("User", &attributes)?;
-    Ok(UserColumns {
-        user_name,
-        external_id,
-        email,
-        display_name,
-        given_name,
-        family_name,
-        active,
-        attributes,
-    })
+    Ok(UserFacts { user_name, external_id, email, display_name, given_name, family_name, active, attributes })
 }
 
 /// The primary email, else the work email, else the first.

@@ -16,8 +16,10 @@ use super::resource::{etag, normalize_user, user_resource};
 use super::schema::{Kind, case_exact};
 use crate::access::reconcile::{reconcile_user, reconcile_user_for};
 use crate::clock;
-use crate::directory::orgs::new_id;
+use crate::directory::users as dir;
+use crate::error::Error;
 use crate::events::emit::{self, Deprovision};
+use crate::model::Origin;
 use crate::store::audit::{self, NewEvent};
 use crate::store::scim::{self as st, ScimUserRow};
 use crate::store::scim_query::{Cond, Paging, UserQuery};
@@ -95,8 +97,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
                 // SCIM ran. SCIM takes that row over — same id, so sessions, grants
                 // and claim facts stay and deprovisioning reaches them — instead of
                 // duplicating it (docs/mapping.md, "One person, one user").
-                crate::store::users::take_over(tx, org, &a.user_id, a.from, "scim", &now)?;
-                st::replace_user(tx, org, &a.user_id, &cols, &now).map_err(uniqueness)?;
+                dir::adopt(tx, org, &a.user_id, a.from, Origin::Scim, &cols, &now).map_err(uniqueness)?;
                 let rule = a.rule.map(|r| serde_json::to_value(r).unwrap_or(Value::Null));
                 audit_user(
                     tx,
@@ -109,11 +110,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
                     "SCIM create adopted an existing user");
                 a.user_id
             }
-            None => {
-                let id = new_id();
-                st::insert_user(tx, org, &id, &cols, &now).map_err(uniqueness)?;
-                id
-            }
+            None => dir::create(tx, org, Origin::Scim, &cols, &now).map_err(uniqueness)?,
         };
         reconcile(tx, &ctx, &id)?;
         audit_user(
@@ -130,9 +127,9 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
 }
 
 /// Map a uniqueness failure to SCIM's 409 `uniqueness` naming the attribute.
-pub fn uniqueness(e: crate::store::StoreError) -> ScimError {
+pub fn uniqueness(e: Error) -> ScimError {
     match e {
-        crate::store::StoreError::Conflict { what } => {
+        Error::Conflict { what } => {
             let attr = if what.contains("user_name") {
                 "userName"
             } else if what.contains("external_id") {
@@ -195,12 +192,12 @@ async fn rewrite(
         check_if_match(if_match.as_deref(), before.version)?;
         let cols = normalize_user(change(render(tx, &ctx, &before)?)?)?;
         let now = clock::now_str();
-        st::replace_user(tx, &ctx.client.org_id, &id, &cols, &now).map_err(uniqueness)?;
+        let adopted = dir::replace(tx, &ctx.client.org_id, &id, &cols, &now).map_err(uniqueness)?;
         // A just-in-time row that the SCIM client found (Entra by userName or
         // externalId, Okta by userName) and now writes is SCIM-managed from here
         // on, as if its POST had adopted it: its SCIM memberships become the
         // authority for roles (docs/mapping.md, "One person, one user").
-        if crate::store::users::take_over(tx, &ctx.client.org_id, &id, "sso", "scim", &now)? {
+        if adopted {
             audit_user(tx, &ctx, "user.adopt", &id, json!({"from": "sso", "origin": "scim", "by": action}))?;
         }
         let cause = (before.active && !cols.active).then_some(Deprovision::ScimDeactivated);
@@ -234,8 +231,7 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
         let now = clock::now_str();
         deprovisioned(tx, &ctx, &id, Deprovision::ScimDelete)?;
         // Memberships go with the user; the row stays (inactive, hidden) for manual grants.
-        st::remove_user_from_all_groups(tx, &id)?;
-        st::soft_delete_user(tx, &ctx.client.org_id, &id, &now)?;
+        dir::remove(tx, &ctx.client.org_id, &id, &now)?;
         reconcile_user_for(tx, &ctx.client.org_id, &id, &ctx.client.actor(), Some(Deprovision::ScimDelete))?;
         audit_user(tx, &ctx, "scim.user.delete", &id, json!({"userName": before.user_name}))?;
         Ok(())

@@ -69,9 +69,7 @@ impl From<ScimError> for WireError {
             E::BadPath { .. } => (StatusCode::BAD_REQUEST, None),
             E::BodyTooLarge { .. } | E::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, None),
             E::InvalidSyntax { .. } => (StatusCode::BAD_REQUEST, Some("invalidSyntax")),
-            E::InvalidValue { .. } | E::MemberTooLong { .. } | E::UnknownMember { .. } => {
-                (StatusCode::BAD_REQUEST, Some("invalidValue"))
-            }
+            E::InvalidValue { .. } | E::Membership(_) => (StatusCode::BAD_REQUEST, Some("invalidValue")),
             E::Filter(f) => (StatusCode::BAD_REQUEST, Some(f.scim_type(Grammar::Filter))),
             E::Patch(p) => {
                 (StatusCode::from_u16(p.status()).unwrap_or(StatusCode::BAD_REQUEST), p.scim_type())

@@ -15,20 +15,21 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::scim_query::{GroupCond, GroupQuery, UserCond, UserQuery};
 use super::scim_sql::{compile, group_order, user_order};
+use super::users::UserFacts;
 use super::{StoreError, Tx};
 
-/// The indexed columns of a SCIM user, extracted from its JSON.
-#[derive(Clone, Debug, Default)]
-pub struct UserColumns {
-    pub user_name: String,
-    pub external_id: Option<String>,
-    pub email: Option<String>,
-    pub display_name: Option<String>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub active: bool,
-    /// The resource as stored (JSON, no id/meta/password/groups).
-    pub attributes: String,
+/// The facts of a SCIM user (the name tests and benches still use).
+pub type UserColumns = UserFacts;
+
+/// Insert a SCIM user: `users::insert_facts` with origin `scim`.
+pub fn insert_user(
+    conn: &Tx<'_>,
+    org_id: &str,
+    id: &str,
+    c: &UserFacts,
+    now: &str,
+) -> Result<(), StoreError> {
+    super::users::insert_facts(conn, org_id, id, crate::model::Origin::Scim, c, (now, now))
 }
 
 #[derive(Clone, Debug)]
@@ -64,42 +65,12 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<ScimUserRow> {
     })
 }
 
-pub fn insert_user(
-    conn: &Tx<'_>,
-    org_id: &str,
-    id: &str,
-    c: &UserColumns,
-    now: &str,
-) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO users (id, org_id, origin, user_name, user_name_key, external_id, email, email_key,
-                            display_name, given_name, family_name, active, attributes, created_at, updated_at)
-         VALUES (?1, ?2, 'scim', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
-    )?
-    .execute(params![
-        id,
-        org_id,
-        c.user_name,
-        c.user_name.to_lowercase(),
-        c.external_id,
-        c.email,
-        c.email.as_ref().map(|e| e.to_lowercase()),
-        c.display_name,
-        c.given_name,
-        c.family_name,
-        c.active,
-        c.attributes,
-        now
-    ])?;
-    Ok(())
-}
-
 /// Replace a user's columns and JSON, bumping its version; true if found.
 pub fn replace_user(
     conn: &Tx<'_>,
     org_id: &str,
     id: &str,
-    c: &UserColumns,
+    c: &UserFacts,
     now: &str,
 ) -> Result<bool, StoreError> {
     Ok(conn

@@ -159,7 +159,8 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_users() {
         body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENT]);
         let cols = normalize_user(body).unwrap();
         let id = format!("u{i}");
-        st::insert_user(&tx, ORG, &id, &cols, &format!("2026-01-0{}T00:00:00.000Z", i + 1)).unwrap();
+        let at = format!("2026-01-0{}T00:00:00.000Z", i + 1);
+        super::users::insert_facts(&tx, ORG, &id, crate::model::Origin::Scim, &cols, (&at, &at)).unwrap();
         let row = st::get_user(&tx, ORG, &id).unwrap().unwrap();
         rendered.push((id, user_resource("http://x", &row, &[])));
     }

@@ -107,8 +107,6 @@ const KNOWN_DEBT: &[&str] = &[
     // R4: protocol -> protocol
     "src/oidc/admin.rs: oidc -> signals (R4)",
     "src/saml/config.rs: saml -> signals (R4)",
-    "src/scim/adopt.rs: scim -> oidc (R4)",
-    "src/scim/adopt.rs: scim -> saml (R4)",
     "src/signals/jwt.rs: signals -> oidc (R4)",
     "src/signals/mod.rs: signals -> oidc (R4)",
     "src/signals/mod.rs: signals -> saml (R4)",
