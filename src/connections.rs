@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::access::reconcile::reconcile_user;
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::Org;
 use crate::error::Error;
 use crate::session::login::MatchBy;
-use crate::store::audit::{self, NewEvent};
 use crate::store::connections::ConnectionRow;
 use crate::store::{self, Db};
 
@@ -213,13 +213,13 @@ pub async fn insert(db: &Db, actor: &str, org: &Org, row: ConnectionRow) -> Resu
     let (actor, org_id) = (actor.to_string(), org.id.clone());
     db.write(move |tx| {
         store::connections::insert(tx, &row)?;
-        audit::append(
+        store::audit::append(
             tx,
             &row.created_at,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org_id),
                 actor: &actor,
-                action: "connection.create",
+                action: AuditAction::ConnectionCreate,
                 target: &format!("connection:{}", row.id),
                 detail: json!({"kind": row.kind, "name": row.name}),
             },
@@ -251,13 +251,13 @@ pub async fn update(
             row.groups_overage_seen_at =
                 store::connections::by_id(tx, &row.id)?.and_then(|r| r.groups_overage_seen_at);
         }
-        audit::append(
+        store::audit::append(
             tx,
             &row.updated_at,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&row.org_id),
                 actor: &actor,
-                action: "connection.update",
+                action: AuditAction::ConnectionUpdate,
                 target: &format!("connection:{}", row.id),
                 detail: json!({"kind": row.kind, "name": row.name}),
             },
@@ -283,13 +283,13 @@ pub async fn record_groups_overage(
         if !store::connections::mark_groups_overage(tx, &id, &now)? {
             return Err(Error::not_found("connection", id));
         }
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org_id),
                 actor: &format!("sso:{id}"),
-                action: "connection.groups_overage",
+                action: AuditAction::ConnectionGroupsOverage,
                 target: &format!("connection:{id}"),
                 detail,
             },
@@ -337,13 +337,13 @@ pub async fn delete(db: &Db, actor: &str, org: &Org, id: &str) -> Result<(), Err
         for user_id in &users {
             reconcile_user(tx, &org_id, user_id, &actor)?;
         }
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org_id),
                 actor: &actor,
-                action: "connection.delete",
+                action: AuditAction::ConnectionDelete,
                 target: &format!("connection:{id}"),
                 detail: json!({"sessions_revoked": sessions, "users_reevaluated": users.len()}),
             },

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod connections;

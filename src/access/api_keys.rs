@@ -10,14 +10,14 @@ use serde_json::json;
 use super::mapping::Role;
 use super::permissions::{Action, check};
 use super::reconcile::effective_roles;
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::{new_id, org_in, project_in};
 use crate::directory::{Project, User};
 use crate::error::Error;
+use crate::model::SessionContext;
 use crate::secrets;
-use crate::session::SessionContext;
 use crate::store::api_keys::ApiKeyRow;
-use crate::store::audit::{self, NewEvent};
 use crate::store::{self, Db, Tx};
 
 pub const KEY_PREFIX: &str = "idb_key_";
@@ -33,11 +33,6 @@ pub struct IssuedKey {
     pub created_at: String,
 }
 
-/// The caller's role on a project, from their live session.
-fn project_role(ctx: &SessionContext, project: &str) -> Option<Role> {
-    ctx.projects.iter().find(|(_, slug, _)| slug == project).map(|(_, _, r)| *r)
-}
-
 fn require_same_org(ctx: &SessionContext, org: &str) -> Result<(), Error> {
     if ctx.org_slug != org {
         return Err(Error::Forbidden { reason: "the session belongs to another org".into() });
@@ -46,7 +41,7 @@ fn require_same_org(ctx: &SessionContext, org: &str) -> Result<(), Error> {
 }
 
 fn may(ctx: &SessionContext, project: &str, action: Action) -> bool {
-    check(ctx.org_role, project_role(ctx, project), action).allow
+    check(ctx.org_role, ctx.project_role(project), action).allow
 }
 
 fn load(conn: &Tx<'_>, org: &str, project: &str) -> Result<Project, Error> {
@@ -78,9 +73,9 @@ pub async fn create(
         let now = clock::now_str();
         let row = ApiKeyRow {
             id: new_id(),
-            org_id: p.org_id.clone(),
-            project_id: p.id.clone(),
-            user_id: user_id.clone(),
+            org_id: p.org_id.to_string(),
+            project_id: p.id.to_string(),
+            user_id: user_id.to_string(),
             name: name.clone(),
             prefix: prefix.clone(),
             secret_hash: secrets::hash_token(&key).to_vec(),
@@ -88,13 +83,13 @@ pub async fn create(
             revoked_at: None,
         };
         store::api_keys::insert(tx, &row)?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&p.org_id),
                 actor: &format!("user:{user_id}"),
-                action: "api_key.create",
+                action: AuditAction::ApiKeyCreate,
                 target: &format!("api_key:{}", row.id),
                 detail: json!({"project": p.slug, "prefix": prefix, "name": name}),
             },
@@ -146,13 +141,13 @@ pub async fn revoke(db: &Db, ctx: &SessionContext, org: &str, project: &str, id:
             project: p.slug.clone(),
         };
         crate::events::emit::api_keys_revoked(tx, &p.org_id, &[revoked], "deleted")?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&p.org_id),
                 actor: &format!("user:{user_id}"),
-                action: "api_key.revoke",
+                action: AuditAction::ApiKeyRevoke,
                 target: &format!("api_key:{}", key.id),
                 detail: json!({"project": p.slug, "prefix": key.prefix}),
             },

@@ -6,6 +6,8 @@
 //!   and diffs desired against the grants the mapping currently owns.
 //! - [`origin`]: who vouches for a user, hence whether the mapping applies to them and
 //!   which of their group facts it reads.
+//! - [`people`]: the operator's manual grants and a user's active flag: the fact through
+//!   directory/, the grant decided and enforced here.
 //! - [`permissions`]: the roles-and-permissions matrix (documented in docs/roles.md).
 //! - [`scope`]: what an authorization check is about (a project that must exist, or the org).
 //!
@@ -16,6 +18,7 @@ pub mod api_keys;
 pub mod evaluate;
 pub mod mapping;
 pub mod origin;
+pub mod people;
 pub mod permissions;
 pub mod reconcile;
 pub mod routes;

@@ -14,11 +14,11 @@ use serde_json::json;
 use super::evaluate::{Change, CompiledMapping, Current, Desired, GroupFact, diff};
 use super::mapping::{MappingDocument, Role, parse_json};
 use super::origin::Origin;
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::User;
 use crate::error::Error;
 use crate::events::emit::{self, Deprovision, Source};
-use crate::store::audit::{self, NewEvent};
 use crate::store::mapping_grants::{self, Fact, MappingGrants};
 use crate::store::{self, StoreError, Tx};
 
@@ -69,12 +69,10 @@ fn to_group_facts(facts: Vec<Fact>) -> Vec<GroupFact> {
 /// applied to the facts that are authoritative for the user's origin.
 fn desired_for(
     mapping: &CompiledMapping,
-    origin: &str,
+    origin: Origin,
     active: bool,
     facts: Vec<Fact>,
 ) -> Result<Desired, Error> {
-    let origin = Origin::parse(origin)
-        .map_err(|e| StoreError::Corrupt { what: "user origin", message: e.to_string() })?;
     if !origin.vouched() {
         return Ok(Desired::default());
     }
@@ -136,13 +134,13 @@ fn apply(
         }
         let mut detail = json!(change);
         detail["mapping_version"] = json!(version);
-        audit::append(
+        store::audit::append(
             conn,
             now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(org_id),
                 actor,
-                action: "access.change",
+                action: AuditAction::AccessChange,
                 target: &format!("user:{user_id}"),
                 detail,
             },
@@ -152,7 +150,7 @@ fn apply(
 }
 
 fn project_ids(conn: &Tx<'_>, org_id: &str) -> Result<HashMap<String, String>, StoreError> {
-    Ok(store::orgs::list_projects(conn, org_id)?.into_iter().map(|p| (p.slug, p.id)).collect())
+    Ok(store::orgs::list_projects(conn, org_id)?.into_iter().map(|p| (p.slug, p.id.into())).collect())
 }
 
 /// Re-evaluate one user against the org's mapping and apply the difference.
@@ -173,7 +171,7 @@ pub fn reconcile_user_for(
         store::users::by_id(conn, org_id, user_id)?.ok_or_else(|| Error::not_found("user", user_id))?;
     let mapping = active_mapping(conn, org_id)?;
     let facts = mapping_grants::user_facts(conn, user_id)?;
-    let desired = desired_for(&mapping.compiled, &user.origin, user.active, facts)?;
+    let desired = desired_for(&mapping.compiled, user.origin, user.active, facts)?;
     let changes = diff(&current(&mapping_grants::of_user(conn, user_id)?), &desired);
     let now = clock::now_str();
     let pids = if changes.iter().any(|c| matches!(c, Change::Project { .. })) {
@@ -209,7 +207,7 @@ pub fn reconcile_org(
     for user in users {
         let (user_id, email) = (user.id, user.email);
         let f = facts.remove(&user_id).unwrap_or_default();
-        let desired = desired_for(&mapping.compiled, &user.origin, user.active, f)?;
+        let desired = desired_for(&mapping.compiled, user.origin, user.active, f)?;
         let changes = diff(&current(&grants.remove(&user_id).unwrap_or_default()), &desired);
         if changes.is_empty() {
             continue;
@@ -263,7 +261,7 @@ pub fn effective_roles(conn: &Tx<'_>, user: &User) -> Result<(Option<Role>, Vec<
     let stored = store::grants::stored_roles(conn, &user.id)?;
     if stored.org == Some(Role::Admin) {
         let all = store::orgs::list_projects(conn, &user.org_id)?;
-        return Ok((stored.org, all.into_iter().map(|p| (p.id, p.slug, Role::Admin)).collect()));
+        return Ok((stored.org, all.into_iter().map(|p| (p.id.into(), p.slug, Role::Admin)).collect()));
     }
     Ok((stored.org, stored.projects))
 }
@@ -312,13 +310,13 @@ pub fn enforce_for(
         emit::api_keys_revoked(conn, &user.org_id, &keys, reason)?;
     }
     if !detail.is_empty() {
-        audit::append(
+        store::audit::append(
             conn,
             now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&user.org_id),
                 actor,
-                action: "access.revoke",
+                action: AuditAction::AccessRevoke,
                 target: &format!("user:{}", user.id),
                 detail: serde_json::Value::Object(detail),
             },

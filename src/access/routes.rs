@@ -2,7 +2,7 @@
 //! `POST /v1/authz/check`, which the platform's services call to decide a
 //! request made with a session token or an API key.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
@@ -19,8 +19,8 @@ use crate::error::Error;
 use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::{ApiJson, ApiJsonOpt};
-use crate::session::authenticate;
 use crate::session::routes::SessionUser;
+use crate::session::{SessionService, authenticate};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -128,7 +128,7 @@ async fn v1_authz_check_post(
         return Ok(Json(json!({"allow": d.allow, "role": d.role, "reason": d.reason,
                               "user_id": h.user.id, "project": h.project_slug, "credential": "api_key"})));
     }
-    let ctx = match authenticate(&s, &req.credential).await {
+    let ctx = match authenticate(&SessionService::from_ref(&s), &req.credential).await {
         Ok(ctx) => ctx,
         Err(e) => {
             s.metrics.refusal("authz", "bad_session");

@@ -74,17 +74,18 @@ mod tests {
     fn db() -> (store::MemoryDb, String) {
         let mem = store::MemoryDb::new();
         let conn = mem.tx();
-        let org = Org { id: new_id(), slug: "acme".into(), name: "Acme".into(), created_at: "t".into() };
+        let org =
+            Org { id: new_id().into(), slug: "acme".into(), name: "Acme".into(), created_at: "t".into() };
         store::orgs::insert_org(&conn, &org).unwrap();
         let p = Project {
-            id: new_id(),
+            id: new_id().into(),
             org_id: org.id.clone(),
             slug: "research".into(),
             name: "R".into(),
             created_at: "t".into(),
         };
         store::orgs::insert_project(&conn, &p).unwrap();
-        (mem, org.id)
+        (mem, org.id.into())
     }
 
     #[test]

@@ -77,10 +77,10 @@ pub async fn apply(db: &Db, actor: &str, org: &str, doc: MappingDocument) -> Res
         store::audit::append(
             tx,
             &now,
-            store::audit::NewEvent {
+            crate::audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "mapping.apply",
+                action: crate::audit::AuditAction::MappingApply,
                 target: &format!("mapping:{version}"),
                 detail: json!({"version": version, "changes": changes.len(), "mapping": active.doc}),
             },

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use crate::connections;
-use crate::directory::orgs;
+use crate::directory::{ConnectionKind, orgs};
 use crate::error::Error;
 use crate::http::ApiError;
 use crate::http::AppState;
@@ -18,9 +18,9 @@ use crate::http::extract::{ApiJson, Operator};
 use crate::store::connections::ConnectionRow;
 
 fn describe(s: &AppState, row: &ConnectionRow) -> Value {
-    match row.kind.as_str() {
-        "saml" => crate::saml::admin::describe(s, row),
-        _ => crate::oidc::admin::describe(s, row),
+    match row.kind {
+        ConnectionKind::Saml => crate::saml::admin::describe(s, row),
+        ConnectionKind::Oidc => crate::oidc::admin::describe(s, row),
     }
 }
 
@@ -31,10 +31,12 @@ async fn admin_org_connections_post(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = orgs::get_org(&s.db, &org).await?;
-    let created = match body.get("kind").and_then(Value::as_str) {
-        Some("saml") => crate::saml::admin::create(&s, &org, body).await?,
-        Some("oidc") => crate::oidc::admin::create(&s, &org, body).await?,
-        other => {
+    let kind = body.get("kind").and_then(Value::as_str);
+    let created = match kind.map(ConnectionKind::parse) {
+        Some(Ok(ConnectionKind::Saml)) => crate::saml::admin::create(&s, &org, body).await?,
+        Some(Ok(ConnectionKind::Oidc)) => crate::oidc::admin::create(&s, &org, body).await?,
+        _ => {
+            let other = kind;
             return Err(Error::invalid("kind", format!("{other:?}: use \"saml\" or \"oidc\"")).into());
         }
     };
@@ -80,9 +82,9 @@ async fn admin_org_connection_patch(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (row, org) = connection_of(&s, &org, &id).await?;
-    let updated = match row.kind.as_str() {
-        "saml" => crate::saml::admin::update(&s, &org, row, body).await?,
-        _ => crate::oidc::admin::update(&s, &org, row, body).await?,
+    let updated = match row.kind {
+        ConnectionKind::Saml => crate::saml::admin::update(&s, &org, row, body).await?,
+        ConnectionKind::Oidc => crate::oidc::admin::update(&s, &org, row, body).await?,
     };
     Ok(Json(updated))
 }

@@ -7,6 +7,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::access;
 use crate::directory::people;
 use crate::http::ApiError;
 use crate::http::AppState;
@@ -41,7 +42,8 @@ async fn admin_org_project_collaborators_post(
     Path((org, project)): Path<(String, String)>,
     ApiJson(body): ApiJson<NewCollaborator>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let c = people::add_collaborator(&s.db, Operator::ACTOR, &org, &project, &body.email, &body.role).await?;
+    let c = access::people::add_collaborator(&s.db, Operator::ACTOR, &org, &project, &body.email, &body.role)
+        .await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
 
@@ -50,7 +52,7 @@ async fn admin_org_project_collaborator_delete(
     _op: Operator,
     Path((org, project, user_id)): Path<(String, String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    people::remove_collaborator(&s.db, Operator::ACTOR, &org, &project, &user_id).await?;
+    access::people::remove_collaborator(&s.db, Operator::ACTOR, &org, &project, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

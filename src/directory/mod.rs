@@ -3,6 +3,7 @@
 //! store, the domain functions and the HTTP surfaces.
 
 pub mod groups;
+pub mod login;
 pub mod names;
 pub mod orgs;
 pub mod people;

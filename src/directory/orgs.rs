@@ -2,10 +2,10 @@
 
 use serde_json::json;
 
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::{Org, Project, Slug, names::display_text};
 use crate::error::Error;
-use crate::store::audit::{self, NewEvent};
 use crate::store::{self, Db, Tx};
 
 /// Look up an org by slug inside a transaction or read.
@@ -19,7 +19,7 @@ pub fn project_in(conn: &Tx<'_>, org: &Org, slug: &str) -> Result<Project, Error
 }
 
 pub fn new_id() -> String {
-    crate::secrets::random_hex(16)
+    crate::model::random_id()
 }
 
 pub async fn create_org(db: &Db, actor: &str, slug: &str, name: &str) -> Result<Org, Error> {
@@ -28,15 +28,15 @@ pub async fn create_org(db: &Db, actor: &str, slug: &str, name: &str) -> Result<
     let actor = actor.to_string();
     db.write(move |tx| {
         let now = clock::now_str();
-        let org = Org { id: new_id(), slug: slug.to_string(), name, created_at: now.clone() };
+        let org = Org { id: new_id().into(), slug: slug.to_string(), name, created_at: now.clone() };
         store::orgs::insert_org(tx, &org)?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "org.create",
+                action: AuditAction::OrgCreate,
                 target: &format!("org:{}", org.slug),
                 detail: json!({"id": org.id, "name": org.name}),
             },
@@ -69,20 +69,20 @@ pub async fn create_project(
         let org = org_in(tx, &org)?;
         let now = clock::now_str();
         let p = Project {
-            id: new_id(),
+            id: new_id().into(),
             org_id: org.id.clone(),
             slug: slug.to_string(),
             name,
             created_at: now.clone(),
         };
         store::orgs::insert_project(tx, &p)?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "project.create",
+                action: AuditAction::ProjectCreate,
                 target: &format!("project:{}", p.slug),
                 detail: json!({"id": p.id, "name": p.name}),
             },

@@ -1,17 +1,16 @@
-//! People of an org as the operator sees them: members, project collaborators,
-//! manual grants (to members or to people external to the org), and the
-//! explanation of one user's access.
+//! People of an org as the operator sees them: members, project collaborators, the
+//! explanation of one user's access, and the facts behind the operator's changes (a
+//! person known by email, a user's active flag). Granting, revoking and re-evaluating
+//! are access/'s part (`access::people`).
 
 use serde::Serialize;
 use serde_json::json;
 
-use crate::clock;
+use crate::audit::{self, AuditAction};
 use crate::directory::orgs::{new_id, org_in, project_in};
-use crate::directory::{Collaborator, Email, GrantRow, Member, Role, User};
+use crate::directory::{Collaborator, Email, GrantRow, Member, Origin, Role, User};
 use crate::error::Error;
-use crate::events::emit::{self, Source};
-use crate::store::audit::{self, NewEvent};
-use crate::store::{self, Db};
+use crate::store::{self, Db, Tx};
 
 pub async fn members(db: &Db, org: &str) -> Result<Vec<Member>, Error> {
     let org = org.to_string();
@@ -32,116 +31,31 @@ pub async fn collaborators(db: &Db, org: &str, project: &str) -> Result<Vec<Coll
     .await
 }
 
-/// Grant `role` on a project to the person with `email`, creating them as an
-/// external user of the org (origin `manual`) if the org does not know them.
-/// The grant is never touched by SCIM, SSO or the mapping afterwards; the
-/// mapping gives such a user nothing and SCIM cannot reach them, until the org's
-/// IdP brings the same address and adopts the row (docs/mapping.md).
-pub async fn add_collaborator(
-    db: &Db,
-    actor: &str,
-    org: &str,
-    project: &str,
-    email: &str,
-    role: &str,
-) -> Result<Collaborator, Error> {
-    let email = Email::parse(email).map_err(|e| Error::invalid("email", e.to_string()))?;
-    let role = role.parse::<Role>().ok().ok_or_else(|| {
-        Error::invalid("role", format!("{role:?} is not a role; use \"admin\" or \"member\""))
-    })?;
-    let (actor, org, project) = (actor.to_string(), org.to_string(), project.to_string());
-    db.write(move |tx| {
-        let org = org_in(tx, &org)?;
-        let p = project_in(tx, &org, &project)?;
-        let now = clock::now_str();
-        let user = match store::users::by_email(tx, &org.id, &email.key())? {
-            Some(u) => u,
-            None => {
-                let u = User {
-                    id: new_id(),
-                    org_id: org.id.clone(),
-                    origin: "manual".into(),
-                    user_name: email.as_str().to_string(),
-                    external_id: None,
-                    email: Some(email.as_str().to_string()),
-                    display_name: None,
-                    given_name: None,
-                    family_name: None,
-                    active: true,
-                    created_at: now.clone(),
-                    updated_at: now.clone(),
-                };
-                store::users::insert(tx, &u)?;
-                u
-            }
-        };
-        let before = store::grants::put_manual_project_grant(tx, &p.id, &user.id, role, &now)?;
-        emit::collaborator(
-            tx,
-            &org.id,
-            &p.slug,
-            &user.id,
-            user.email.as_deref(),
-            (before, Some(role)),
-            Source::Manual,
-        )?;
-        audit::append(
-            tx,
-            &now,
-            NewEvent {
-                org_id: Some(&org.id),
-                actor: &actor,
-                action: "project.collaborator.grant",
-                target: &format!("user:{}", user.id),
-                detail: json!({
-                    "project": p.slug, "email": user.email, "source": "manual",
-                    "before": before.map(Role::as_str), "after": role.as_str(),
-                }),
-            },
-        )?;
-        let all = store::grants::collaborators(tx, &org.id, &p.id)?;
-        all.into_iter()
-            .find(|c| c.user_id == user.id)
-            .ok_or_else(|| Error::not_found("collaborator", user.id))
-    })
-    .await
-}
-
-/// Remove the operator's grant on a project (mapping grants are untouched).
-pub async fn remove_collaborator(
-    db: &Db,
-    actor: &str,
-    org: &str,
-    project: &str,
-    user_id: &str,
-) -> Result<(), Error> {
-    let (actor, org, project, user_id) =
-        (actor.to_string(), org.to_string(), project.to_string(), user_id.to_string());
-    db.write(move |tx| {
-        let org = org_in(tx, &org)?;
-        let p = project_in(tx, &org, &project)?;
-        let Some(before) = store::grants::delete_manual_project_grant(tx, &p.id, &user_id)? else {
-            return Err(Error::not_found("manual grant for user", user_id));
-        };
-        if let Some(user) = store::users::by_id(tx, &org.id, &user_id)? {
-            let email = user.email.as_deref();
-            emit::collaborator(tx, &org.id, &p.slug, &user.id, email, (Some(before), None), Source::Manual)?;
-            crate::access::reconcile::enforce(tx, &user, &actor, &crate::clock::now_str())?;
-        }
-        audit::append(
-            tx,
-            &clock::now_str(),
-            NewEvent {
-                org_id: Some(&org.id),
-                actor: &actor,
-                action: "project.collaborator.revoke",
-                target: &format!("user:{user_id}"),
-                detail: json!({"project": p.slug, "source": "manual"}),
-            },
-        )?;
-        Ok(())
-    })
-    .await
+/// The user of the org with `email`, creating them as an external user of the org
+/// (origin `manual`) if the org does not know them: the fact behind an operator's
+/// grant to a person (`access::people::add_collaborator`). Such a user is never
+/// touched by SCIM, SSO or the mapping until the org's IdP brings the same address
+/// and adopts the row (docs/mapping.md).
+pub fn person_by_email(tx: &Tx<'_>, org_id: &str, email: &Email, now: &str) -> Result<User, Error> {
+    if let Some(u) = store::users::by_email(tx, org_id, &email.key())? {
+        return Ok(u);
+    }
+    let u = User {
+        id: new_id().into(),
+        org_id: org_id.into(),
+        origin: Origin::Manual,
+        user_name: email.as_str().to_string(),
+        external_id: None,
+        email: Some(email.as_str().to_string()),
+        display_name: None,
+        given_name: None,
+        family_name: None,
+        active: true,
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+    };
+    store::users::insert(tx, &u)?;
+    Ok(u)
 }
 
 /// One user's access with what gave each role.
@@ -192,29 +106,30 @@ pub async fn access(db: &Db, org: &str, user_id: &str) -> Result<Access, Error> 
     .await
 }
 
-/// Activate or deactivate a user, then re-evaluate their grants (deactivation
-/// removes every mapping grant and ends their sessions; manual grants stay).
-pub async fn set_active(db: &Db, actor: &str, org: &str, user_id: &str, active: bool) -> Result<bool, Error> {
-    let (actor, org, user_id) = (actor.to_string(), org.to_string(), user_id.to_string());
-    db.write(move |tx| {
-        let org = org_in(tx, &org)?;
-        let now = clock::now_str();
-        let changed = store::users::set_active(tx, &org.id, &user_id, active, &now)?;
-        if changed {
-            audit::append(
-                tx,
-                &now,
-                NewEvent {
-                    org_id: Some(&org.id),
-                    actor: &actor,
-                    action: if active { "user.activate" } else { "user.deactivate" },
-                    target: &format!("user:{user_id}"),
-                    detail: json!({}),
-                },
-            )?;
-        }
-        crate::access::reconcile::reconcile_user(tx, &org.id, &user_id, &actor)?;
-        Ok(changed)
-    })
-    .await
+/// Record that the user is active or not, audited when it changed (`user.activate`,
+/// `user.deactivate`); returns whether it changed. Re-evaluating their grants is
+/// access/'s part (`access::people::set_active`).
+pub fn record_active(
+    tx: &Tx<'_>,
+    org_id: &str,
+    user_id: &str,
+    active: bool,
+    actor: &str,
+    now: &str,
+) -> Result<bool, Error> {
+    let changed = store::users::set_active(tx, org_id, user_id, active, now)?;
+    if changed {
+        store::audit::append(
+            tx,
+            now,
+            audit::Event {
+                org_id: Some(org_id),
+                actor,
+                action: if active { AuditAction::UserActivate } else { AuditAction::UserDeactivate },
+                target: &format!("user:{user_id}"),
+                detail: json!({}),
+            },
+        )?;
+    }
+    Ok(changed)
 }

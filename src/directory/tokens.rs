@@ -2,12 +2,12 @@
 
 use serde_json::json;
 
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::ScimTokenInfo;
 use crate::directory::orgs::{new_id, org_in};
 use crate::error::Error;
 use crate::secrets::{self, Secret};
-use crate::store::audit::{self, NewEvent};
 use crate::store::{self, Db};
 
 /// Prefix of every SCIM token, so a leaked one is recognisable.
@@ -42,13 +42,13 @@ pub async fn create(db: &Db, actor: &str, org: &str, description: &str) -> Resul
                 created_at: &now,
             },
         )?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "scim_token.create",
+                action: AuditAction::ScimTokenCreate,
                 target: &format!("scim_token:{id}"),
                 detail: json!({"description": description, "prefix": prefix}),
             },
@@ -66,13 +66,13 @@ pub async fn revoke(db: &Db, actor: &str, org: &str, id: &str) -> Result<(), Err
         if !store::tokens::revoke(tx, &org.id, &id, &now)? {
             return Err(Error::not_found("scim token", id));
         }
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "scim_token.revoke",
+                action: AuditAction::ScimTokenRevoke,
                 target: &format!("scim_token:{id}"),
                 detail: json!({}),
             },

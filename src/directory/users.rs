@@ -30,12 +30,12 @@ pub fn adopt(
     tx: &Tx<'_>,
     org_id: &str,
     id: &str,
-    from: &str,
+    from: Origin,
     origin: Origin,
     facts: &UserFacts,
     now: &str,
 ) -> Result<(), Error> {
-    users::take_over(tx, org_id, id, from, origin.as_str(), now)?;
+    users::take_over(tx, org_id, id, from, origin, now)?;
     st::replace_user(tx, org_id, id, facts, now)?;
     Ok(())
 }
@@ -44,7 +44,7 @@ pub fn adopt(
 /// just-in-time row, it is SCIM-managed from here on: true if it was.
 pub fn replace(tx: &Tx<'_>, org_id: &str, id: &str, facts: &UserFacts, now: &str) -> Result<bool, Error> {
     st::replace_user(tx, org_id, id, facts, now)?;
-    Ok(users::take_over(tx, org_id, id, Origin::Sso.as_str(), Origin::Scim.as_str(), now)?)
+    Ok(users::take_over(tx, org_id, id, Origin::Sso, Origin::Scim, now)?)
 }
 
 /// SCIM DELETE: the user leaves every group; the row stays (inactive, hidden

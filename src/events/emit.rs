@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::clock;
-use crate::directory::Role;
+use crate::model::Role;
 use crate::store::{self, StoreError, Tx};
 
 /// Which kind of grant changed.

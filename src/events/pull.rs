@@ -4,7 +4,6 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::directory::orgs::org_in;
 use crate::error::Error;
 use crate::store::{self, Db};
 
@@ -27,7 +26,8 @@ pub struct Event {
 pub async fn after(db: &Db, org: &str, after: i64, limit: u32) -> Result<Vec<Event>, Error> {
     let org = org.to_string();
     db.read(move |c| {
-        let org = org_in(c, &org)?;
+        // The outbox sits below the directory: the org is looked up in the store directly.
+        let org = store::orgs::org_by_slug(c, &org)?.ok_or_else(|| Error::not_found("org", &org))?;
         let rows = store::events::list_after(c, &org.id, after.max(0), limit.clamp(1, MAX_LIMIT))?;
         Ok(rows
             .into_iter()

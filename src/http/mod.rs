@@ -7,6 +7,7 @@ pub mod extract;
 pub mod layers;
 pub mod limit;
 pub mod listener;
+pub mod login_pages;
 pub mod shape;
 pub mod target;
 

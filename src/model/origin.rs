@@ -1,7 +1,13 @@
 //! Where a user row came from (`users.origin`): who vouches for the user.
 
-/// Where a user row came from (`users.origin`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a user row came from (`users.origin`); serialized as the stored lowercase string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Origin {
     /// Provisioned by the org's SCIM client.
     Scim,
@@ -42,5 +48,19 @@ impl Origin {
     /// Whether the org's IdP vouches for the user (the mapping applies to them at all).
     pub fn vouched(self) -> bool {
         !matches!(self, Origin::Manual)
+    }
+}
+
+impl FromStr for Origin {
+    type Err = UnknownOrigin;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Origin::parse(s)
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

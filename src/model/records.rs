@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Role;
+use super::{OrgId, Origin, ProjectId, Role, UserId};
 
 /// Who owns a grant: the mapping engine or the operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ impl GrantSource {
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Org {
-    pub id: String,
+    pub id: OrgId,
     pub slug: String,
     pub name: String,
     pub created_at: String,
@@ -38,9 +38,9 @@ pub struct Org {
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Project {
-    pub id: String,
+    pub id: ProjectId,
     #[serde(skip)]
-    pub org_id: String,
+    pub org_id: OrgId,
     pub slug: String,
     pub name: String,
     pub created_at: String,
@@ -49,10 +49,10 @@ pub struct Project {
 /// A person as one org knows them.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     #[serde(skip)]
-    pub org_id: String,
-    pub origin: String,
+    pub org_id: OrgId,
+    pub origin: Origin,
     pub user_name: String,
     pub external_id: Option<String>,
     pub email: Option<String>,
@@ -67,7 +67,7 @@ pub struct User {
 /// One row of `GET /admin/v1/orgs/{org}/members`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Member {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: Option<String>,
     pub user_name: String,
     /// The effective org role (highest grant), or null when the user holds none.
@@ -81,7 +81,7 @@ pub struct Member {
 /// One row of `GET /admin/v1/orgs/{org}/projects/{project}/collaborators`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Collaborator {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: Option<String>,
     pub role: Role,
     pub source: GrantSource,

@@ -13,8 +13,8 @@ use super::config::{OidcConfig, OidcDraft, login_url, redirect_uri};
 use super::discovery::{self, Provider};
 use crate::clock;
 use crate::connections::{self, Status};
-use crate::directory::Org;
 use crate::directory::orgs::new_id;
+use crate::directory::{ConnectionKind, Org};
 use crate::error::Error;
 use crate::http::ApiError;
 use crate::http::AppState;
@@ -180,9 +180,9 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
 
     let now = clock::now_str();
     let row = ConnectionRow {
-        id: id.clone(),
+        id: id.clone().into(),
         org_id: org.id.clone(),
-        kind: "oidc".into(),
+        kind: ConnectionKind::Oidc,
         name,
         config: serde_json::to_string(&draft).map_err(|e| Error::invalid("body", e.to_string()))?,
         secret: secret.map(|sec| s.secret_box.seal(&connections::secret_context(&id), sec.as_bytes())),

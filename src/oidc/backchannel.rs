@@ -17,9 +17,9 @@ use sha2::{Digest, Sha256};
 use super::logout_token::{self, LogoutToken, LogoutTokenError};
 use super::verify::IdTokenError;
 use super::{LoginError, load};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::http::AppState;
-use crate::store::audit::{self, NewEvent};
 use crate::store::login_states::{self, LoginState};
 use crate::store::{StoreError, sessions};
 
@@ -203,13 +203,13 @@ async fn end_sessions(
             .map_err(|e| BackchannelError::Internal(e.to_string()))?;
             crate::events::emit::sessions_revoked(tx, &org_id, &users, "idp_logout")
                 .map_err(|e| BackchannelError::Internal(e.to_string()))?;
-            audit::append(
+            crate::store::audit::append(
                 tx,
                 &now,
-                NewEvent {
+                audit::Event {
                     org_id: Some(&org_id),
                     actor: &format!("sso:{connection_id}"),
-                    action: "session.idp_logout",
+                    action: AuditAction::SessionIdpLogout,
                     target: &format!("connection:{connection_id}"),
                     detail: json!({
                         "connection": connection_id,

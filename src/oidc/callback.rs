@@ -23,7 +23,8 @@ use super::verify::{self, Expected, IdTokenError};
 use super::{Loaded, LoginError, STATE_KIND, load, query_params};
 use crate::clock;
 use crate::http::AppState;
-use crate::session::{login, redirect};
+use crate::http::login_pages as redirect;
+use crate::session::login;
 use crate::store::login_states;
 
 /// Longest `error` / `error_description` kept for the log.

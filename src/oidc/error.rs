@@ -10,8 +10,8 @@ use super::fetch::FetchError;
 use super::verify::IdTokenError;
 use crate::error::Error;
 use crate::http::AppState;
+use crate::http::login_pages as redirect;
 use crate::session::login::LoginRefused;
-use crate::session::redirect;
 
 /// A failed or refused OIDC login.
 #[derive(Debug, thiserror::Error)]

@@ -84,7 +84,7 @@ pub(super) async fn oidc_login_get(
     Path(connection_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Some(limited) = crate::session::redirect::login_start_limited(&state, "oidc", &connection_id) {
+    if let Some(limited) = crate::http::login_pages::login_start_limited(&state, "oidc", &connection_id) {
         return limited;
     }
     match start(&state, &connection_id, query.as_deref()).await {

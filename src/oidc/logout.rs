@@ -14,10 +14,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use super::load;
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::http::AppState;
 use crate::session::redirect;
-use crate::store::audit::{self, NewEvent};
 use crate::store::sessions::SessionRow;
 
 /// Member of `IdpSession.data` holding the sealed ID token.
@@ -110,13 +110,13 @@ pub async fn end_session_url(state: &AppState, connection_id: &str, session: &Se
     let written = state
         .db
         .write(move |tx| {
-            audit::append(
+            crate::store::audit::append(
                 tx,
                 &clock::now_str(),
-                NewEvent {
+                audit::Event {
                     org_id: Some(&org_id),
                     actor: &format!("user:{user_id}"),
-                    action: "session.logout",
+                    action: AuditAction::SessionLogout,
                     target: &format!("user:{user_id}"),
                     detail,
                 },

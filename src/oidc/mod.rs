@@ -88,15 +88,15 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Loaded, LoginErro
         Err(Error::NotFound { .. }) => return Err(LoginError::UnknownConnection { id: id.to_string() }),
         Err(e) => return Err(e.into()),
     };
-    if row.kind != "oidc" {
+    if row.kind != crate::model::ConnectionKind::Oidc {
         return Err(LoginError::UnknownConnection { id: id.to_string() });
     }
     let draft: config::OidcDraft = serde_json::from_str(&row.config)
         .map_err(|e| LoginError::Internal(format!("connection {id}: stored config unreadable: {e}")))?;
     let Some(cfg) = draft.ready().filter(|_| row.secret.is_some()) else {
-        return Err(LoginError::Pending { id: row.id });
+        return Err(LoginError::Pending { id: row.id.into() });
     };
-    Ok(Loaded { id: row.id, org, cfg, sealed_secret: row.secret })
+    Ok(Loaded { id: row.id.into(), org, cfg, sealed_secret: row.secret })
 }
 
 impl Loaded {

@@ -19,7 +19,8 @@ use super::{attributes, keys, refuse, refuse_login, xml_guard};
 use super::{authn_request, binding};
 use crate::clock;
 use crate::http::AppState;
-use crate::session::{login, redirect};
+use crate::http::login_pages as redirect;
+use crate::session::login;
 use crate::store::StoreError;
 use crate::store::login_states::{self, LoginState};
 
@@ -188,7 +189,7 @@ async fn consume(
             let entry = LoginState {
                 kind: REPLAY_KIND.into(),
                 key: format!("{conn_id}:{}", v.assertion_id),
-                connection_id: conn_id.clone(),
+                connection_id: conn_id.to_string(),
                 data: json!({}).to_string(),
                 created_at: now.clone(),
                 expires_at: clock::format(v.replay_until),

@@ -14,8 +14,8 @@ use super::connection::{config_of, urls};
 use super::{idp_metadata, keys};
 use crate::clock;
 use crate::connections::{self, Status};
-use crate::directory::Org;
 use crate::directory::orgs::new_id;
+use crate::directory::{ConnectionKind, Org};
 use crate::error::Error;
 use crate::http::ApiError;
 use crate::http::AppState;
@@ -105,9 +105,9 @@ pub async fn create(s: &AppState, org: &Org, body: Value) -> Result<Value, ApiEr
     })?;
     let now = clock::now_str();
     let row = ConnectionRow {
-        id,
+        id: id.into(),
         org_id: org.id.clone(),
-        kind: "saml".into(),
+        kind: ConnectionKind::Saml,
         name,
         config: serde_json::to_string(&cfg).map_err(|_| ApiError::internal())?,
         secret: Some(sealed),

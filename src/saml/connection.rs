@@ -57,7 +57,7 @@ impl Loaded {
 
     /// The IdP; a pending connection (no metadata yet) signs nobody in.
     pub fn idp(&self) -> Result<&IdpConfig, SamlError> {
-        self.cfg.idp.as_ref().ok_or_else(|| SamlError::Pending { id: self.row.id.clone() })
+        self.cfg.idp.as_ref().ok_or_else(|| SamlError::Pending { id: self.row.id.to_string() })
     }
 
     /// The trusted IdP signing certificates as DER.
@@ -90,7 +90,7 @@ pub async fn load(state: &AppState, id: &str) -> Result<Loaded, SamlError> {
         Err(crate::error::Error::NotFound { .. }) => return Err(unknown()),
         Err(e) => return Err(e.into()),
     };
-    if row.kind != "saml" {
+    if row.kind != crate::model::ConnectionKind::Saml {
         return Err(unknown());
     }
     let cfg = config_of(&row)?;
@@ -111,10 +111,10 @@ fn maybe_refresh(state: &AppState, c: &Loaded) {
     }
     {
         let Ok(mut attempts) = state.saml.refresh_attempts.lock() else { return };
-        if attempts.get(&c.row.id).is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+        if attempts.get(c.row.id.as_str()).is_some_and(|t| t.elapsed() < RETRY_AFTER) {
             return;
         }
-        attempts.insert(c.row.id.clone(), Instant::now());
+        attempts.insert(c.row.id.to_string(), Instant::now());
     }
     let (state, id) = (state.clone(), c.row.id.clone());
     tokio::spawn(async move {

@@ -45,8 +45,8 @@ use serde_json::json;
 use self::error::SamlError;
 use crate::clock;
 use crate::http::AppState;
+use crate::http::login_pages as redirect;
 use crate::session::login::LoginRefused;
-use crate::session::redirect;
 use crate::store::login_states::{self, LoginState};
 
 /// Process-wide SAML state, held in `AppState`.
@@ -130,7 +130,7 @@ async fn saml_login_get(
     Path(id): Path<String>,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    if let Some(limited) = crate::session::redirect::login_start_limited(&state, "saml", &id) {
+    if let Some(limited) = crate::http::login_pages::login_start_limited(&state, "saml", &id) {
         return limited;
     }
     match login_redirect(&state, &id, q.relay_state.as_deref()).await {
@@ -175,7 +175,7 @@ async fn login_redirect(
     let entry = LoginState {
         kind: authn_request::STATE_KIND.into(),
         key: request_id.clone(),
-        connection_id: conn.row.id.clone(),
+        connection_id: conn.row.id.to_string(),
         // Only the hash of the binding cookie is stored.
         data: json!({"return_to": target, "binding_sha256": binding::sha256_hex(cookie_value.expose())})
             .to_string(),

@@ -19,9 +19,9 @@ use super::error::SamlError;
 use super::logout::{self, Binding, Expectations, ValidLogoutRequest, ValidLogoutResponse};
 use super::redirect_binding::{self, Param};
 use super::{slo_pages, xml_guard};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::http::AppState;
-use crate::store::audit::{self, NewEvent};
 use crate::store::login_states::{self, LoginState};
 use crate::store::{StoreError, sessions};
 
@@ -193,13 +193,13 @@ async fn idp_logout(state: &AppState, conn: &Loaded, r: &Received) -> Result<Res
                 users.dedup();
             }
             crate::events::emit::sessions_revoked(tx, &org_id, &users, "idp_logout")?;
-            audit::append(
+            crate::store::audit::append(
                 tx,
                 &now,
-                NewEvent {
+                audit::Event {
                     org_id: Some(&org_id),
                     actor: &format!("sso:{conn_id}"),
-                    action: "session.idp_logout",
+                    action: AuditAction::SessionIdpLogout,
                     target: &format!("connection:{conn_id}"),
                     detail: json!({"connection_id": conn_id, "reason": "saml_slo", "request_id": req.id,
                         "name_id": req.name_id, "session_indexes": req.session_indexes,
@@ -242,13 +242,13 @@ async fn logout_answered(state: &AppState, conn: &Loaded, r: &Received) -> Resul
                 .filter(|s| s.connection_id == conn_id)
                 .ok_or_else(|| SamlError::UnknownLogoutRequest { id: resp.in_response_to.chars().take(80).collect() })?;
             remember(tx, &conn_id, &resp.id, resp.replay_until)?;
-            audit::append(
+            crate::store::audit::append(
                 tx,
                 &now,
-                NewEvent {
+                audit::Event {
                     org_id: Some(&org_id),
                     actor: &format!("sso:{conn_id}"),
-                    action: "session.slo_response",
+                    action: AuditAction::SessionSloResponse,
                     target: &format!("connection:{conn_id}"),
                     detail: json!({"connection_id": conn_id, "reason": "saml_slo", "in_response_to": resp.in_response_to,
                         "status": resp.status}),

@@ -15,9 +15,9 @@ use super::logout::{self, NameId};
 use super::redirect_binding::{self, Param};
 use super::slo::SENT_KIND;
 use super::{authn_request, connection, keys};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::http::AppState;
-use crate::store::audit::{self, NewEvent};
 use crate::store::login_states::{self, LoginState};
 use crate::store::sessions::SessionRow;
 
@@ -59,7 +59,7 @@ pub async fn logout_url(state: &AppState, row: &SessionRow) -> Result<Option<Str
     let entry = LoginState {
         kind: SENT_KIND.into(),
         key: request_id.clone(),
-        connection_id: conn.row.id.clone(),
+        connection_id: conn.row.id.to_string(),
         data: json!({"jti": row.jti}).to_string(),
         created_at: clock::format(now),
         expires_at: clock::format(now + time::Duration::seconds(SENT_TTL_SECS)),
@@ -72,13 +72,13 @@ pub async fn logout_url(state: &AppState, row: &SessionRow) -> Result<Option<Str
             let now = clock::now_str();
             login_states::purge_expired(tx, &now)?;
             login_states::insert(tx, &entry, &now)?;
-            audit::append(
+            crate::store::audit::append(
                 tx,
                 &now,
-                NewEvent {
+                audit::Event {
                     org_id: Some(&org_id),
                     actor: &format!("user:{user_id}"),
-                    action: "session.slo_request",
+                    action: AuditAction::SessionSloRequest,
                     target: &format!("user:{user_id}"),
                     detail: json!({"connection_id": conn_id, "reason": "saml_slo", "jti": jti,
                         "request_id": entry.key}),

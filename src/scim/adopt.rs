@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ScimError;
-use crate::session::login::MatchBy;
+use crate::model::{ConnectionKind, MatchBy, Origin};
 use crate::store::users::{self, JitKey, UserFacts};
 use crate::store::{StoreError, Tx};
 
@@ -34,7 +34,7 @@ use crate::store::{StoreError, Tx};
 pub struct Adoption {
     pub user_id: String,
     /// The origin it had: `manual` or `sso`.
-    pub from: &'static str,
+    pub from: Origin,
     /// The match rule that found it (None for an operator-made user, found by address).
     pub rule: Option<MatchBy>,
     /// The connections whose rule found it.
@@ -63,14 +63,13 @@ struct SamlRule {
 fn rules(conn: &Tx<'_>, org_id: &str) -> Result<Vec<(String, MatchBy)>, StoreError> {
     let mut out = Vec::new();
     for row in crate::store::connections::list(conn, org_id)? {
-        let by = match row.kind.as_str() {
-            "saml" => serde_json::from_str::<SamlRule>(&row.config)
+        let by = match row.kind {
+            ConnectionKind::Saml => serde_json::from_str::<SamlRule>(&row.config)
                 .map(|c| c.login.map(|l| l.match_by).unwrap_or_default()),
-            "oidc" => serde_json::from_str::<MatchRule>(&row.config).map(|c| c.match_by),
-            _ => continue,
+            ConnectionKind::Oidc => serde_json::from_str::<MatchRule>(&row.config).map(|c| c.match_by),
         };
         match by {
-            Ok(by) => out.push((row.id, by)),
+            Ok(by) => out.push((row.id.into(), by)),
             Err(e) => tracing::warn!(connection_id = %row.id, error = %e,
                 "connection config unreadable; its match rule is not used for SCIM adoption"),
         }
@@ -115,7 +114,12 @@ pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserFacts) -> Result<Option
     let email_key = cols.email.as_deref().map(str::to_lowercase);
     let keys: Vec<&str> = std::iter::once(user_name_key.as_str()).chain(email_key.as_deref()).collect();
     if let Some(u) = users::manual_by_address(conn, org_id, &keys)? {
-        found.push(Adoption { user_id: u.id, from: "manual", rule: None, connections: Vec::new() });
+        found.push(Adoption {
+            user_id: u.id.into(),
+            from: Origin::Manual,
+            rule: None,
+            connections: Vec::new(),
+        });
     }
     for (connection_id, by) in rules(conn, org_id)? {
         let (key, values) = lookup(by, cols);
@@ -130,8 +134,8 @@ pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserFacts) -> Result<Option
                     }
                 }
                 None => found.push(Adoption {
-                    user_id: u.id,
-                    from: "sso",
+                    user_id: u.id.into(),
+                    from: Origin::Sso,
                     rule: Some(by),
                     connections: vec![connection_id.clone()],
                 }),
@@ -143,8 +147,8 @@ pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserFacts) -> Result<Option
             "SCIM create matches several existing users; refused rather than guessing");
         // Operator-made users stay invisible to SCIM: counted, never named.
         let mut named: Vec<String> =
-            found.iter().filter(|a| a.from != "manual").map(|a| a.user_id.clone()).collect();
-        if found.iter().any(|a| a.from == "manual") {
+            found.iter().filter(|a| a.from != Origin::Manual).map(|a| a.user_id.to_string()).collect();
+        if found.iter().any(|a| a.from == Origin::Manual) {
             named.push("an operator-made user".to_string());
         }
         return Err(ScimError::AmbiguousUser { count: found.len(), named });

@@ -18,6 +18,7 @@ use super::schema::{Kind, case_exact};
 use super::users::{Ctx, check_if_match};
 use crate::access::evaluate::GroupFact;
 use crate::access::reconcile::{active_mapping, reconcile_user};
+use crate::audit::AuditAction;
 use crate::clock;
 use crate::directory::groups as dir;
 pub use crate::directory::groups::MemberOps;
@@ -85,7 +86,13 @@ pub fn change_members(
     Ok(dir::change_members(conn, &ctx.client.org_id, group_id, ops, MAX_NAME_BYTES)?)
 }
 
-fn audit_group(conn: &Tx<'_>, ctx: &Ctx, action: &str, id: &str, detail: Value) -> Result<(), ScimError> {
+fn audit_group(
+    conn: &Tx<'_>,
+    ctx: &Ctx,
+    action: AuditAction,
+    id: &str,
+    detail: Value,
+) -> Result<(), ScimError> {
     super::users::audit_scim(conn, ctx, action, &format!("group:{id}"), detail)
 }
 
@@ -112,7 +119,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
         audit_group(
             tx,
             &ctx,
-            "scim.group.create",
+            AuditAction::ScimGroupCreate,
             &row.id,
             json!({"displayName": row.display_name, "members_added": added.len()}),
         )?;
@@ -139,7 +146,7 @@ pub fn update_in(
     before: &ScimGroupRow,
     after: ScimGroupRow,
     ops: &MemberOps,
-    action: &str,
+    action: AuditAction,
 ) -> Result<ScimGroupRow, ScimError> {
     let now = clock::now_str();
     let renamed = before.display_name != after.display_name || before.external_id != after.external_id;
@@ -185,7 +192,7 @@ pub async fn replace(
         check_if_match(if_match.as_deref(), before.version)?;
         let after = ScimGroupRow { display_name, external_id, attributes, ..before.clone() };
         let ops = MemberOps { replace_all: Some(members.unwrap_or_default()), ..Default::default() };
-        let row = update_in(tx, &ctx, &before, after, &ops, "scim.group.replace")?;
+        let row = update_in(tx, &ctx, &before, after, &ops, AuditAction::ScimGroupReplace)?;
         Ok((render(tx, &ctx, &row, true)?, row.version))
     })
     .await
@@ -213,7 +220,7 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
         audit_group(
             tx,
             &ctx,
-            "scim.group.delete",
+            AuditAction::ScimGroupDelete,
             &id,
             json!({"displayName": before.display_name, "members": members.len()}),
         )?;

@@ -61,7 +61,14 @@ pub async fn patch_group(
         let applied = apply(&mut resource, &req.ops, &GroupSchema)?;
         let (display_name, external_id, attributes, _) = normalize_group(resource)?;
         let after = ScimGroupRow { display_name, external_id, attributes, ..before.clone() };
-        let row = update_in(tx, &ctx, &before, after, &member_ops(applied.members), "scim.group.patch")?;
+        let row = update_in(
+            tx,
+            &ctx,
+            &before,
+            after,
+            &member_ops(applied.members),
+            crate::audit::AuditAction::ScimGroupPatch,
+        )?;
         let v = if excludes(&p, "members") {
             group_resource(&ctx.base, &row, None)
         } else {

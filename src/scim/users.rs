@@ -15,12 +15,12 @@ use super::query::{ListParams, list_response, project};
 use super::resource::{etag, normalize_user, user_resource};
 use super::schema::{Kind, case_exact};
 use crate::access::reconcile::{reconcile_user, reconcile_user_for};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::users as dir;
 use crate::error::Error;
 use crate::events::emit::{self, Deprovision};
 use crate::model::Origin;
-use crate::store::audit::{self, NewEvent};
 use crate::store::scim::{self as st, ScimUserRow};
 use crate::store::scim_query::{Cond, Paging, UserQuery};
 use crate::store::{Db, Tx};
@@ -47,19 +47,25 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimEr
 pub fn audit_scim(
     conn: &Tx<'_>,
     ctx: &Ctx,
-    action: &str,
+    action: AuditAction,
     target: &str,
     detail: Value,
 ) -> Result<(), ScimError> {
-    audit::append(
+    crate::store::audit::append(
         conn,
         &clock::now_str(),
-        NewEvent { org_id: Some(&ctx.client.org_id), actor: &ctx.client.actor(), action, target, detail },
+        audit::Event { org_id: Some(&ctx.client.org_id), actor: &ctx.client.actor(), action, target, detail },
     )?;
     Ok(())
 }
 
-fn audit_user(conn: &Tx<'_>, ctx: &Ctx, action: &str, id: &str, detail: Value) -> Result<(), ScimError> {
+fn audit_user(
+    conn: &Tx<'_>,
+    ctx: &Ctx,
+    action: AuditAction,
+    id: &str,
+    detail: Value,
+) -> Result<(), ScimError> {
     audit_scim(conn, ctx, action, &format!("user:{id}"), detail)
 }
 
@@ -102,11 +108,11 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
                 audit_user(
                     tx,
                     &ctx,
-                    "user.adopt",
+                    AuditAction::UserAdopt,
                     &a.user_id,
                     json!({"from": a.from, "origin": "scim", "match_by": rule, "connections": a.connections}),
                 )?;
-                tracing::info!(org_id = %org, user_id = %a.user_id, from = a.from, match_by = ?a.rule,
+                tracing::info!(org_id = %org, user_id = %a.user_id, from = %a.from, match_by = ?a.rule,
                     "SCIM create adopted an existing user");
                 a.user_id
             }
@@ -116,7 +122,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
         audit_user(
             tx,
             &ctx,
-            "scim.user.create",
+            AuditAction::ScimUserCreate,
             &id,
             json!({"userName": cols.user_name, "externalId": cols.external_id, "active": cols.active}),
         )?;
@@ -162,7 +168,7 @@ pub async fn replace(
 ) -> Result<(Value, i64), ScimError> {
     // Refuse a bad body before taking the writer.
     normalize_user(body.clone())?;
-    rewrite(db, ctx, id, move |_| Ok(body), if_match, "scim.user.replace").await
+    rewrite(db, ctx, id, move |_| Ok(body), if_match, AuditAction::ScimUserReplace).await
 }
 
 /// Store an already-patched resource (PATCH goes through here).
@@ -173,7 +179,7 @@ pub async fn store_patched(
     patch: impl FnOnce(Value) -> Result<Value, ScimError> + Send + 'static,
     if_match: Option<String>,
 ) -> Result<(Value, i64), ScimError> {
-    rewrite(db, ctx, id, patch, if_match, "scim.user.patch").await
+    rewrite(db, ctx, id, patch, if_match, AuditAction::ScimUserPatch).await
 }
 
 /// Replace a user with `change(current representation)`, in one transaction
@@ -184,7 +190,7 @@ async fn rewrite(
     id: &str,
     change: impl FnOnce(Value) -> Result<Value, ScimError> + Send + 'static,
     if_match: Option<String>,
-    action: &'static str,
+    action: AuditAction,
 ) -> Result<(Value, i64), ScimError> {
     let (ctx, id) = (ctx.clone(), id.to_string());
     db.write(move |tx| {
@@ -198,7 +204,13 @@ async fn rewrite(
         // on, as if its POST had adopted it: its SCIM memberships become the
         // authority for roles (docs/mapping.md, "One person, one user").
         if adopted {
-            audit_user(tx, &ctx, "user.adopt", &id, json!({"from": "sso", "origin": "scim", "by": action}))?;
+            audit_user(
+                tx,
+                &ctx,
+                AuditAction::UserAdopt,
+                &id,
+                json!({"from": "sso", "origin": "scim", "by": action.as_str()}),
+            )?;
         }
         let cause = (before.active && !cols.active).then_some(Deprovision::ScimDeactivated);
         if let Some(cause) = cause {
@@ -206,8 +218,8 @@ async fn rewrite(
         }
         reconcile_user_for(tx, &ctx.client.org_id, &id, &ctx.client.actor(), cause)?;
         let action = match (before.active, cols.active) {
-            (true, false) => "scim.user.deactivate",
-            (false, true) => "scim.user.activate",
+            (true, false) => AuditAction::ScimUserDeactivate,
+            (false, true) => AuditAction::ScimUserActivate,
             _ => action,
         };
         audit_user(
@@ -233,7 +245,7 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
         // Memberships go with the user; the row stays (inactive, hidden) for manual grants.
         dir::remove(tx, &ctx.client.org_id, &id, &now)?;
         reconcile_user_for(tx, &ctx.client.org_id, &id, &ctx.client.actor(), Some(Deprovision::ScimDelete))?;
-        audit_user(tx, &ctx, "scim.user.delete", &id, json!({"userName": before.user_name}))?;
+        audit_user(tx, &ctx, AuditAction::ScimUserDelete, &id, json!({"userName": before.user_name}))?;
         Ok(())
     })
     .await

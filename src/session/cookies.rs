@@ -1,15 +1,23 @@
 //! Reading cookies from a request, for every browser flow (the session cookie,
 //! the SAML and OIDC login-binding cookies): one parser for `Cookie` headers.
+//! The parser sees the header values as text (`CookieHeaders`); how they are
+//! read from an HTTP request is the edge's part (`routes.rs` implements it for
+//! the request's header map).
 
-use axum::http::{HeaderMap, header};
+/// The `Cookie` header values of a request, in order; values that are not
+/// visible ASCII text are left out.
+pub trait CookieHeaders {
+    fn cookie_headers(&self) -> impl Iterator<Item = &str>;
+}
 
 /// Every value of cookie `name` in the request's `Cookie` headers, in order
 /// (a browser may send several cookies of one name for different paths).
-pub fn values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item = &'h str> + 'h {
+pub fn values<'h, H: CookieHeaders + ?Sized>(
+    headers: &'h H,
+    name: &'h str,
+) -> impl Iterator<Item = &'h str> + 'h {
     headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
+        .cookie_headers()
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(move |(k, _)| *k == name)
@@ -17,14 +25,14 @@ pub fn values<'h>(headers: &'h HeaderMap, name: &'h str) -> impl Iterator<Item =
 }
 
 /// The first value of cookie `name`.
-pub fn first<'h>(headers: &'h HeaderMap, name: &'h str) -> Option<&'h str> {
+pub fn first<'h, H: CookieHeaders + ?Sized>(headers: &'h H, name: &'h str) -> Option<&'h str> {
     values(headers, name).next()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderMap, HeaderValue, header};
 
     #[test]
     fn cookies_are_found_by_exact_name_across_headers() {

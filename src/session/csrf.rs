@@ -15,8 +15,20 @@
 //! - `Origin`, when sent, is idbridge's public origin (`null` is not).
 //!
 //! Bearer-authenticated requests carry no ambient credential: unaffected.
+//!
+//! The check reads plain values (`WriteRequest`); the edge (`routes.rs`) takes them
+//! from the request.
 
-use axum::http::{HeaderMap, Method, header};
+/// The parts of a write that the check reads, as the edge found them in the request
+/// (header values as their raw bytes; `None`: the header is absent).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteRequest<'a> {
+    /// The method is safe (GET, HEAD, OPTIONS, TRACE): it changes nothing.
+    pub safe_method: bool,
+    pub content_type: Option<&'a [u8]>,
+    pub sec_fetch_site: Option<&'a [u8]>,
+    pub origin: Option<&'a [u8]>,
+}
 
 /// Why a cookie-authenticated write was refused.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +51,14 @@ pub enum CsrfRefused {
 /// Longest header value quoted back.
 const MAX_QUOTED: usize = 200;
 
-fn quoted(v: &axum::http::HeaderValue) -> String {
-    String::from_utf8_lossy(v.as_bytes()).chars().filter(|c| !c.is_control()).take(MAX_QUOTED).collect()
+fn quoted(v: &[u8]) -> String {
+    String::from_utf8_lossy(v).chars().filter(|c| !c.is_control()).take(MAX_QUOTED).collect()
+}
+
+/// A header value as text: only when every byte is visible ASCII or a tab (what an
+/// HTTP header value may hold as text; anything else is not read as text).
+fn text(v: &[u8]) -> Option<&str> {
+    if v.iter().all(|&b| b == b'\t' || (32..127).contains(&b)) { std::str::from_utf8(v).ok() } else { None }
 }
 
 /// The origin (`scheme://host[:port]`, default port dropped) of a URL.
@@ -52,27 +70,25 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// Check a request that the session cookie authenticates. Safe methods
 /// (GET, HEAD, OPTIONS, TRACE) change nothing and pass.
-pub fn check(method: &Method, headers: &HeaderMap, public_url: &str) -> Result<(), CsrfRefused> {
-    if method.is_safe() {
+pub fn check(req: &WriteRequest<'_>, public_url: &str) -> Result<(), CsrfRefused> {
+    if req.safe_method {
         return Ok(());
     }
-    let content_type = headers.get(header::CONTENT_TYPE);
-    let essence = content_type
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
+    let content_type = req.content_type;
+    let essence =
+        content_type.and_then(text).and_then(|v| v.split(';').next()).map(|v| v.trim().to_ascii_lowercase());
     if essence.as_deref() != Some("application/json") {
         return Err(CsrfRefused::NotJson { content_type: content_type.map(quoted) });
     }
-    if let Some(site) = headers.get("sec-fetch-site") {
+    if let Some(site) = req.sec_fetch_site {
         let site = quoted(site);
         if !matches!(site.as_str(), "same-origin" | "none") {
             return Err(CsrfRefused::CrossSiteFetch { sec_fetch_site: site });
         }
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
+    if let Some(origin) = req.origin {
         let expected = origin_of(public_url).unwrap_or_default();
-        let got = origin.to_str().ok().and_then(origin_of);
+        let got = text(origin).and_then(origin_of);
         if expected.is_empty() || got.as_deref() != Some(expected.as_str()) {
             return Err(CsrfRefused::ForeignOrigin { origin: quoted(origin), expected });
         }
@@ -83,6 +99,8 @@ pub fn check(method: &Method, headers: &HeaderMap, public_url: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::routes::write_request;
+    use axum::http::{HeaderMap, Method};
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -97,7 +115,7 @@ mod tests {
     #[test]
     fn json_from_own_origin_passes_everything_else_is_refused() {
         let post = Method::POST;
-        let ok = |p: &[(&'static str, &str)]| check(&post, &headers(p), PUBLIC).is_ok();
+        let ok = |p: &[(&'static str, &str)]| check(&write_request(&post, &headers(p)), PUBLIC).is_ok();
         assert!(ok(&[("content-type", "application/json")]));
         assert!(ok(&[
             ("content-type", "application/json; charset=UTF-8"),
@@ -111,7 +129,10 @@ mod tests {
         assert!(!ok(&[("content-type", "application/json"), ("origin", "http://sso.example.com")]));
         assert!(!ok(&[("content-type", "application/json"), ("origin", "null")]));
         assert!(!ok(&[("content-type", "application/json"), ("sec-fetch-site", "same-site")]));
-        assert!(check(&Method::GET, &headers(&[("origin", "https://evil.example.com")]), PUBLIC).is_ok());
-        assert!(check(&Method::DELETE, &headers(&[]), PUBLIC).is_err());
+        assert!(
+            check(&write_request(&Method::GET, &headers(&[("origin", "https://evil.example.com")])), PUBLIC)
+                .is_ok()
+        );
+        assert!(check(&write_request(&Method::DELETE, &headers(&[])), PUBLIC).is_err());
     }
 }

@@ -157,10 +157,10 @@ pub async fn rotate(db: &Db, sb: &SecretBox, overlap: Duration) -> Result<String
         store::audit::append(
             tx,
             &clock::format(now),
-            store::audit::NewEvent {
+            crate::audit::Event {
                 org_id: None,
                 actor: "operator",
-                action: "signing_key.rotate",
+                action: crate::audit::AuditAction::SigningKeyRotate,
                 target: &format!("signing_key:{}", k.kid),
                 detail: json!({"old_keys_verify_until": expires}),
             },

@@ -1,78 +1,27 @@
 //! The end of every SSO login: "this person, with these facts, logged in
-//! through this connection" → match or create the user, record the groups the
-//! IdP asserted, reconcile through access/, and issue a session — or refuse.
+//! through this connection" → the facts through directory/ (match or create the
+//! user, record the groups the IdP asserted), then access/ (reconcile, roles), then
+//! the session is issued — or the login refused.
 //! A refusal is returned from inside the write job, so everything the attempt
 //! wrote is rolled back: a refused login creates and changes nothing.
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Issued, Sessions, token};
 use crate::access::reconcile::{effective_roles, reconcile_user};
+use crate::audit::{self, AuditAction};
 use crate::clock;
-use crate::directory::orgs::new_id;
-use crate::directory::{Email, User};
+use crate::directory::User;
+use crate::directory::{self, login::SignInRefused};
 use crate::error::Error;
-use crate::store::audit::{self, NewEvent};
 use crate::store::sessions::SessionRow;
-use crate::store::{self, Db, StoreError, Tx};
+use crate::store::{self, Db, StoreError};
 
-/// How a login is matched to an existing (e.g. SCIM-provisioned) user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum MatchBy {
-    /// The IdP's stable id (Entra object id, OIDC `sub`) against SCIM externalId.
-    ExternalId,
-    /// The login subject (NameID) against SCIM userName, case-insensitively.
-    UserName,
-    /// The asserted email against the user's email or userName, case-insensitively.
-    #[default]
-    Email,
-}
-
-/// What an IdP asserted, after the protocol handler validated it.
-#[derive(Clone, Debug, Default)]
-pub struct LoginFacts {
-    pub org_id: String,
-    pub connection_id: String,
-    /// NameID (SAML) or `sub` (OIDC).
-    pub subject: String,
-    /// The IdP's stable object id when it sends one (Entra `objectidentifier`, `oid`).
-    pub external_id: Option<String>,
-    pub email: Option<String>,
-    pub display_name: Option<String>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    /// Raw group claim values (names from Okta, object-id GUIDs from Entra).
-    /// `None`: the IdP left the groups out and only pointed to them (Entra's
-    /// SAML groups overage) — unknown, which is not "no groups": the values
-    /// this connection asserted at the user's last login are kept.
-    pub groups: Option<Vec<String>>,
-    pub match_by: MatchBy,
-    /// Create the user just in time when no user matches.
-    pub jit: bool,
-    /// What the IdP said about its own session, recorded with idbridge's session.
-    pub idp_session: IdpSession,
-}
-
-/// The IdP's session behind a login: how the IdP names it when it ends it, and
-/// the bound it puts on it.
-#[derive(Clone, Debug, Default)]
-pub struct IdpSession {
-    /// The subject as the IdP names it in a logout: SAML NameID, OIDC `sub`.
-    pub subject: Option<String>,
-    /// SAML `AuthnStatement/@SessionIndex`.
-    pub session_index: Option<String>,
-    /// OIDC `sid`.
-    pub sid: Option<String>,
-    /// Other values a logout needs (SAML NameID Format, NameQualifier, SPNameQualifier, …).
-    pub data: serde_json::Map<String, serde_json::Value>,
-    /// The IdP's bound on the session (SAML `SessionNotOnOrAfter`, OIDC `session_expiry`):
-    /// idbridge's session never outlives it.
-    pub not_on_or_after: Option<time::OffsetDateTime>,
-}
+/// The sign-in data and the match rule live in model/ (the protocols, connections and
+/// the directory use them); re-exported here where the protocols have always found them.
+pub use crate::model::{IdpSession, LoginFacts, MatchBy};
 
 /// The page shown for `LoginRefused::ProvisionedMismatch` (SAML and OIDC alike).
 pub const PROVISIONED_MISMATCH_PAGE: &str = "An account for your address was set up by your organization, but this \
@@ -121,99 +70,25 @@ impl LoginRefused {
     }
 }
 
+/// The directory's refusals, each carried on as the same variant (same message, same reason).
+impl From<SignInRefused> for LoginRefused {
+    fn from(e: SignInRefused) -> Self {
+        match e {
+            SignInRefused::NoSuchUser { by, key } => LoginRefused::NoSuchUser { by, key },
+            SignInRefused::MissingAttribute { by } => LoginRefused::MissingAttribute { by },
+            SignInRefused::Inactive { user_id } => LoginRefused::Inactive { user_id },
+            SignInRefused::ProvisionedMismatch { by, user_id, email } => {
+                LoginRefused::ProvisionedMismatch { by, user_id, email }
+            }
+            SignInRefused::Store(e) => LoginRefused::Store(e),
+        }
+    }
+}
+
 impl From<StoreError> for LoginRefused {
     fn from(e: StoreError) -> Self {
         LoginRefused::Store(e.into())
     }
-}
-
-fn find_user(conn: &Tx<'_>, f: &LoginFacts) -> Result<Option<User>, LoginRefused> {
-    let missing = || LoginRefused::MissingAttribute { by: f.match_by };
-    match f.match_by {
-        MatchBy::ExternalId => {
-            let key = f.external_id.as_deref().unwrap_or(&f.subject);
-            Ok(store::users::by_external_id(conn, &f.org_id, key)?)
-        }
-        MatchBy::UserName => Ok(store::users::by_user_name(conn, &f.org_id, &f.subject.to_lowercase())?),
-        MatchBy::Email => {
-            let email = f.email.as_deref().ok_or_else(missing)?;
-            Ok(store::users::by_email(conn, &f.org_id, &email.trim().to_lowercase())?)
-        }
-    }
-}
-
-/// One person, one user: before a just-in-time user is created, no SCIM-provisioned
-/// user of the org may hold the asserted email (as email or userName). Such a sign-in
-/// missed that user by the connection's rule (e.g. Entra's default SCIM `externalId` is
-/// the mailNickname while the connection matches the object id); a twin created now
-/// would keep signing in after SCIM deactivates or deletes the provisioned user, so the
-/// sign-in is refused and the operator fixes the matching (docs/mapping.md).
-fn refuse_twin_of_provisioned(conn: &Tx<'_>, f: &LoginFacts) -> Result<(), LoginRefused> {
-    let Some(email) = f.email.as_deref().map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()) else {
-        return Ok(());
-    };
-    match store::users::by_email(conn, &f.org_id, &email)? {
-        Some(u) if u.origin == "scim" => {
-            Err(LoginRefused::ProvisionedMismatch { by: f.match_by, user_id: u.id, email })
-        }
-        _ => Ok(()),
-    }
-}
-
-fn create_user(conn: &Tx<'_>, f: &LoginFacts, now: &str) -> Result<User, LoginRefused> {
-    let email = f.email.as_deref().and_then(|e| Email::parse(e).ok()).map(|e| e.as_str().to_string());
-    let user_name = match f.match_by {
-        MatchBy::Email => email.clone().ok_or(LoginRefused::MissingAttribute { by: MatchBy::Email })?,
-        _ => f.subject.clone(),
-    };
-    let u = User {
-        id: new_id(),
-        org_id: f.org_id.clone(),
-        origin: "sso".into(),
-        user_name,
-        external_id: match f.match_by {
-            MatchBy::ExternalId => Some(f.external_id.clone().unwrap_or_else(|| f.subject.clone())),
-            _ => f.external_id.clone(),
-        },
-        email,
-        display_name: f.display_name.clone(),
-        given_name: f.given_name.clone(),
-        family_name: f.family_name.clone(),
-        active: true,
-        created_at: now.to_string(),
-        updated_at: now.to_string(),
-    };
-    store::users::insert(conn, &u)?;
-    Ok(u)
-}
-
-/// An operator-made user (an external collaborator added by email) whom the
-/// org's IdP has just authenticated under the same address is adopted: the IdP
-/// vouches for them from now on, so the mapping applies (docs/mapping.md).
-/// Their manual grants stay. A refused login rolls the adoption back.
-fn adopt_if_manual(
-    conn: &Tx<'_>,
-    user: &mut User,
-    f: &LoginFacts,
-    actor: &str,
-    now: &str,
-) -> Result<(), LoginRefused> {
-    if user.origin != "manual" || !store::users::adopt(conn, &f.org_id, &user.id, "sso", now)? {
-        return Ok(());
-    }
-    user.origin = "sso".into();
-    audit::append(
-        conn,
-        now,
-        NewEvent {
-            org_id: Some(&f.org_id),
-            actor,
-            action: "user.adopt",
-            target: &format!("user:{}", user.id),
-            detail: json!({"from": "manual", "origin": "sso", "connection_id": f.connection_id}),
-        },
-    )?;
-    Ok(())
 }
 
 /// Complete a validated login: the session, or the refusal (nothing written).
@@ -235,39 +110,12 @@ pub async fn complete(
         if live.is_none_or(|c| c.org_id != facts.org_id) {
             return Err(LoginRefused::ConnectionGone { connection_id: facts.connection_id.clone() });
         }
-        let mut user = match find_user(tx, &facts)? {
-            Some(u) => u,
-            None if facts.jit => {
-                refuse_twin_of_provisioned(tx, &facts)?;
-                create_user(tx, &facts, &now)?
-            }
-            None => {
-                let key = match facts.match_by {
-                    MatchBy::Email => facts.email.clone().unwrap_or_default(),
-                    MatchBy::ExternalId => facts.external_id.clone().unwrap_or_else(|| facts.subject.clone()),
-                    MatchBy::UserName => facts.subject.clone(),
-                };
-                return Err(LoginRefused::NoSuchUser { by: facts.match_by, key });
-            }
-        };
-        if !user.active {
-            return Err(LoginRefused::Inactive { user_id: user.id });
-        }
-        adopt_if_manual(tx, &mut user, &facts, &actor, &now)?;
-        // Groups unknown (overage): keep the last known facts of this
-        // connection rather than drop access silently; the protocol handler
-        // has logged, counted and flagged it.
-        let kept = match &facts.groups {
-            Some(groups) => {
-                store::users::set_claim_groups(tx, &user.id, &facts.connection_id, groups)?;
-                None
-            }
-            None => Some(store::users::keep_claim_groups_of(tx, &user.id, &facts.connection_id)?),
-        };
+        let user = directory::login::match_user(tx, &facts, &actor, &now)?;
+        let kept = directory::login::record_claim_groups(tx, &user, &facts)?;
         reconcile_user(tx, &facts.org_id, &user.id, &actor)?;
         let (org_role, projects) = effective_roles(tx, &user)?;
         if org_role.is_none() && projects.is_empty() {
-            return Err(LoginRefused::NotMember { user_id: user.id });
+            return Err(LoginRefused::NotMember { user_id: user.id.into() });
         }
         let org = store::orgs::org_by_id(tx, &facts.org_id)?
             .ok_or_else(|| Error::not_found("org", &facts.org_id))?;
@@ -277,7 +125,7 @@ pub async fn complete(
         let expires = facts.idp_session.not_on_or_after.map_or(own, |idp| idp.min(own));
         let claims = token::Claims {
             iss: issuer,
-            sub: user.id.clone(),
+            sub: user.id.to_string(),
             aud: token::AUDIENCE.into(),
             iat: now_t.unix_timestamp(),
             nbf: now_t.unix_timestamp(),
@@ -291,8 +139,8 @@ pub async fn complete(
             tx,
             &SessionRow {
                 jti: claims.jti.clone(),
-                user_id: user.id.clone(),
-                org_id: org.id.clone(),
+                user_id: user.id.to_string(),
+                org_id: org.id.to_string(),
                 connection_id: Some(facts.connection_id.clone()),
                 created_at: now.clone(),
                 expires_at: clock::format(expires),
@@ -306,13 +154,13 @@ pub async fn complete(
                 },
             },
         )?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "session.create",
+                action: AuditAction::SessionCreate,
                 target: &format!("user:{}", user.id),
                 detail: match kept {
                     None => json!({"jti": claims.jti, "groups": facts.groups.as_ref().map_or(0, Vec::len)}),

@@ -16,12 +16,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::access::mapping::Role;
 use crate::clock;
-use crate::directory::User;
 use crate::error::Error;
-use crate::http::AppState;
-use crate::store::{self, StoreError};
+pub use crate::model::SessionContext;
+use crate::secrets::SecretBox;
+use crate::store::{self, Db, StoreError};
 
 /// Name of the session cookie.
 pub const COOKIE: &str = "idbridge_session";
@@ -70,18 +69,6 @@ impl From<StoreError> for SessionError {
     }
 }
 
-/// Who is behind a live session, with their current roles.
-#[derive(Debug, Clone)]
-pub struct SessionContext {
-    pub jti: String,
-    pub user: User,
-    pub org_id: String,
-    pub org_slug: String,
-    pub org_role: Option<Role>,
-    /// (project id, slug, effective role), by slug; org admins get every project as admin.
-    pub projects: Vec<(String, String, Role)>,
-}
-
 /// A freshly issued session.
 #[derive(Debug, Clone, Serialize)]
 pub struct Issued {
@@ -90,22 +77,35 @@ pub struct Issued {
     pub expires_at: String,
 }
 
+/// What checking a presented session needs (a narrow handle; the edge builds it
+/// from the router's state, `routes.rs`).
+#[derive(Clone)]
+pub struct SessionService {
+    pub db: Db,
+    /// The signing keys and the lifetimes.
+    pub sessions: SharedSessions,
+    /// Opens the stored private keys when a token names a key not loaded yet.
+    pub secret_box: SecretBox,
+    /// The issuer of idbridge's tokens: its public URL without a trailing slash.
+    pub public_url: Arc<str>,
+}
+
 /// Check a session token and return who it is. The signature and claims are
 /// verified first; then the stored session must be live and the user still a
 /// member of the org (or a collaborator on one of its projects).
-pub async fn authenticate(state: &AppState, token: &str) -> Result<SessionContext, SessionError> {
-    let sessions = &state.sessions;
-    let claims = match token::verify(&sessions.keys.ring(), &state.public_url, token) {
+pub async fn authenticate(service: &SessionService, token: &str) -> Result<SessionContext, SessionError> {
+    let sessions = &service.sessions;
+    let claims = match token::verify(&sessions.keys.ring(), &service.public_url, token) {
         Err(token::TokenError::UnknownKey { .. })
-            if sessions.keys.reload_for_unknown_kid(&state.db, &state.secret_box).await =>
+            if sessions.keys.reload_for_unknown_kid(&service.db, &service.secret_box).await =>
         {
-            token::verify(&sessions.keys.ring(), &state.public_url, token)?
+            token::verify(&sessions.keys.ring(), &service.public_url, token)?
         }
         other => other?,
     };
     let idle = sessions.config.idle;
     let jti = claims.jti.clone();
-    let (ctx, touch) = state
+    let (ctx, touch) = service
         .db
         .read(move |c| -> Result<(SessionContext, bool), SessionError> {
             let row = store::sessions::get(c, &jti)?.ok_or(SessionError::Ended { state: "unknown" })?;
@@ -128,12 +128,15 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<SessionContex
             }
             let org = store::orgs::org_by_id(c, &row.org_id)?.ok_or(SessionError::NotMember)?;
             let touch = (now - seen).whole_seconds() >= TOUCH_EVERY_SECS;
-            Ok((SessionContext { jti, user, org_id: org.id, org_slug: org.slug, org_role, projects }, touch))
+            Ok((
+                SessionContext { jti, user, org_id: org.id.into(), org_slug: org.slug, org_role, projects },
+                touch,
+            ))
         })
         .await?;
     if touch {
         let jti = ctx.jti.clone();
-        state.db.write(move |tx| store::sessions::touch(tx, &jti, &clock::now_str())).await?;
+        service.db.write(move |tx| store::sessions::touch(tx, &jti, &clock::now_str())).await?;
     }
     Ok(ctx)
 }

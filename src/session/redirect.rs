@@ -1,14 +1,14 @@
 //! The end of a browser login, shared by SAML and OIDC: where to send the
 //! user (only to idbridge's own origin or the connection's allow-list of
-//! origins), the 303 that sets the session cookie, and the short page that
-//! explains a refusal.
+//! origins), the redirect that sets the session cookie, and the short page that
+//! explains a refusal — as plain values; the HTTP responses are made at the edge
+//! (`http::login_pages`).
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use std::time::Duration;
+
 use url::Url;
 
 use super::{Issued, cookie};
-use crate::http::AppState;
 
 /// Longest return address accepted.
 const MAX_TARGET_LEN: usize = 2048;
@@ -55,19 +55,19 @@ pub fn safe_target(public_url: &str, allowed: &[String], requested: Option<&str>
     if ok { candidate.to_string() } else { default.to_string() }
 }
 
-/// 303 See Other to `target` with the session cookie set.
-pub fn login_success(state: &AppState, issued: &Issued, target: &str) -> Response {
-    let set_cookie = cookie(&issued.token, &state.public_url, state.sessions.config.lifetime);
-    let mut resp = StatusCode::SEE_OTHER.into_response();
-    let headers = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(target) {
-        headers.insert(header::LOCATION, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&set_cookie) {
-        headers.insert(header::SET_COOKIE, v);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+/// Where a completed login sends the browser and the session cookie it sets: the
+/// parts of the 303 See Other the edge answers (`http::login_pages::login_success`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginRedirect {
+    /// The `Location`: an address `safe_target` chose.
+    pub location: String,
+    /// The `Set-Cookie` value of the session cookie.
+    pub set_cookie: String,
+}
+
+/// The redirect that ends a login with `issued` at `target`.
+pub fn login_redirect(public_url: &str, lifetime: Duration, issued: &Issued, target: &str) -> LoginRedirect {
+    LoginRedirect { location: target.to_string(), set_cookie: cookie(&issued.token, public_url, lifetime) }
 }
 
 fn escape(s: &str) -> String {
@@ -83,34 +83,15 @@ fn escape(s: &str) -> String {
         .collect()
 }
 
-/// A refused login: a short human-readable page (the precise reason is in the log).
-pub fn login_refused(status: StatusCode, message: &str) -> Response {
-    let body = format!(
+/// The HTML of the short page that explains a refused login (`message` escaped; the
+/// precise reason is in the log).
+pub fn refusal_page(message: &str) -> String {
+    format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign-in refused</title></head>\
          <body><h1>Sign-in refused</h1><p>{}</p><p>If you think this is wrong, contact your \
          administrator.</p></body></html>",
         escape(message)
-    );
-    let mut resp = (status, Html(body)).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-/// Whether a login start through `connection_id` may proceed; when it may not,
-/// the 429 page to answer (counted as `surface`/`rate_limited`).
-pub fn login_start_limited(state: &AppState, surface: &str, connection_id: &str) -> Option<Response> {
-    if state
-        .login_starts
-        .allow(&format!("{surface}:{connection_id}"), crate::http::limit::LOGIN_STARTS_PER_SECOND)
-    {
-        return None;
-    }
-    tracing::warn!(surface, connection = %connection_id.chars().take(64).collect::<String>(), "login start refused: rate limited");
-    state.metrics.refusal(surface, "rate_limited");
-    Some(login_refused(
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many sign-in attempts right now; please try again in a moment.",
-    ))
+    )
 }
 
 #[cfg(test)]
@@ -158,8 +139,8 @@ mod tests {
     }
 
     #[test]
-    fn refusal_page_escapes() {
-        let r = login_refused(StatusCode::FORBIDDEN, "<script>");
-        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    fn refusal_page_html_escapes() {
+        let page = refusal_page("<script>");
+        assert!(page.contains("&lt;script&gt;") && !page.contains("<script>"));
     }
 }

@@ -2,20 +2,52 @@
 //! and the `SessionUser` extractor (cookie `idbridge_session` or bearer token;
 //! a write with the cookie passes the CSRF check of csrf.rs first).
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use super::{COOKIE, SessionContext, SessionError, authenticate, csrf};
+use super::cookies::CookieHeaders;
+use super::{COOKIE, SessionContext, SessionError, SessionService, authenticate, csrf};
 use crate::clock;
 use crate::http::ApiError;
 use crate::http::AppState;
 use crate::http::extract::bearer;
+use crate::model::ConnectionKind;
 use crate::store;
+
+/// The session service a handler needs, from the router's state.
+impl FromRef<AppState> for SessionService {
+    fn from_ref(s: &AppState) -> Self {
+        SessionService {
+            db: s.db.clone(),
+            sessions: s.sessions.clone(),
+            secret_box: s.secret_box.clone(),
+            public_url: s.public_url.clone(),
+        }
+    }
+}
+
+/// The request's `Cookie` headers as text, for the parser of cookies.rs.
+impl CookieHeaders for HeaderMap {
+    fn cookie_headers(&self) -> impl Iterator<Item = &str> {
+        self.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok())
+    }
+}
+
+/// The parts of a request the CSRF check of csrf.rs reads.
+pub fn write_request<'h>(method: &Method, headers: &'h HeaderMap) -> csrf::WriteRequest<'h> {
+    let raw = |name: &str| headers.get(name).map(|v| v.as_bytes());
+    csrf::WriteRequest {
+        safe_method: method.is_safe(),
+        content_type: raw(header::CONTENT_TYPE.as_str()),
+        sec_fetch_site: raw("sec-fetch-site"),
+        origin: raw(header::ORIGIN.as_str()),
+    }
+}
 
 /// The session token of a request: the cookie, else a bearer token.
 pub fn presented_token(parts: &Parts) -> Option<String> {
@@ -36,7 +68,7 @@ impl FromRequestParts<AppState> for SessionUser {
         // A write authenticated by the cookie (the browser's ambient
         // credential) must also prove it comes from idbridge's own origin.
         if cookie_value(&parts.headers, COOKIE).is_some() {
-            if let Err(e) = csrf::check(&parts.method, &parts.headers, &state.public_url) {
+            if let Err(e) = csrf::check(&write_request(&parts.method, &parts.headers), &state.public_url) {
                 tracing::warn!(method = %parts.method, path = %parts.uri.path(), reason = "csrf", error = %e, "cookie-authenticated write refused");
                 state.metrics.refusal("session", "csrf");
                 return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", e.to_string()));
@@ -44,7 +76,7 @@ impl FromRequestParts<AppState> for SessionUser {
         }
         let token = presented_token(parts).ok_or(SessionError::Missing);
         let result = match token {
-            Ok(t) => authenticate(state, &t).await,
+            Ok(t) => authenticate(&SessionService::from_ref(state), &t).await,
             Err(e) => Err(e),
         };
         result.map(SessionUser).map_err(|e| session_error(state, e))
@@ -129,13 +161,12 @@ async fn v1_logout_post(
 async fn idp_logout(s: &AppState, row: &store::sessions::SessionRow) -> Option<String> {
     let id = row.connection_id.as_deref()?;
     let (conn, _) = crate::connections::get(&s.db, id).await.ok()?;
-    match conn.kind.as_str() {
-        "oidc" => crate::oidc::logout::end_session_url(s, id, row).await,
-        "saml" => crate::saml::slo_out::logout_url(s, row).await.unwrap_or_else(|e| {
+    match conn.kind {
+        ConnectionKind::Oidc => crate::oidc::logout::end_session_url(s, id, row).await,
+        ConnectionKind::Saml => crate::saml::slo_out::logout_url(s, row).await.unwrap_or_else(|e| {
             tracing::error!(jti = %row.jti, reason = e.reason(), error = %e, "SAML Single Logout request not sent");
             None
         }),
-        _ => None,
     }
 }
 

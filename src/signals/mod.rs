@@ -24,11 +24,12 @@ pub mod universal_logout;
 
 use serde_json::{Value, json};
 
+use crate::audit::{self, AuditAction};
 use crate::connections::LoginSettings;
 use crate::error::Error;
 use crate::events::emit;
+use crate::model::ConnectionKind;
 use crate::oidc::config::{OidcConfig, OidcDraft};
-use crate::store::audit::{self, NewEvent};
 use crate::store::connections::ConnectionRow;
 use crate::store::{self, Db, StoreError};
 
@@ -129,17 +130,16 @@ pub async fn load(db: &Db, id: &str) -> Result<Option<Connection>, Error> {
         tracing::error!(connection = %row.id, error = %e, "stored connection config unreadable");
         Error::invalid("config", "stored connection config unreadable")
     };
-    let conn = match row.kind.as_str() {
-        "saml" => {
+    let conn = match row.kind {
+        ConnectionKind::Saml => {
             let cfg = crate::saml::connection::config_of(&row).map_err(|e| unreadable(e.to_string()))?;
             Connection { settings: cfg.login, oidc: None, saml_entity_id: cfg.idp.map(|i| i.entity_id), row }
         }
-        "oidc" => {
+        ConnectionKind::Oidc => {
             let draft: OidcDraft =
                 serde_json::from_str(&row.config).map_err(|e| unreadable(e.to_string()))?;
             Connection { settings: draft.login.clone(), oidc: draft.ready(), saml_entity_id: None, row }
         }
-        _ => return Ok(None),
     };
     Ok(Some(conn))
 }
@@ -152,7 +152,7 @@ pub struct Ending {
     /// Recorded on each ended session (`sessions.revoked_reason`).
     pub reason: &'static str,
     /// The audit action.
-    pub action: &'static str,
+    pub action: AuditAction,
     /// The `reason` of the change events (`session.revoked`, `api_key.revoked`):
     /// `idp_logout` or `idp_signal`.
     pub event_reason: &'static str,
@@ -178,9 +178,11 @@ pub fn users_for(
     let org = conn.row.org_id.as_str();
     let mut users: Vec<String> = match subject {
         Subject::Email(e) => {
-            store::users::by_email(tx, org, &e.to_lowercase())?.map(|u| u.id).into_iter().collect()
+            store::users::by_email(tx, org, &e.to_lowercase())?.map(|u| u.id.into()).into_iter().collect()
         }
-        Subject::Opaque(id) => store::users::by_external_id(tx, org, id)?.map(|u| u.id).into_iter().collect(),
+        Subject::Opaque(id) => {
+            store::users::by_external_id(tx, org, id)?.map(|u| u.id.into()).into_iter().collect()
+        }
         Subject::IssSub { iss, sub } => {
             if !conn.subject_issuers().contains(&iss.as_str()) {
                 return Ok(Vec::new());
@@ -188,7 +190,7 @@ pub fn users_for(
             // The IdP's subject as sessions of this connection recorded it, and
             // the SCIM externalId (Okta provisions its user id as externalId).
             let mut u = store::sessions::users_by_idp_subject(tx, org, &conn.row.id, sub)?;
-            u.extend(store::users::by_external_id(tx, org, sub)?.map(|u| u.id));
+            u.extend(store::users::by_external_id(tx, org, sub)?.map(|u| String::from(u.id)));
             u
         }
     };
@@ -235,10 +237,10 @@ pub fn end_for(
         if let (Some(d), Some(extra)) = (d.as_object_mut(), detail.as_object()) {
             d.extend(extra.clone());
         }
-        audit::append(
+        store::audit::append(
             tx,
             now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&conn.row.org_id),
                 actor: &format!("sso:{}", conn.row.id),
                 action: ending.action,

@@ -30,11 +30,11 @@ use time::Duration;
 
 use super::jwt::{Expect, JwtError, SKEW_SECS, Typ};
 use super::{Ending, Subject};
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::error::Error;
 use crate::http::AppState;
 use crate::store::StoreError;
-use crate::store::audit::{self, NewEvent};
 use crate::store::login_states::{self, LoginState};
 
 /// Kind of the single-use rows of SET `jti`s.
@@ -129,7 +129,7 @@ fn ending_of(uri: &str) -> Result<Option<Ending>, SsfError> {
         return Ok(Some(Ending {
             revoke_api_keys: false,
             reason: "caep_session_revoked",
-            action: "ssf.event",
+            action: AuditAction::SsfEvent,
             event_reason: "idp_signal",
             deprovisions: false,
         }));
@@ -141,7 +141,7 @@ fn ending_of(uri: &str) -> Result<Option<Ending>, SsfError> {
             Ok(Some(Ending {
                 revoke_api_keys: true,
                 reason: "risc",
-                action: "ssf.event",
+                action: AuditAction::SsfEvent,
                 event_reason,
                 deprovisions,
             }))
@@ -258,7 +258,7 @@ pub async fn process(
             let row = LoginState {
                 kind: JTI_KIND.into(),
                 key: format!("{}:{jti}", conn.row.id),
-                connection_id: conn.row.id.clone(),
+                connection_id: conn.row.id.to_string(),
                 data: json!({"event": event}).to_string(),
                 created_at: now_s.clone(),
                 expires_at: clock::format(now + Duration::seconds(MAX_AGE + 2 * SKEW_SECS)),
@@ -277,13 +277,13 @@ pub async fn process(
             };
             if ended.users == 0 {
                 // Verification, or nobody of this org: recorded all the same.
-                audit::append(
+                crate::store::audit::append(
                     tx,
                     &now_s,
-                    NewEvent {
+                    audit::Event {
                         org_id: Some(&conn.row.org_id),
                         actor: &format!("sso:{}", conn.row.id),
-                        action: "ssf.event",
+                        action: AuditAction::SsfEvent,
                         target: &format!("connection:{}", conn.row.id),
                         detail: json!({"connection": conn.row.id, "event_type": event, "jti": jti,
                             "subject_format": format, "users": 0, "sessions_ended": 0, "api_keys_revoked": 0}),

@@ -33,7 +33,7 @@ const MAX_JTI_LEN: usize = 255;
 const ENDING: Ending = Ending {
     revoke_api_keys: true,
     reason: "universal_logout",
-    action: "session.universal_logout",
+    action: crate::audit::AuditAction::SessionUniversalLogout,
     event_reason: "idp_logout",
     deprovisions: false,
 };
@@ -94,7 +94,7 @@ pub fn endpoint_url(public_url: &str, id: &str) -> String {
 
 /// The bearer's issuer and JWKS URL for this connection.
 async fn trust(state: &AppState, conn: &Connection) -> Result<(String, String), UlError> {
-    let id = conn.row.id.clone();
+    let id = conn.row.id.to_string();
     let s = &conn.settings;
     if let Some(jwks) = &s.logout_jwks_uri {
         let issuer = s.logout_issuer.clone().or_else(|| conn.oidc.as_ref().map(|c| c.issuer.clone()));
@@ -174,7 +174,7 @@ pub async fn revoke(
             let row = LoginState {
                 kind: JTI_KIND.into(),
                 key: format!("{}:{jti}", conn.row.id),
-                connection_id: conn.row.id.clone(),
+                connection_id: conn.row.id.to_string(),
                 data: "{}".into(),
                 created_at: now_s.clone(),
                 expires_at: clock::format(until.max(now)),

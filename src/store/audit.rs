@@ -4,23 +4,16 @@ use rusqlite::params;
 use serde_json::Value;
 
 use super::{StoreError, Tx};
+use crate::audit::Event;
 use crate::model::AuditEvent;
 
-/// One event to append.
-pub struct NewEvent<'a> {
-    pub org_id: Option<&'a str>,
-    pub actor: &'a str,
-    pub action: &'a str,
-    pub target: &'a str,
-    pub detail: Value,
-}
-
-pub fn append(conn: &Tx<'_>, at: &str, e: NewEvent<'_>) -> Result<i64, StoreError> {
+/// Append one event; returns its id.
+pub fn append(conn: &Tx<'_>, at: &str, e: Event<'_>) -> Result<i64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO audit_events (org_id, at, actor, action, target, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![e.org_id, at, e.actor, e.action, e.target, e.detail.to_string()])?;
+    .execute(params![e.org_id, at, e.actor, e.action.as_str(), e.target, e.detail.to_string()])?;
     Ok(conn.last_insert_rowid())
 }
 

@@ -5,13 +5,14 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{StoreError, Tx};
+use crate::model::{ConnectionId, ConnectionKind, OrgId};
 
 #[derive(Clone, Debug)]
 pub struct ConnectionRow {
-    pub id: String,
-    pub org_id: String,
-    /// `saml` or `oidc`.
-    pub kind: String,
+    pub id: ConnectionId,
+    pub org_id: OrgId,
+    /// Stored as `saml` or `oidc`.
+    pub kind: ConnectionKind,
     pub name: String,
     /// JSON, never a secret.
     pub config: String,

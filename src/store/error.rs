@@ -28,6 +28,15 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
+            // A stored kind or origin this code does not know (store/types.rs).
+            if let Some(k) = inner.downcast_ref::<crate::model::UnknownConnectionKind>() {
+                return StoreError::Corrupt { what: "connection kind", message: k.to_string() };
+            }
+            if let Some(o) = inner.downcast_ref::<crate::model::UnknownOrigin>() {
+                return StoreError::Corrupt { what: "user origin", message: o.to_string() };
+            }
+        }
         if let rusqlite::Error::SqliteFailure(code, Some(msg)) = &e {
             if code.code == rusqlite::ErrorCode::ConstraintViolation {
                 // SQLite names the columns ("UNIQUE constraint failed: orgs.slug")

@@ -44,7 +44,7 @@ pub fn members(conn: &Tx<'_>, org_id: &str) -> Result<Vec<Member>, StoreError> {
         };
         if out.last().map(|m| m.user_id != id).unwrap_or(true) {
             out.push(Member {
-                user_id: id,
+                user_id: id.into(),
                 email: r.get(1)?,
                 user_name: r.get(2)?,
                 role: None,
@@ -91,7 +91,7 @@ pub fn collaborators(conn: &Tx<'_>, org_id: &str, project_id: &str) -> Result<Ve
         let user_name: String = r.get(2)?;
         index.insert(id.clone(), out.len());
         out.push(Collaborator {
-            user_id: id,
+            user_id: id.into(),
             email: email.or(Some(user_name)),
             role: g.0,
             source: g.1,

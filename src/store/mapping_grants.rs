@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use rusqlite::params;
 
 use super::{StoreError, Tx};
-use crate::model::Role;
+use crate::model::{Origin, Role};
 
 /// One group fact of a user: (display name, externalId, raw claim value).
 pub type Fact = (Option<String>, Option<String>, Option<String>);
@@ -149,8 +149,8 @@ pub struct OrgUser {
     /// Email, or else userName.
     pub email: String,
     pub active: bool,
-    /// `users.origin`: `scim`, `sso` or `manual`.
-    pub origin: String,
+    /// `users.origin`.
+    pub origin: Origin,
 }
 
 /// Every user of an org, by id.

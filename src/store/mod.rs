@@ -6,8 +6,11 @@ mod error;
 mod files;
 mod functions;
 pub(crate) mod migrate;
+#[cfg(test)]
+mod query_tests;
 mod readers;
 mod tx;
+mod types;
 mod writer;
 
 pub mod api_keys;

@@ -60,8 +60,7 @@ impl UserFacts {
 /// Insert a user record with no SCIM attributes (manual or just-in-time).
 pub fn insert(conn: &Tx<'_>, u: &User) -> Result<(), StoreError> {
     let at = (u.created_at.as_str(), u.updated_at.as_str());
-    let origin = Origin::parse(&u.origin).map_err(|e| StoreError::Constraint { what: e.to_string() })?;
-    insert_facts(conn, &u.org_id, &u.id, origin, &UserFacts::of(u), at)
+    insert_facts(conn, u.org_id.as_str(), u.id.as_str(), u.origin, &UserFacts::of(u), at)
 }
 
 /// The one insert of a user: `origin` says who vouches for it (SCIM, a
@@ -205,8 +204,8 @@ pub fn manual_by_address(conn: &Tx<'_>, org_id: &str, keys: &[&str]) -> Result<O
 /// The org's IdP takes over an operator-made user: its origin becomes `origin`
 /// (`scim` or `sso`) and the mapping applies to it from now on. True if the
 /// user was `manual`; any other user is left alone.
-pub fn adopt(conn: &Tx<'_>, org_id: &str, id: &str, origin: &str, at: &str) -> Result<bool, StoreError> {
-    take_over(conn, org_id, id, "manual", origin, at)
+pub fn adopt(conn: &Tx<'_>, org_id: &str, id: &str, origin: Origin, at: &str) -> Result<bool, StoreError> {
+    take_over(conn, org_id, id, Origin::Manual, origin, at)
 }
 
 /// Change a live user's origin from `from` to `to`; true if it was `from`.
@@ -214,8 +213,8 @@ pub fn take_over(
     conn: &Tx<'_>,
     org_id: &str,
     id: &str,
-    from: &str,
-    to: &str,
+    from: Origin,
+    to: Origin,
     at: &str,
 ) -> Result<bool, StoreError> {
     Ok(conn

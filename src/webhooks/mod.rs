@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::directory::orgs::{new_id, org_in};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::outbound::{self, Policy};
 use crate::secrets::{Secret, SecretBox};
-use crate::store::audit::{self, NewEvent};
 use crate::store::webhooks::WebhookRow;
 use crate::store::{self, Db};
 
@@ -156,7 +156,7 @@ pub async fn create(
         let now = clock::now_str();
         let mut row = WebhookRow {
             id: id.clone(),
-            org_id: org.id.clone(),
+            org_id: org.id.to_string(),
             org_slug: org.slug.clone(),
             url,
             events,
@@ -172,13 +172,13 @@ pub async fn create(
             created_at: now.clone(),
         };
         row.cursor = store::webhooks::insert(tx, &row)?;
-        audit::append(
+        store::audit::append(
             tx,
             &now,
-            NewEvent {
+            audit::Event {
                 org_id: Some(&org.id),
                 actor: &actor,
-                action: "webhook.create",
+                action: AuditAction::WebhookCreate,
                 target: &format!("webhook:{id}"),
                 detail: json!({"url": row.url, "events": events_of(&row)}),
             },
@@ -208,14 +208,14 @@ pub async fn delete(db: &Db, actor: &str, org: &str, id: &str) -> Result<(), Err
             return Err(Error::not_found("webhook", id));
         }
         let target = format!("webhook:{id}");
-        let e = NewEvent {
+        let e = audit::Event {
             org_id: Some(&org.id),
             actor: &actor,
-            action: "webhook.delete",
+            action: AuditAction::WebhookDelete,
             target: &target,
             detail: json!({}),
         };
-        audit::append(tx, &now, e)?;
+        store::audit::append(tx, &now, e)?;
         Ok(())
     })
     .await
@@ -235,14 +235,14 @@ pub async fn rotate_secret(s: &AppState, actor: &str, org: &str, id: &str) -> Re
         store::webhooks::rotate(tx, &id, &sealed, &row.secret, &until)?;
         let target = format!("webhook:{id}");
         let detail = json!({"previous_until": until});
-        let e = NewEvent {
+        let e = audit::Event {
             org_id: Some(&org.id),
             actor: &actor,
-            action: "webhook.rotate_secret",
+            action: AuditAction::WebhookRotateSecret,
             target: &target,
             detail,
         };
-        audit::append(tx, &clock::format(now), e)?;
+        store::audit::append(tx, &clock::format(now), e)?;
         row.previous_secret = Some(std::mem::replace(&mut row.secret, sealed));
         row.previous_until = Some(until);
         Ok(Issued { row, secret })

@@ -135,7 +135,7 @@ async fn manual_grant_survives_deprovisioning_and_sessions_end() {
     .await;
     assert_eq!(app.me(&token).await.0, StatusCode::OK);
 
-    idbridge::directory::people::set_active(&app.state.db, "test", "acme", &id, false).await.unwrap();
+    idbridge::access::people::set_active(&app.state.db, "test", "acme", &id, false).await.unwrap();
     let (s, err) = app.me(&token).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "deprovisioned user's session must end: {err}");
 
@@ -154,7 +154,7 @@ async fn manual_grant_survives_deprovisioning_and_sessions_end() {
         "user_inactive"
     );
 
-    idbridge::directory::people::set_active(&app.state.db, "test", "acme", &id, true).await.unwrap();
+    idbridge::access::people::set_active(&app.state.db, "test", "acme", &id, true).await.unwrap();
     let token = app.login("acme", "cy@acme.com", &["Engineering"]).await.unwrap();
     let (_, me) = app.me(&token).await;
     assert_eq!(project_role(&me, "research").as_deref(), Some("admin"));

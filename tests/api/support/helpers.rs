@@ -280,9 +280,9 @@ impl TestApp {
         let org = idbridge::directory::orgs::get_org(&self.state.db, org).await.unwrap();
         let now = idbridge::clock::now_str();
         let row = idbridge::store::connections::ConnectionRow {
-            id: id.clone(),
+            id: id.clone().into(),
             org_id: org.id.clone(),
-            kind: "oidc".into(),
+            kind: idbridge::model::ConnectionKind::Oidc,
             name: "test connection".into(),
             config: r#"{"issuer": "https://idp.test.invalid", "client_id": "test"}"#.into(),
             secret: None,
