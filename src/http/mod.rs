@@ -71,7 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::access::routes::router())
         .merge(crate::saml::router())
         .merge(crate::oidc::router())
-        .merge(crate::scim::router())
+        .merge(crate::scim::routes::router())
         .merge(crate::signals::routes::router())
         .fallback(shape::not_found)
         .method_not_allowed_fallback(shape::method_not_allowed)

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::http::ApiError;
-use crate::scim::error::ScimError;
+use crate::scim::wire::WireError as ScimError;
 
 /// Longest rejection text kept as the message (axum's are one line).
 const MAX_MESSAGE: usize = 1024;

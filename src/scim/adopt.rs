@@ -21,15 +21,12 @@
 //! service provider MUST return HTTP status code 409 (Conflict) with a
 //! "scimType" error code of "uniqueness"".
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ScimError;
-use crate::model::{ConnectionKind, Origin};
-use crate::oidc::config::OidcConfig;
-use crate::saml::config::SamlConfig;
-use crate::session::login::MatchBy;
-use crate::store::scim::UserColumns;
-use crate::store::users::{self, JitKey};
+use crate::model::{ConnectionKind, MatchBy, Origin};
+use crate::store::users::{self, JitKey, UserFacts};
 use crate::store::{StoreError, Tx};
 
 /// The row a SCIM POST takes over, and why.
@@ -44,6 +41,22 @@ pub struct Adoption {
     pub connections: Vec<String>,
 }
 
+/// The one field of a stored connection config adoption reads: the login
+/// settings' `match_by`, nested under `login` in a SAML config and
+/// flattened into an OIDC one (saml/config.rs, oidc/config.rs), defaulting
+/// as they do. Read here so that SCIM depends on neither protocol.
+#[derive(Deserialize)]
+struct MatchRule {
+    #[serde(default)]
+    match_by: MatchBy,
+}
+
+#[derive(Deserialize)]
+struct SamlRule {
+    #[serde(default)]
+    login: Option<MatchRule>,
+}
+
 /// The match rule of each of the org's connections, in creation order. A
 /// connection whose stored config cannot be read signs no one in; it is
 /// skipped (and logged), not guessed at.
@@ -51,8 +64,9 @@ fn rules(conn: &Tx<'_>, org_id: &str) -> Result<Vec<(String, MatchBy)>, StoreErr
     let mut out = Vec::new();
     for row in crate::store::connections::list(conn, org_id)? {
         let by = match row.kind {
-            ConnectionKind::Saml => serde_json::from_str::<SamlConfig>(&row.config).map(|c| c.login.match_by),
-            ConnectionKind::Oidc => serde_json::from_str::<OidcConfig>(&row.config).map(|c| c.login.match_by),
+            ConnectionKind::Saml => serde_json::from_str::<SamlRule>(&row.config)
+                .map(|c| c.login.map(|l| l.match_by).unwrap_or_default()),
+            ConnectionKind::Oidc => serde_json::from_str::<MatchRule>(&row.config).map(|c| c.match_by),
         };
         match by {
             Ok(by) => out.push((row.id.into(), by)),
@@ -64,7 +78,7 @@ fn rules(conn: &Tx<'_>, org_id: &str) -> Result<Vec<(String, MatchBy)>, StoreErr
 }
 
 /// The SCIM user's work and primary email addresses, lowercased.
-fn work_emails(cols: &UserColumns) -> Vec<String> {
+fn work_emails(cols: &UserFacts) -> Vec<String> {
     let attrs: Value = serde_json::from_str(&cols.attributes).unwrap_or(Value::Null);
     let Some(emails) = attrs.get("emails").and_then(Value::as_array) else { return Vec::new() };
     let field = |o: &serde_json::Map<String, Value>, name: &str| {
@@ -85,7 +99,7 @@ fn work_emails(cols: &UserColumns) -> Vec<String> {
 }
 
 /// What the rule `by` looks a just-in-time row up by, for this SCIM user.
-fn lookup(by: MatchBy, cols: &UserColumns) -> (JitKey, Vec<String>) {
+fn lookup(by: MatchBy, cols: &UserFacts) -> (JitKey, Vec<String>) {
     match by {
         MatchBy::ExternalId => (JitKey::ExternalId, cols.external_id.iter().cloned().collect()),
         MatchBy::Email => (JitKey::Email, work_emails(cols)),
@@ -94,7 +108,7 @@ fn lookup(by: MatchBy, cols: &UserColumns) -> (JitKey, Vec<String>) {
 }
 
 /// The row a SCIM POST of `cols` adopts, if any; 409 when several could be meant.
-pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserColumns) -> Result<Option<Adoption>, ScimError> {
+pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserFacts) -> Result<Option<Adoption>, ScimError> {
     let mut found: Vec<Adoption> = Vec::new();
     let user_name_key = cols.user_name.to_lowercase();
     let email_key = cols.email.as_deref().map(str::to_lowercase);
@@ -132,17 +146,12 @@ pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserColumns) -> Result<Opti
         tracing::warn!(org_id, userName = %cols.user_name, externalId = ?cols.external_id, candidates = ?found,
             "SCIM create matches several existing users; refused rather than guessing");
         // Operator-made users stay invisible to SCIM: counted, never named.
-        let mut named: Vec<&str> =
-            found.iter().filter(|a| a.from != Origin::Manual).map(|a| a.user_id.as_str()).collect();
+        let mut named: Vec<String> =
+            found.iter().filter(|a| a.from != Origin::Manual).map(|a| a.user_id.to_string()).collect();
         if found.iter().any(|a| a.from == Origin::Manual) {
-            named.push("an operator-made user");
+            named.push("an operator-made user".to_string());
         }
-        return Err(ScimError::uniqueness(format!(
-            "this user matches {} existing users of the organization ({}) by the connections' match rules; \
-             refusing to guess which one it is",
-            found.len(),
-            named.join(", ")
-        )));
+        return Err(ScimError::AmbiguousUser { count: found.len(), named });
     }
     Ok(found.pop())
 }
@@ -151,8 +160,8 @@ pub fn adoptable(conn: &Tx<'_>, org_id: &str, cols: &UserColumns) -> Result<Opti
 mod tests {
     use super::*;
 
-    fn cols(attributes: Value) -> UserColumns {
-        UserColumns {
+    fn cols(attributes: Value) -> UserFacts {
+        UserFacts {
             user_name: "Bo@Contoso.onmicrosoft.com".into(),
             attributes: attributes.to_string(),
             ..Default::default()

@@ -1,103 +1,144 @@
-//! SCIM errors in the RFC 7644 §3.12 format, with `application/scim+json`.
+//! Why a SCIM request failed, with the values that explain it. The text of
+//! each variant is the `detail` of the SCIM error (RFC 7644 §3.12); its
+//! status and `scimType` are given once, in wire.rs, the SCIM edge.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
-
+use super::filter::FilterError;
+use super::patch::PatchError;
+use crate::directory::groups::MembershipError;
 use crate::error::Error;
+use crate::store::StoreError;
 
-/// The SCIM media type.
-pub const SCIM_JSON: &str = "application/scim+json";
+/// Why a bearer token does not admit a client (401).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No `Authorization: Bearer` header.
+    #[error("missing bearer token")]
+    MissingToken,
+    /// Unknown, revoked or malformed token.
+    #[error("invalid or revoked token")]
+    BadToken,
+    /// A token of another org: as good as no token here.
+    #[error("token is not valid for this organization")]
+    OtherOrg,
+}
 
-#[derive(Debug)]
-pub struct ScimError {
-    pub status: StatusCode,
-    pub scim_type: Option<&'static str>,
-    pub detail: String,
+/// A SCIM failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ScimError {
+    /// The client is not admitted (401).
+    #[error("{0}")]
+    Unauthorized(Refusal),
+    /// The request path has a segment that is not valid (400).
+    #[error("the request path is not valid: {reason}")]
+    BadPath { reason: String },
+    /// The body is over the SCIM body limit (413).
+    #[error("body over the {max}-byte limit")]
+    BodyTooLarge { max: usize },
+    /// The request is not what the protocol requires (400 `invalidSyntax`).
+    #[error("{detail}")]
+    InvalidSyntax { detail: String },
+    /// A value is not acceptable (400 `invalidValue`).
+    #[error("{detail}")]
+    InvalidValue { detail: String },
+    /// A `filter` that does not parse (400 `invalidFilter`).
+    #[error(transparent)]
+    Filter(FilterError),
+    /// A PATCH request that cannot be applied (its own status and `scimType`).
+    #[error(transparent)]
+    Patch(#[from] PatchError),
+    /// The resource does not exist (in this org) (404).
+    #[error("{resource} {id} not found")]
+    NotFound { resource: &'static str, id: String },
+    /// A path under the org's SCIM base that names no endpoint (404).
+    #[error("no such SCIM endpoint")]
+    NoEndpoint,
+    /// Search across resource types (root `/.search`) is not offered (501).
+    #[error("search across resource types is not supported; use /Users/.search or /Groups/.search")]
+    CrossTypeSearch,
+    /// RFC 7644 §3.14: If-Match names another version (412).
+    #[error("resource version is {current}, not {sent}")]
+    PreconditionFailed { current: String, sent: String },
+    /// A user's unique attribute is taken in the org (409 `uniqueness`).
+    #[error("{attribute} is already in use in this organization")]
+    Uniqueness { attribute: &'static str },
+    /// Another group of the org has this displayName, case-insensitively (409 `uniqueness`).
+    #[error(
+        "displayName {display_name:?} is already the name of another group in this organization \
+         (group names are unique, case-insensitively)"
+    )]
+    GroupNameTaken { display_name: String },
+    /// Another group of the org has this externalId (409 `uniqueness`).
+    #[error("externalId is already in use by another group")]
+    GroupExternalIdTaken,
+    /// A new user matches several existing ones; none is guessed (409 `uniqueness`).
+    #[error(
+        "this user matches {count} existing users of the organization ({}) by the connections' match rules; \
+         refusing to guess which one it is",
+        named.join(", ")
+    )]
+    AmbiguousUser { count: usize, named: Vec<String> },
+    /// A group member that is too long to be a user id, or not a user of
+    /// the org (400 `invalidValue`).
+    #[error(transparent)]
+    Membership(MembershipError),
+    /// A stored resource over the size bound (413).
+    #[error("the {resource} would be {bytes} bytes stored; at most {max} (docs/scim.md#limits)")]
+    TooLarge { resource: &'static str, bytes: usize, max: usize },
+    /// A Bulk request with too many operations (413 `tooMany`).
+    #[error("{operations} operations; at most {max}")]
+    TooMany { operations: usize, max: usize },
+    /// A Bulk operation method and path that is not offered (400 `invalidPath`).
+    #[error("unsupported bulk operation {method} {path}")]
+    BulkUnsupported { method: String, path: String },
+    /// A Bulk `bulkId:` reference to no earlier operation (409 `invalidValue`).
+    #[error("unresolved reference bulkId:{bulk_id}")]
+    BulkUnresolved { bulk_id: String },
+    /// A failure of the domain below (access, directory).
+    #[error(transparent)]
+    Domain(Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
 }
 
 impl ScimError {
-    pub fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type, detail: detail.into() }
+    /// 400 `invalidSyntax`.
+    pub fn syntax(detail: impl Into<String>) -> Self {
+        ScimError::InvalidSyntax { detail: detail.into() }
     }
-    pub fn bad(scim_type: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, Some(scim_type), detail)
+    /// 400 `invalidValue`.
+    pub fn value(detail: impl Into<String>) -> Self {
+        ScimError::InvalidValue { detail: detail.into() }
     }
-    pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, None, detail)
-    }
-    pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, None, detail)
-    }
-    pub fn uniqueness(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, Some("uniqueness"), detail)
-    }
-    pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error; see the server log")
+    /// 404 for a resource of this kind.
+    pub fn not_found(resource: &'static str, id: impl Into<String>) -> Self {
+        ScimError::NotFound { resource, id: id.into() }
     }
 }
 
 impl From<Error> for ScimError {
     fn from(e: Error) -> Self {
+        ScimError::Domain(e)
+    }
+}
+
+impl From<StoreError> for ScimError {
+    fn from(e: StoreError) -> Self {
+        ScimError::Store(e)
+    }
+}
+
+impl From<MembershipError> for ScimError {
+    fn from(e: MembershipError) -> Self {
         match e {
-            Error::NotFound { .. } => ScimError::not_found(e.to_string()),
-            Error::Conflict { what } => ScimError::uniqueness(format!("already exists ({what})")),
-            Error::Invalid { .. } | Error::InvalidDocument { .. } => {
-                ScimError::bad("invalidValue", e.to_string())
-            }
-            Error::Forbidden { .. } => ScimError::new(StatusCode::FORBIDDEN, None, e.to_string()),
-            Error::Store(inner) => {
-                tracing::error!(error = %inner, "store failure on SCIM request");
-                ScimError::internal()
-            }
+            MembershipError::Store(s) => ScimError::Store(s),
+            other => ScimError::Membership(other),
         }
     }
 }
 
-impl From<crate::store::StoreError> for ScimError {
-    fn from(e: crate::store::StoreError) -> Self {
-        Error::from(e).into()
+impl From<FilterError> for ScimError {
+    fn from(e: FilterError) -> Self {
+        ScimError::Filter(e)
     }
-}
-
-impl IntoResponse for ScimError {
-    fn into_response(self) -> Response {
-        if self.status.is_client_error() {
-            tracing::info!(status = self.status.as_u16(), scim_type = ?self.scim_type, detail = %self.detail, "SCIM request refused");
-        }
-        let mut body = json!({
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
-            "status": self.status.as_u16().to_string(),
-            "detail": self.detail,
-        });
-        if let Some(t) = self.scim_type {
-            body["scimType"] = json!(t);
-        }
-        let mut resp = (self.status, body.to_string()).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim\""));
-        }
-        resp
-    }
-}
-
-/// A SCIM JSON answer with a status, and optional ETag / Location headers.
-pub fn scim_response(
-    status: StatusCode,
-    body: &serde_json::Value,
-    etag: Option<&str>,
-    location: Option<&str>,
-) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
-        h.insert(header::ETAG, v);
-    }
-    if let Some(v) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
-        h.insert(header::LOCATION, v);
-    }
-    resp
 }

@@ -8,10 +8,11 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
+use super::compile::{group_cond, group_sort};
 use super::error::ScimError;
 use super::filter::matches;
 use super::limits::{MAX_NAME_BYTES, Page};
-use super::query::{ListParams, compile, excludes, list_response, order_by, project};
+use super::query::{ListParams, excludes, list_response, project};
 use super::resource::{group_resource, normalize_group};
 use super::schema::{Kind, case_exact};
 use super::users::{Ctx, check_if_match};
@@ -19,13 +20,16 @@ use crate::access::evaluate::GroupFact;
 use crate::access::reconcile::{active_mapping, reconcile_user};
 use crate::audit::AuditAction;
 use crate::clock;
+use crate::directory::groups as dir;
+pub use crate::directory::groups::MemberOps;
 use crate::directory::orgs::new_id;
+use crate::error::Error;
 use crate::store::scim::{self as st, ScimGroupRow};
-use crate::store::{Db, StoreError, Tx};
+use crate::store::scim_query::{Cond, GroupQuery, Paging};
+use crate::store::{Db, Tx};
 
 fn load(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
-    st::get_group(conn, &ctx.client.org_id, id)?
-        .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")))
+    st::get_group(conn, &ctx.client.org_id, id)?.ok_or_else(|| ScimError::not_found("Group", id))
 }
 
 fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) -> Result<Value, ScimError> {
@@ -37,13 +41,12 @@ fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) -> R
 /// displayName is unique per org case-insensitively (Entra matches groups by
 /// it, and mapping rules name groups by it); RFC 7643 §2.4 lets the service
 /// provider enforce `uniqueness` "server" on an attribute.
-fn uniqueness(display_name: &str) -> impl Fn(StoreError) -> ScimError + '_ {
+fn uniqueness(display_name: &str) -> impl Fn(Error) -> ScimError + '_ {
     move |e| match e {
-        StoreError::Conflict { what } if what.contains("display_name_key") => ScimError::uniqueness(format!(
-            "displayName {display_name:?} is already the name of another group in this organization \
-             (group names are unique, case-insensitively)"
-        )),
-        StoreError::Conflict { .. } => ScimError::uniqueness("externalId is already in use by another group"),
+        Error::Conflict { what } if what.contains("display_name_key") => {
+            ScimError::GroupNameTaken { display_name: display_name.to_string() }
+        }
+        Error::Conflict { .. } => ScimError::GroupExternalIdTaken,
         other => other.into(),
     }
 }
@@ -72,16 +75,6 @@ fn reconcile_all(conn: &Tx<'_>, ctx: &Ctx, users: impl IntoIterator<Item = Strin
     Ok(())
 }
 
-/// Membership changes as requested by a client, applied to one group.
-#[derive(Debug, Default, Clone)]
-pub struct MemberOps {
-    pub add: Vec<String>,
-    pub remove: Vec<String>,
-    /// Replace every member with these.
-    pub replace_all: Option<Vec<String>>,
-    pub remove_all: bool,
-}
-
 /// Apply member changes; returns (added, removed). Adding an unknown user is
 /// 400 invalidValue; removing a non-member (even a deleted user) is fine.
 pub fn change_members(
@@ -90,40 +83,7 @@ pub fn change_members(
     group_id: &str,
     ops: &MemberOps,
 ) -> Result<(Vec<String>, Vec<String>), ScimError> {
-    let mut add: Vec<String> = ops.add.clone();
-    let mut remove: Vec<String> = ops.remove.clone();
-    if ops.remove_all || ops.replace_all.is_some() {
-        let current = st::member_ids(conn, group_id)?;
-        match &ops.replace_all {
-            Some(wanted) => {
-                let want: HashSet<&String> = wanted.iter().collect();
-                let have: HashSet<&String> = current.iter().collect();
-                remove.extend(current.iter().filter(|c| !want.contains(c)).cloned());
-                add.extend(wanted.iter().filter(|w| !have.contains(w)).cloned());
-            }
-            None => remove.extend(current),
-        }
-    }
-    add.sort();
-    add.dedup();
-    if let Some(long) = add.iter().find(|a| a.len() > MAX_NAME_BYTES) {
-        return Err(ScimError::bad(
-            "invalidValue",
-            format!("member value is {} bytes; at most {MAX_NAME_BYTES}", long.len()),
-        ));
-    }
-    if !add.is_empty() {
-        let live = st::live_user_ids(conn, &ctx.client.org_id, &add)?;
-        if let Some(missing) = add.iter().find(|a| !live.contains(*a)) {
-            return Err(ScimError::bad(
-                "invalidValue",
-                format!("member {missing:?} is not a user of this organization"),
-            ));
-        }
-    }
-    let removed = st::remove_members(conn, group_id, &remove)?;
-    let added = st::add_members(conn, group_id, &add)?;
-    Ok((added, removed))
+    Ok(dir::change_members(conn, &ctx.client.org_id, group_id, ops, MAX_NAME_BYTES)?)
 }
 
 fn audit_group(
@@ -150,7 +110,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
             created_at: now.clone(),
             updated_at: now,
         };
-        st::insert_group(tx, &ctx.client.org_id, &row).map_err(uniqueness(&row.display_name))?;
+        dir::create(tx, &ctx.client.org_id, &row).map_err(uniqueness(&row.display_name))?;
         let ops = MemberOps { add: members.unwrap_or_default(), ..Default::default() };
         let (added, _) = change_members(tx, &ctx, &row.id, &ops)?;
         if mapped(tx, &ctx.client.org_id, &row.display_name, row.external_id.as_deref())? {
@@ -191,11 +151,11 @@ pub fn update_in(
     let now = clock::now_str();
     let renamed = before.display_name != after.display_name || before.external_id != after.external_id;
     if renamed || before.attributes != after.attributes {
-        st::update_group(tx, &ctx.client.org_id, &after, &now).map_err(uniqueness(&after.display_name))?;
+        dir::update(tx, &ctx.client.org_id, &after, &now).map_err(uniqueness(&after.display_name))?;
     }
     let (added, removed) = change_members(tx, ctx, &before.id, ops)?;
     if !added.is_empty() || !removed.is_empty() {
-        st::touch_group(tx, &before.id, &now)?;
+        dir::touch(tx, &before.id, &now)?;
     }
     let org = &ctx.client.org_id;
     let was = mapped(tx, org, &before.display_name, before.external_id.as_deref())?;
@@ -253,8 +213,7 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
     db.write(move |tx| {
         let before = load(tx, &ctx, &id)?;
         check_if_match(if_match.as_deref(), before.version)?;
-        let members = st::member_ids(tx, &id)?;
-        st::delete_group(tx, &ctx.client.org_id, &id)?;
+        let members = dir::delete(tx, &ctx.client.org_id, &id)?;
         if mapped(tx, &ctx.client.org_id, &before.display_name, before.external_id.as_deref())? {
             reconcile_all(tx, &ctx, members.clone())?;
         }
@@ -277,15 +236,21 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
     let ctx = ctx.clone();
     db.read(move |c| {
         let org = &ctx.client.org_id;
-        let order = order_by(Kind::Group, p.sort_by.as_ref(), p.descending);
+        let sort = group_sort(p.sort_by.as_ref(), p.descending);
         let with_members = !excludes(&p, "members");
         let mut page = Page::new(p.count);
-        let compiled = p.filter.as_ref().map(|f| compile(Kind::Group, f));
+        let compiled = p.filter.as_ref().map(group_cond);
         let total = match (&p.filter, compiled) {
             (Some(f), Some(None)) => {
                 let exact = |path: &super::filter::AttrPath| case_exact(Kind::Group, path);
                 let mut total = 0i64;
-                st::each_group(c, org, "1", &[], &order, -1, 0, true, &mut |row, members| {
+                let all = GroupQuery {
+                    cond: Cond::Always(true),
+                    sort,
+                    paging: Paging { limit: None, offset: 0 },
+                    with_members: true,
+                };
+                st::each_group(c, org, &all, &mut |row, members| {
                     let res = group_resource(&ctx.base, &row, members.as_deref());
                     if matches(f, &res, &exact) {
                         total += 1;
@@ -299,28 +264,21 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
                 total
             }
             (_, compiled) => {
-                let sql = compiled.flatten().unwrap_or_default();
-                let w = if sql.where_sql.is_empty() { "1".to_string() } else { sql.where_sql.clone() };
-                let total = st::count_groups(c, org, &w, &sql.args)?;
+                let q = GroupQuery {
+                    cond: compiled.flatten().unwrap_or(Cond::Always(true)),
+                    sort,
+                    paging: Paging { limit: Some(p.count), offset: p.start_index - 1 },
+                    with_members,
+                };
+                let total = st::count_groups(c, org, &q.cond)?;
                 if !page.is_full() {
-                    let (limit, offset) = (p.count, p.start_index - 1);
-                    st::each_group(
-                        c,
-                        org,
-                        &w,
-                        &sql.args,
-                        &order,
-                        limit,
-                        offset,
-                        with_members,
-                        &mut |row, m| {
-                            page.offer(project(
-                                group_resource(&ctx.base, &row, m.as_deref()),
-                                &p.attributes,
-                                &p.excluded,
-                            ))
-                        },
-                    )?;
+                    st::each_group(c, org, &q, &mut |row, m| {
+                        page.offer(project(
+                            group_resource(&ctx.base, &row, m.as_deref()),
+                            &p.attributes,
+                            &p.excluded,
+                        ))
+                    })?;
                 }
                 total
             }

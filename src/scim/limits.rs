@@ -9,7 +9,6 @@
 //! directory strings at 256–1,024 characters, userPrincipalName at 113;
 //! Okta's profile strings at a few KiB), documented in docs/scim.md#limits:
 
-use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
@@ -60,7 +59,7 @@ fn shown(path: &str) -> String {
 }
 
 fn invalid(detail: String) -> ScimError {
-    ScimError::bad("invalidValue", detail)
+    ScimError::value(detail)
 }
 
 /// Check every attribute of a resource about to be stored (RFC 7644 §3.12:
@@ -130,16 +129,9 @@ pub fn check_resource(resource: &str, obj: &Map<String, Value>) -> Result<(), Sc
 
 /// The stored JSON of a resource: 413 beyond `MAX_RESOURCE_BYTES` (also for a
 /// PATCH whose result would pass it; nothing is changed).
-pub fn check_stored_size(resource: &str, stored: &str) -> Result<(), ScimError> {
+pub fn check_stored_size(resource: &'static str, stored: &str) -> Result<(), ScimError> {
     if stored.len() > MAX_RESOURCE_BYTES {
-        return Err(ScimError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            None,
-            format!(
-                "the {resource} would be {} bytes stored; at most {MAX_RESOURCE_BYTES} (docs/scim.md#limits)",
-                stored.len()
-            ),
-        ));
+        return Err(ScimError::TooLarge { resource, bytes: stored.len(), max: MAX_RESOURCE_BYTES });
     }
     Ok(())
 }
@@ -206,9 +198,15 @@ impl Page {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
     use serde_json::json;
 
     use super::*;
+    use crate::scim::wire::WireError;
+
+    fn check_resource(resource: &str, obj: &Map<String, Value>) -> Result<(), WireError> {
+        super::check_resource(resource, obj).map_err(WireError::from)
+    }
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()

@@ -6,11 +6,9 @@
 pub mod adopt;
 pub mod auth;
 pub mod bulk;
+pub mod compile;
 pub mod error;
 pub mod filter;
-pub mod filter_sql;
-#[cfg(test)]
-mod filter_sql_tests;
 pub mod groups;
 pub mod limits;
 pub mod patch;
@@ -20,5 +18,4 @@ pub mod resource;
 pub mod routes;
 pub mod schema;
 pub mod users;
-
-pub use routes::router;
+pub mod wire;

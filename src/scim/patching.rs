@@ -7,20 +7,12 @@ use serde_json::Value;
 
 use super::error::ScimError;
 use super::groups::{MemberOps, load_for_patch, render_after_patch, update_in};
-use super::patch::{GroupSchema, MemberChanges, PatchError, UserSchema, apply, normalize_request};
+use super::patch::{GroupSchema, MemberChanges, UserSchema, apply, normalize_request};
 use super::query::{ListParams, excludes, project};
 use super::resource::{group_resource, normalize_group};
 use super::users::{Ctx, check_if_match, store_patched};
 use crate::store::Db;
 use crate::store::scim::ScimGroupRow;
-
-impl From<PatchError> for ScimError {
-    fn from(e: PatchError) -> Self {
-        let status =
-            axum::http::StatusCode::from_u16(e.status()).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
-        ScimError::new(status, e.scim_type(), e.to_string())
-    }
-}
 
 pub async fn patch_user(
     db: &Db,

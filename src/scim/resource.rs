@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use super::error::ScimError;
 use super::limits;
 use super::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
-use crate::store::scim::{ScimGroupRow, ScimUserRow, UserColumns};
+use crate::store::scim::{ScimGroupRow, ScimUserRow};
+use crate::store::users::UserFacts;
 
 /// Longest userName / displayName accepted.
 const MAX_NAME: usize = 512;
@@ -41,14 +42,14 @@ fn require_schema(obj: &Map<String, Value>, schema: &str) -> Result<(), ScimErro
         .get("schemas")
         .and_then(Value::as_array)
         .is_some_and(|a| a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(schema))));
-    if ok { Ok(()) } else { Err(ScimError::bad("invalidSyntax", format!("schemas must include {schema}"))) }
+    if ok { Ok(()) } else { Err(ScimError::syntax(format!("schemas must include {schema}"))) }
 }
 
 fn string_field(obj: &Map<String, Value>, name: &str) -> Result<Option<String>, ScimError> {
     match key_of(obj, name).map(|k| &obj[&k]) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(ScimError::bad("invalidValue", format!("{name} must be a string, got {other}"))),
+        Some(other) => Err(ScimError::value(format!("{name} must be a string, got {other}"))),
     }
 }
 
@@ -72,9 +73,9 @@ fn fix_primary(obj: &mut Map<String, Value>) {
 /// A user body (POST/PUT) → the stored JSON and its indexed columns.
 /// `id`, `meta`, `schemas`, `groups` (read-only) and `password` (never
 /// stored) are dropped.
-pub fn normalize_user(body: Value) -> Result<UserColumns, ScimError> {
+pub fn normalize_user(body: Value) -> Result<UserFacts, ScimError> {
     let Value::Object(mut obj) = body else {
-        return Err(ScimError::bad("invalidSyntax", "expected an object"));
+        return Err(ScimError::syntax("expected an object"));
     };
     require_schema(&obj, USER_SCHEMA)?;
     for drop in ["schemas", "id", "meta", "groups", "password"] {
@@ -83,17 +84,16 @@ pub fn normalize_user(body: Value) -> Result<UserColumns, ScimError> {
     let user_name = string_field(&obj, "userName")?
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| ScimError::bad("invalidValue", "userName is required"))?;
+        .ok_or_else(|| ScimError::value("userName is required"))?;
     if user_name.chars().count() > MAX_NAME || user_name.chars().any(char::is_control) {
-        return Err(ScimError::bad("invalidValue", "userName is too long or has control characters"));
+        return Err(ScimError::value("userName is too long or has control characters"));
     }
     // Absent `active` means active; the stored JSON keeps whether the client set it.
     let active = match take(&mut obj, "active") {
         None | Some(Value::Null) => true,
         Some(v) => {
-            let b = as_bool(&v).ok_or_else(|| {
-                ScimError::bad("invalidValue", format!("active must be a boolean, got {v}"))
-            })?;
+            let b =
+                as_bool(&v).ok_or_else(|| ScimError::value(format!("active must be a boolean, got {v}")))?;
             obj.insert("active".into(), Value::Bool(b));
             b
         }
@@ -131,16 +131,7 @@ pub fn normalize_user(body: Value) -> Result<UserColumns, ScimError> {
     limits::check_resource("User", &obj)?;
     let attributes = Value::Object(obj).to_string();
     limits::check_stored_size("User", &attributes)?;
-    Ok(UserColumns {
-        user_name,
-        external_id,
-        email,
-        display_name,
-        given_name,
-        family_name,
-        active,
-        attributes,
-    })
+    Ok(UserFacts { user_name, external_id, email, display_name, given_name, family_name, active, attributes })
 }
 
 /// The primary email, else the work email, else the first.
@@ -199,7 +190,7 @@ pub type GroupInput = (String, Option<String>, String, Option<Vec<String>>);
 
 pub fn normalize_group(body: Value) -> Result<GroupInput, ScimError> {
     let Value::Object(mut obj) = body else {
-        return Err(ScimError::bad("invalidSyntax", "expected an object"));
+        return Err(ScimError::syntax("expected an object"));
     };
     require_schema(&obj, GROUP_SCHEMA)?;
     for drop in ["schemas", "id", "meta"] {
@@ -208,16 +199,16 @@ pub fn normalize_group(body: Value) -> Result<GroupInput, ScimError> {
     let display_name = string_field(&obj, "displayName")?
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| ScimError::bad("invalidValue", "displayName is required"))?;
+        .ok_or_else(|| ScimError::value("displayName is required"))?;
     if display_name.chars().count() > MAX_NAME || display_name.chars().any(char::is_control) {
-        return Err(ScimError::bad("invalidValue", "displayName is too long or has control characters"));
+        return Err(ScimError::value("displayName is too long or has control characters"));
     }
     let external_id = string_field(&obj, "externalId")?;
     let members = match take(&mut obj, "members") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) => Some(member_values(&items)?),
         Some(other) => {
-            return Err(ScimError::bad("invalidValue", format!("members must be an array, got {other}")));
+            return Err(ScimError::value(format!("members must be an array, got {other}")));
         }
     };
     if let Some(k) = key_of(&obj, "displayName") {
@@ -238,13 +229,14 @@ pub fn member_values(items: &[Value]) -> Result<Vec<String>, ScimError> {
             let v =
                 m.as_object().and_then(|o| key_of(o, "value").and_then(|k| o[&k].as_str().map(String::from)));
             match v {
-                Some(v) if v.len() > limits::MAX_NAME_BYTES => Err(ScimError::bad(
-                    "invalidValue",
-                    format!("member value is {} bytes; at most {}", v.len(), limits::MAX_NAME_BYTES),
-                )),
+                Some(v) if v.len() > limits::MAX_NAME_BYTES => Err(ScimError::value(format!(
+                    "member value is {} bytes; at most {}",
+                    v.len(),
+                    limits::MAX_NAME_BYTES
+                ))),
                 Some(v) => Ok(v),
                 // The member is not echoed whole: it may be megabytes.
-                None => Err(ScimError::bad("invalidValue", "member without a string value")),
+                None => Err(ScimError::value("member without a string value")),
             }
         })
         .collect()

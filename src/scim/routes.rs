@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::Value;
 
-use super::auth::{MAX_BODY, ScimClient, ScimJson};
-use super::error::{ScimError, scim_response};
+use super::auth::{MAX_BODY, ScimClient};
+use super::error::ScimError;
 use super::query::{ListParams, list_response, parse_params, project};
 use super::resource::etag;
 use super::schema;
 use super::users::Ctx;
+use super::wire::{ScimJson, bulk_response, scim_response};
 use super::{bulk, groups, patching, users};
 use crate::http::AppState;
 
@@ -220,7 +221,7 @@ async fn scim_resource_type_id_get(
     let found = schema::resource_types(&c.base).into_iter().find(|r| r["id"] == id.as_str());
     found
         .map(|v| scim_response(StatusCode::OK, &v, None, None))
-        .ok_or_else(|| ScimError::not_found(format!("ResourceType {id} not found")))
+        .ok_or_else(|| ScimError::not_found("ResourceType", id))
 }
 
 async fn scim_schemas_get(State(s): State<AppState>, client: ScimClient) -> Response {
@@ -237,7 +238,7 @@ async fn scim_schema_id_get(
     let found = schema::schemas(&c.base).into_iter().find(|r| r["id"] == id.as_str());
     found
         .map(|v| scim_response(StatusCode::OK, &v, None, None))
-        .ok_or_else(|| ScimError::not_found(format!("Schema {id} not found")))
+        .ok_or_else(|| ScimError::not_found("Schema", id))
 }
 
 async fn scim_bulk_post(
@@ -246,21 +247,17 @@ async fn scim_bulk_post(
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
     let out = bulk::run(&s.db, &ctx(&s, client), body).await?;
-    Ok(scim_response(StatusCode::OK, &out, None, None))
+    Ok(scim_response(StatusCode::OK, &bulk_response(out), None, None))
 }
 
 /// Any other path under an org's SCIM base: a SCIM 404.
 async fn scim_unknown(_client: ScimClient) -> ScimError {
-    ScimError::not_found("no such SCIM endpoint")
+    ScimError::NoEndpoint
 }
 
 /// Searching several resource types at once (root `/.search`) is not offered.
 async fn scim_root_search_post(_client: ScimClient) -> ScimError {
-    ScimError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        None,
-        "search across resource types is not supported; use /Users/.search or /Groups/.search",
-    )
+    ScimError::CrossTypeSearch
 }
 
 pub fn router() -> Router<AppState> {

@@ -7,19 +7,22 @@ use serde_json::{Value, json};
 
 use super::adopt;
 use super::auth::ScimClient;
+use super::compile::{user_cond, user_sort};
 use super::error::ScimError;
 use super::filter::matches;
 use super::limits::Page;
-use super::query::{ListParams, compile, list_response, order_by, project};
+use super::query::{ListParams, list_response, project};
 use super::resource::{etag, normalize_user, user_resource};
 use super::schema::{Kind, case_exact};
 use crate::access::reconcile::{reconcile_user, reconcile_user_for};
 use crate::audit::{self, AuditAction};
 use crate::clock;
-use crate::directory::orgs::new_id;
+use crate::directory::users as dir;
+use crate::error::Error;
 use crate::events::emit::{self, Deprovision};
 use crate::model::Origin;
 use crate::store::scim::{self as st, ScimUserRow};
+use crate::store::scim_query::{Cond, Paging, UserQuery};
 use crate::store::{Db, Tx};
 
 /// Who is asking, and the base URL of their org's SCIM endpoint.
@@ -37,15 +40,7 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimEr
         .split(',')
         .map(str::trim)
         .any(|t| t == "*" || t == current || t.trim_start_matches("W/") == &current[2..]);
-    if ok {
-        Ok(())
-    } else {
-        Err(ScimError::new(
-            axum::http::StatusCode::PRECONDITION_FAILED,
-            None,
-            format!("resource version is {current}, not {h}"),
-        ))
-    }
+    if ok { Ok(()) } else { Err(ScimError::PreconditionFailed { current, sent: h.to_string() }) }
 }
 
 /// Append an audit event by this SCIM client; `target` like `user:<id>`.
@@ -80,8 +75,7 @@ fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimUserRow) -> Result<Value, ScimErro
 }
 
 fn load(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimUserRow, ScimError> {
-    st::get_user(conn, &ctx.client.org_id, id)?
-        .ok_or_else(|| ScimError::not_found(format!("User {id} not found")))
+    st::get_user(conn, &ctx.client.org_id, id)?.ok_or_else(|| ScimError::not_found("User", id))
 }
 
 fn reconcile(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<(), ScimError> {
@@ -109,8 +103,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
                 // SCIM ran. SCIM takes that row over — same id, so sessions, grants
                 // and claim facts stay and deprovisioning reaches them — instead of
                 // duplicating it (docs/mapping.md, "One person, one user").
-                crate::store::users::take_over(tx, org, &a.user_id, a.from, Origin::Scim, &now)?;
-                st::replace_user(tx, org, &a.user_id, &cols, &now).map_err(uniqueness)?;
+                dir::adopt(tx, org, &a.user_id, a.from, Origin::Scim, &cols, &now).map_err(uniqueness)?;
                 let rule = a.rule.map(|r| serde_json::to_value(r).unwrap_or(Value::Null));
                 audit_user(
                     tx,
@@ -123,11 +116,7 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
                     "SCIM create adopted an existing user");
                 a.user_id
             }
-            None => {
-                let id = new_id();
-                st::insert_user(tx, org, &id, &cols, &now).map_err(uniqueness)?;
-                id
-            }
+            None => dir::create(tx, org, Origin::Scim, &cols, &now).map_err(uniqueness)?,
         };
         reconcile(tx, &ctx, &id)?;
         audit_user(
@@ -144,9 +133,9 @@ pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), Sci
 }
 
 /// Map a uniqueness failure to SCIM's 409 `uniqueness` naming the attribute.
-pub fn uniqueness(e: crate::store::StoreError) -> ScimError {
+pub fn uniqueness(e: Error) -> ScimError {
     match e {
-        crate::store::StoreError::Conflict { what } => {
+        Error::Conflict { what } => {
             let attr = if what.contains("user_name") {
                 "userName"
             } else if what.contains("external_id") {
@@ -154,7 +143,7 @@ pub fn uniqueness(e: crate::store::StoreError) -> ScimError {
             } else {
                 "a unique attribute"
             };
-            ScimError::uniqueness(format!("{attr} is already in use in this organization"))
+            ScimError::Uniqueness { attribute: attr }
         }
         other => other.into(),
     }
@@ -209,12 +198,12 @@ async fn rewrite(
         check_if_match(if_match.as_deref(), before.version)?;
         let cols = normalize_user(change(render(tx, &ctx, &before)?)?)?;
         let now = clock::now_str();
-        st::replace_user(tx, &ctx.client.org_id, &id, &cols, &now).map_err(uniqueness)?;
+        let adopted = dir::replace(tx, &ctx.client.org_id, &id, &cols, &now).map_err(uniqueness)?;
         // A just-in-time row that the SCIM client found (Entra by userName or
         // externalId, Okta by userName) and now writes is SCIM-managed from here
         // on, as if its POST had adopted it: its SCIM memberships become the
         // authority for roles (docs/mapping.md, "One person, one user").
-        if crate::store::users::take_over(tx, &ctx.client.org_id, &id, Origin::Sso, Origin::Scim, &now)? {
+        if adopted {
             audit_user(
                 tx,
                 &ctx,
@@ -254,8 +243,7 @@ pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> R
         let now = clock::now_str();
         deprovisioned(tx, &ctx, &id, Deprovision::ScimDelete)?;
         // Memberships go with the user; the row stays (inactive, hidden) for manual grants.
-        st::remove_user_from_all_groups(tx, &id)?;
-        st::soft_delete_user(tx, &ctx.client.org_id, &id, &now)?;
+        dir::remove(tx, &ctx.client.org_id, &id, &now)?;
         reconcile_user_for(tx, &ctx.client.org_id, &id, &ctx.client.actor(), Some(Deprovision::ScimDelete))?;
         audit_user(tx, &ctx, AuditAction::ScimUserDelete, &id, json!({"userName": before.user_name}))?;
         Ok(())
@@ -271,16 +259,18 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
     let ctx = ctx.clone();
     db.read(move |c| {
         let org = &ctx.client.org_id;
-        let order = order_by(Kind::User, p.sort_by.as_ref(), p.descending);
+        let sort = user_sort(p.sort_by.as_ref(), p.descending);
         let mut page = Page::new(p.count);
-        let compiled = p.filter.as_ref().map(|f| (f, compile(Kind::User, f)));
+        let compiled = p.filter.as_ref().map(|f| (f, user_cond(f)));
         let total = match compiled {
             Some((f, None)) => {
                 // Parts only the evaluator knows (rendered `groups`, `meta`):
                 // one streamed pass over the org, counting every match.
                 let exact = |path: &super::filter::AttrPath| case_exact(Kind::User, path);
                 let mut total = 0i64;
-                st::each_user(c, org, "1", &[], &order, -1, 0, &mut |row, groups| {
+                let all =
+                    UserQuery { cond: Cond::Always(true), sort, paging: Paging { limit: None, offset: 0 } };
+                st::each_user(c, org, &all, &mut |row, groups| {
                     let res = user_resource(&ctx.base, &row, &groups);
                     if matches(f, &res, &exact) {
                         total += 1;
@@ -293,34 +283,25 @@ pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError>
                 total
             }
             compiled => {
-                let sql = compiled.and_then(|(_, s)| s).unwrap_or_default();
-                let w = if sql.where_sql.is_empty() { "1".to_string() } else { sql.where_sql.clone() };
+                let cond = compiled.and_then(|(_, s)| s).unwrap_or(Cond::Always(true));
+                let q = UserQuery {
+                    cond,
+                    sort,
+                    paging: Paging { limit: Some(p.count), offset: p.start_index - 1 },
+                };
                 let streamed = if page.is_full() {
                     st::Streamed { seen: 0, exhausted: false }
                 } else {
-                    st::each_user(
-                        c,
-                        org,
-                        &w,
-                        &sql.args,
-                        &order,
-                        p.count,
-                        p.start_index - 1,
-                        &mut |row, g| {
-                            page.offer(project(
-                                user_resource(&ctx.base, &row, &g),
-                                &p.attributes,
-                                &p.excluded,
-                            ))
-                        },
-                    )?
+                    st::each_user(c, org, &q, &mut |row, g| {
+                        page.offer(project(user_resource(&ctx.base, &row, &g), &p.attributes, &p.excluded))
+                    })?
                 };
                 // A first page that read every match holds them all: no count
                 // query (the common `userName eq` lookup costs one indexed probe).
                 if p.start_index == 1 && streamed.exhausted && streamed.seen < p.count {
                     streamed.seen
                 } else {
-                    st::count_users(c, org, &w, &sql.args)?
+                    st::count_users(c, org, &q.cond)?
                 }
             }
         };

@@ -24,6 +24,10 @@ pub mod mapping_grants;
 pub mod mappings;
 pub mod orgs;
 pub mod scim;
+pub mod scim_query;
+#[cfg(test)]
+mod scim_query_tests;
+pub(crate) mod scim_sql;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;

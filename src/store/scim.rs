@@ -1,7 +1,8 @@
 //! SCIM storage: users and groups as SCIM resources (the client's JSON in
 //! `attributes`, with indexed columns beside it), group memberships changed
-//! one row at a time (O(change), not O(group size)), and list queries whose
-//! WHERE clause comes from the compiled filter (always bound parameters).
+//! one row at a time (O(change), not O(group size)), and list queries built
+//! from a [`UserQuery`] / [`GroupQuery`] (compiled in scim_sql.rs, always
+//! bound parameters).
 //!
 //! SCIM reaches only the users the org's IdP made — by SCIM or by an SSO login
 //! ([`SCIM_VISIBLE`]); an operator-made (`manual`) user is invisible to every
@@ -12,20 +13,23 @@ use std::collections::HashSet;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
+use super::scim_query::{GroupCond, GroupQuery, UserCond, UserQuery};
+use super::scim_sql::{compile, group_order, user_order};
+use super::users::UserFacts;
 use super::{StoreError, Tx};
 
-/// The indexed columns of a SCIM user, extracted from its JSON.
-#[derive(Clone, Debug, Default)]
-pub struct UserColumns {
-    pub user_name: String,
-    pub external_id: Option<String>,
-    pub email: Option<String>,
-    pub display_name: Option<String>,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub active: bool,
-    /// The resource as stored (JSON, no id/meta/password/groups).
-    pub attributes: String,
+/// The facts of a SCIM user (the name tests and benches still use).
+pub type UserColumns = UserFacts;
+
+/// Insert a SCIM user: `users::insert_facts` with origin `scim`.
+pub fn insert_user(
+    conn: &Tx<'_>,
+    org_id: &str,
+    id: &str,
+    c: &UserFacts,
+    now: &str,
+) -> Result<(), StoreError> {
+    super::users::insert_facts(conn, org_id, id, crate::model::Origin::Scim, c, (now, now))
 }
 
 #[derive(Clone, Debug)]
@@ -61,42 +65,12 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<ScimUserRow> {
     })
 }
 
-pub fn insert_user(
-    conn: &Tx<'_>,
-    org_id: &str,
-    id: &str,
-    c: &UserColumns,
-    now: &str,
-) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO users (id, org_id, origin, user_name, user_name_key, external_id, email, email_key,
-                            display_name, given_name, family_name, active, attributes, created_at, updated_at)
-         VALUES (?1, ?2, 'scim', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
-    )?
-    .execute(params![
-        id,
-        org_id,
-        c.user_name,
-        c.user_name.to_lowercase(),
-        c.external_id,
-        c.email,
-        c.email.as_ref().map(|e| e.to_lowercase()),
-        c.display_name,
-        c.given_name,
-        c.family_name,
-        c.active,
-        c.attributes,
-        now
-    ])?;
-    Ok(())
-}
-
 /// Replace a user's columns and JSON, bumping its version; true if found.
 pub fn replace_user(
     conn: &Tx<'_>,
     org_id: &str,
     id: &str,
-    c: &UserColumns,
+    c: &UserFacts,
     now: &str,
 ) -> Result<bool, StoreError> {
     Ok(conn
@@ -167,29 +141,26 @@ fn decode<T: serde::de::DeserializeOwned>(what: &'static str, json: Option<Strin
         .map_err(|e| StoreError::Corrupt { what, message: e.to_string() })
 }
 
-/// Users matching `where_sql` (a fragment over alias `u`, `?` placeholders
-/// numbered after the org id), ordered, from `offset`, at most `limit` (-1:
-/// all), each with its groups, streamed one row at a time to `visit` (which
-/// returns false to stop): memory stays bounded whatever the size of the org.
-#[allow(clippy::too_many_arguments)]
+/// Users matching `q.cond`, in `q.sort` order, the page `q.paging`, each
+/// with its groups, streamed one row at a time to `visit` (which returns
+/// false to stop): memory stays bounded whatever the size of the org.
 pub fn each_user(
     conn: &Tx<'_>,
     org_id: &str,
-    where_sql: &str,
-    args: &[SqlValue],
-    order_sql: &str,
-    limit: i64,
-    offset: i64,
+    q: &UserQuery,
     visit: &mut dyn FnMut(ScimUserRow, UserGroups) -> bool,
 ) -> Result<Streamed, StoreError> {
+    let w = compile(&q.cond);
     let sql = format!(
-        "SELECT {USER_COLS}, {USER_GROUPS_SQL} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({where_sql})
-         ORDER BY {order_sql} LIMIT ? OFFSET ?"
+        "SELECT {USER_COLS}, {USER_GROUPS_SQL} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
+         ORDER BY {} LIMIT ? OFFSET ?",
+        w.sql,
+        user_order(q.sort)
     );
     let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
-    all.extend_from_slice(args);
-    all.push(SqlValue::Integer(limit));
-    all.push(SqlValue::Integer(offset));
+    all.extend(w.args);
+    all.push(SqlValue::Integer(q.paging.limit.unwrap_or(-1)));
+    all.push(SqlValue::Integer(q.paging.offset));
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(all))?;
     let mut seen = 0;
@@ -203,17 +174,14 @@ pub fn each_user(
     Ok(Streamed { seen, exhausted: true })
 }
 
-pub fn count_users(
-    conn: &Tx<'_>,
-    org_id: &str,
-    where_sql: &str,
-    args: &[SqlValue],
-) -> Result<i64, StoreError> {
+pub fn count_users(conn: &Tx<'_>, org_id: &str, cond: &UserCond) -> Result<i64, StoreError> {
+    let w = compile(cond);
     let sql = format!(
-        "SELECT count(*) FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({where_sql})"
+        "SELECT count(*) FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})",
+        w.sql
     );
     let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
-    all.extend_from_slice(args);
+    all.extend(w.args);
     Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(all), |r| r.get(0))?)
 }
 
@@ -314,35 +282,32 @@ fn group_members_sql() -> String {
     )
 }
 
-/// Groups matching `where_sql` (alias `g`), like `each_user`; with their
-/// members (aggregated in the same statement) when `with_members`.
-#[allow(clippy::too_many_arguments)]
+/// Groups matching `q.cond`, like `each_user`; with their members
+/// (aggregated in the same statement) when `q.with_members`.
 pub fn each_group(
     conn: &Tx<'_>,
     org_id: &str,
-    where_sql: &str,
-    args: &[SqlValue],
-    order_sql: &str,
-    limit: i64,
-    offset: i64,
-    with_members: bool,
+    q: &GroupQuery,
     visit: &mut dyn FnMut(ScimGroupRow, Option<Members>) -> bool,
 ) -> Result<Streamed, StoreError> {
-    let members = if with_members { group_members_sql() } else { "NULL".to_string() };
+    let members = if q.with_members { group_members_sql() } else { "NULL".to_string() };
+    let w = compile(&q.cond);
     let sql = format!(
-        "SELECT {GROUP_COLS}, {members} FROM groups g WHERE g.org_id = ? AND ({where_sql})
-         ORDER BY {order_sql} LIMIT ? OFFSET ?"
+        "SELECT {GROUP_COLS}, {members} FROM groups g WHERE g.org_id = ? AND ({})
+         ORDER BY {} LIMIT ? OFFSET ?",
+        w.sql,
+        group_order(q.sort)
     );
     let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
-    all.extend_from_slice(args);
-    all.push(SqlValue::Integer(limit));
-    all.push(SqlValue::Integer(offset));
+    all.extend(w.args);
+    all.push(SqlValue::Integer(q.paging.limit.unwrap_or(-1)));
+    all.push(SqlValue::Integer(q.paging.offset));
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(all))?;
     let mut seen = 0;
     while let Some(r) = rows.next()? {
         seen += 1;
-        let m = if with_members { Some(decode("group members", r.get(7)?)?) } else { None };
+        let m = if q.with_members { Some(decode("group members", r.get(7)?)?) } else { None };
         if !visit(group_row(r)?, m) {
             return Ok(Streamed { seen, exhausted: false });
         }
@@ -350,15 +315,11 @@ pub fn each_group(
     Ok(Streamed { seen, exhausted: true })
 }
 
-pub fn count_groups(
-    conn: &Tx<'_>,
-    org_id: &str,
-    where_sql: &str,
-    args: &[SqlValue],
-) -> Result<i64, StoreError> {
-    let sql = format!("SELECT count(*) FROM groups g WHERE g.org_id = ? AND ({where_sql})");
+pub fn count_groups(conn: &Tx<'_>, org_id: &str, cond: &GroupCond) -> Result<i64, StoreError> {
+    let w = compile(cond);
+    let sql = format!("SELECT count(*) FROM groups g WHERE g.org_id = ? AND ({})", w.sql);
     let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
-    all.extend_from_slice(args);
+    all.extend(w.args);
     Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(all), |r| r.get(0))?)
 }
 

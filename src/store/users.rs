@@ -26,29 +26,75 @@ pub fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-/// Insert a user with no SCIM attributes (manual or just-in-time).
+/// What the org's IdP (a SCIM client, or a sign-in) or an operator states
+/// about a user: the indexed columns, and the SCIM resource as stored (JSON,
+/// no id/meta/password/groups; `{}` for a user SCIM never wrote).
+#[derive(Clone, Debug, Default)]
+pub struct UserFacts {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub active: bool,
+    pub attributes: String,
+}
+
+impl UserFacts {
+    /// The facts of a user record (no SCIM attributes).
+    pub fn of(u: &User) -> UserFacts {
+        UserFacts {
+            user_name: u.user_name.clone(),
+            external_id: u.external_id.clone(),
+            email: u.email.clone(),
+            display_name: u.display_name.clone(),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            active: u.active,
+            attributes: "{}".to_string(),
+        }
+    }
+}
+
+/// Insert a user record with no SCIM attributes (manual or just-in-time).
 pub fn insert(conn: &Tx<'_>, u: &User) -> Result<(), StoreError> {
-    conn.execute(
+    let at = (u.created_at.as_str(), u.updated_at.as_str());
+    insert_facts(conn, u.org_id.as_str(), u.id.as_str(), u.origin, &UserFacts::of(u), at)
+}
+
+/// The one insert of a user: `origin` says who vouches for it (SCIM, a
+/// sign-in, an operator); `at` is (created_at, updated_at).
+pub fn insert_facts(
+    conn: &Tx<'_>,
+    org_id: &str,
+    id: &str,
+    origin: Origin,
+    f: &UserFacts,
+    at: (&str, &str),
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
         "INSERT INTO users (id, org_id, origin, user_name, user_name_key, external_id, email, email_key,
-                            display_name, given_name, family_name, active, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            u.id,
-            u.org_id,
-            u.origin,
-            u.user_name,
-            u.user_name.to_lowercase(),
-            u.external_id,
-            u.email,
-            u.email.as_ref().map(|e| e.to_lowercase()),
-            u.display_name,
-            u.given_name,
-            u.family_name,
-            u.active,
-            u.created_at,
-            u.updated_at
-        ],
-    )?;
+                            display_name, given_name, family_name, active, attributes, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        id,
+        org_id,
+        origin.as_str(),
+        f.user_name,
+        f.user_name.to_lowercase(),
+        f.external_id,
+        f.email,
+        f.email.as_ref().map(|e| e.to_lowercase()),
+        f.display_name,
+        f.given_name,
+        f.family_name,
+        f.active,
+        f.attributes,
+        at.0,
+        at.1
+    ])?;
     Ok(())
 }
 

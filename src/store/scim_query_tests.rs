@@ -1,18 +1,22 @@
-//! The SQL compilation of filters (query.rs columns, filter_sql.rs JSON) is
-//! held to the reference evaluator (filter/eval.rs): for a set of users and
-//! groups with awkward attribute shapes and many filters, the ids SQL selects
-//! are exactly the ids the evaluator selects over the rendered resources.
+//! The SQL compilation of SCIM list queries (scim/compile.rs builds the
+//! query, scim_sql.rs compiles it) is held to the reference evaluator
+//! (scim/filter/eval.rs): for a set of users and groups with awkward
+//! attribute shapes and many filters, the ids SQL selects are exactly the ids
+//! the evaluator selects over the rendered resources. Also: the compiled SQL
+//! of indexed filters, its bound values, and the query plan of a lookup.
 
 use std::collections::BTreeSet;
 
 use rusqlite::{Connection, params, params_from_iter};
 use serde_json::{Value, json};
 
-use super::filter::{matches, parse_filter};
-use super::query::compile;
-use super::resource::{group_resource, normalize_group, normalize_user, user_resource};
-use super::schema::{Kind, case_exact};
-use crate::store::scim::{self as st, ScimGroupRow};
+use super::scim::{self as st, ScimGroupRow};
+use super::scim_query::{Cond, UserCond};
+use super::scim_sql::{Frag, Members, Table, compile};
+use crate::scim::compile::{group_cond, user_cond};
+use crate::scim::filter::{AttrPath, matches, parse_filter};
+use crate::scim::resource::{group_resource, normalize_group, normalize_user, user_resource};
+use crate::scim::schema::{Kind, case_exact};
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const ORG: &str = "org-1";
@@ -135,12 +139,10 @@ fn setup() -> crate::store::MemoryDb {
     mem
 }
 
-fn ids(conn: &Connection, table: &str, alias: &str, sql: &super::query::Sql) -> BTreeSet<String> {
+fn ids(conn: &Connection, table: &str, alias: &str, sql: &Frag) -> BTreeSet<String> {
     let extra = if table == "users" { " AND u.deleted = 0" } else { "" };
-    let q = format!(
-        "SELECT {alias}.id FROM {table} {alias} WHERE {alias}.org_id = ?{extra} AND ({})",
-        sql.where_sql
-    );
+    let q =
+        format!("SELECT {alias}.id FROM {table} {alias} WHERE {alias}.org_id = ?{extra} AND ({})", sql.sql);
     let mut all = vec![rusqlite::types::Value::Text(ORG.into())];
     all.extend(sql.args.iter().cloned());
     let mut stmt = conn.prepare(&q).unwrap_or_else(|e| panic!("{e}: {q}"));
@@ -157,19 +159,20 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_users() {
         body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENT]);
         let cols = normalize_user(body).unwrap();
         let id = format!("u{i}");
-        st::insert_user(&tx, ORG, &id, &cols, &format!("2026-01-0{}T00:00:00.000Z", i + 1)).unwrap();
+        let at = format!("2026-01-0{}T00:00:00.000Z", i + 1);
+        super::users::insert_facts(&tx, ORG, &id, crate::model::Origin::Scim, &cols, (&at, &at)).unwrap();
         let row = st::get_user(&tx, ORG, &id).unwrap().unwrap();
         rendered.push((id, user_resource("http://x", &row, &[])));
     }
-    let exact = |p: &super::filter::AttrPath| case_exact(Kind::User, p);
+    let exact = |p: &AttrPath| case_exact(Kind::User, p);
     let mut nonempty = 0;
     for text in FILTERS {
         let f = parse_filter(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        let sql = compile(Kind::User, &f).unwrap_or_else(|| panic!("{text} is not compiled to SQL"));
+        let sql = compile(&user_cond(&f).unwrap_or_else(|| panic!("{text} is not compiled to SQL")));
         let want: BTreeSet<String> =
             rendered.iter().filter(|(_, r)| matches(&f, r, &exact)).map(|(id, _)| id.clone()).collect();
         let got = ids(conn, "users", "u", &sql);
-        assert_eq!(got, want, "filter {text}\nSQL {}", sql.where_sql);
+        assert_eq!(got, want, "filter {text}\nSQL {}", sql.sql);
         nonempty += usize::from(!want.is_empty() && want.len() < rendered.len());
     }
     assert!(nonempty > FILTERS.len() / 2, "most filters must split the set: {nonempty}");
@@ -201,7 +204,7 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_groups() {
         st::insert_group(&tx, ORG, &row).unwrap();
         rendered.push((row.id.clone(), group_resource("http://x", &row, Some(&[]))));
     }
-    let exact = |p: &super::filter::AttrPath| case_exact(Kind::Group, p);
+    let exact = |p: &AttrPath| case_exact(Kind::Group, p);
     for text in [
         "description pr",
         r#"description co "BUILD""#,
@@ -211,9 +214,81 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_groups() {
         r#"not (description pr) and displayName sw "e""#,
     ] {
         let f = parse_filter(text).unwrap();
-        let sql = compile(Kind::Group, &f).unwrap_or_else(|| panic!("{text} is not compiled to SQL"));
+        let sql = compile(&group_cond(&f).unwrap_or_else(|| panic!("{text} is not compiled to SQL")));
         let want: BTreeSet<String> =
             rendered.iter().filter(|(_, r)| matches(&f, r, &exact)).map(|(id, _)| id.clone()).collect();
-        assert_eq!(ids(conn, "groups", "g", &sql), want, "filter {text}\nSQL {}", sql.where_sql);
+        assert_eq!(ids(conn, "groups", "g", &sql), want, "filter {text}\nSQL {}", sql.sql);
     }
+}
+
+fn sql_of<C: Table, M: Members>(cond: Option<Cond<C, M>>) -> Option<(String, usize)> {
+    cond.map(|c| compile(&c)).map(|s| (s.sql, s.args.len()))
+}
+
+fn user(f: &str) -> Option<(String, usize)> {
+    sql_of(user_cond(&parse_filter(f).unwrap()))
+}
+
+fn group(f: &str) -> Option<(String, usize)> {
+    sql_of(group_cond(&parse_filter(f).unwrap()))
+}
+
+#[test]
+fn indexed_filters_compile_with_bound_values() {
+    let (w, n) = user(r#"userName eq "Bjensen@Example.com""#).unwrap();
+    assert_eq!((w.as_str(), n), ("(u.user_name_key = ?)", 1));
+    let f = parse_filter(r#"userName eq "Bjensen@Example.com""#).unwrap();
+    let s = compile(&user_cond(&f).unwrap());
+    assert_eq!(s.args, vec![rusqlite::types::Value::Text("bjensen@example.com".into())]);
+    let (w, _) = user(r#"externalId eq "x" and not (active eq false)"#).unwrap();
+    assert_eq!(w, "((u.external_id IS NOT NULL AND u.external_id = ?) AND (NOT (u.active = 0)))");
+    let (w, _) = group(r#"members[value eq "u1"] or displayName sw "Eng""#).unwrap();
+    assert!(w.contains("EXISTS") && w.contains("substr(g.display_name_key"));
+    // A value with a quote stays a bound value.
+    let f = parse_filter(r#"userName eq "x' OR 1=1 --""#).unwrap();
+    let s = compile(&user_cond(&f).unwrap());
+    assert!(!s.sql.contains("OR 1=1"));
+}
+
+#[test]
+fn user_name_eq_uses_the_unique_index() {
+    let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+    crate::store::migrate::apply(&mut conn).unwrap();
+    let f = parse_filter(r#"userName eq "a@b.c""#).unwrap();
+    let s = compile(&user_cond(&f).unwrap());
+    let sql = format!(
+        "EXPLAIN QUERY PLAN SELECT u.id FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND ({})",
+        s.sql
+    );
+    let mut stmt = conn.prepare(&sql).unwrap();
+    let plan: Vec<String> = stmt
+        .query_map(rusqlite::params!["o", "a@b.c"], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(plan.iter().any(|p| p.contains("USING INDEX") && p.contains("user_name_key=?")), "{plan:?}");
+}
+
+#[test]
+fn non_indexed_filters_compile_over_the_stored_json() {
+    for f in [
+        r#"emails[type eq "work" and value eq "a@b.c"]"#,
+        "title pr",
+        r#"userName eq "a" or title pr"#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "x""#,
+    ] {
+        let (w, _) = user(f).unwrap_or_else(|| panic!("{f} not compiled"));
+        assert!(w.contains("json_each(u.attributes)"), "{w}");
+    }
+    // Rendered attributes that are not stored in the JSON stay with the evaluator.
+    assert!(user(r#"groups.display eq "Eng""#).is_none());
+    assert!(user(r#"meta.resourceType eq "User""#).is_none());
+    assert!(group(r#"members.display eq "x""#).is_none());
+    assert!(group(r#"title pr"#).is_some());
+}
+
+#[test]
+fn a_list_with_no_filter_selects_every_row() {
+    let everything: UserCond = Cond::Always(true);
+    assert_eq!(compile(&everything).sql, "1");
 }
