@@ -1,6 +1,6 @@
 //! SQL functions registered on every connection. `scim_str_cmp` gives SQL the
 //! string semantics of SCIM filters (RFC 7644 §3.4.2.2), so that a filter over
-//! the stored JSON compiled to SQL (src/scim/filter_sql.rs) answers exactly
+//! the stored JSON compiled to SQL (src/store/scim_sql.rs) answers exactly
 //! what the in-memory evaluator (src/scim/filter/eval.rs) answers: Unicode
 //! lower-casing unless the attribute is caseExact (RFC 7643 §2.2) — SQLite's
 //! own `lower()` folds ASCII only — and code-point order for gt/ge/lt/le.
