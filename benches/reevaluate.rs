@@ -12,6 +12,10 @@ use idbridge::access::service;
 use idbridge::metrics::Metrics;
 use idbridge::store::Db;
 
+#[path = "support/seed.rs"]
+mod seed;
+use seed::{rusqlite_params, seed_raw};
+
 /// The same allocator as the `idbridge` binary.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -89,21 +93,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("apply (no-op, same mapping): {} changes in {:.2?}", applied.changes.len(), t.elapsed());
     db.close();
     Ok(())
-}
-
-/// Seed rows straight into the SQLite file (benchmark set-up only: the store's
-/// own transaction handle is opaque outside the crate's store module).
-async fn seed_raw<F>(path: &std::path::Path, f: F) -> rusqlite::Result<()>
-where
-    F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<()>,
-{
-    let mut conn = rusqlite::Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    let tx = conn.transaction()?;
-    f(&tx)?;
-    tx.commit()
-}
-
-fn rusqlite_params<'a>(v: &'a [&'a str]) -> impl rusqlite::Params + 'a {
-    rusqlite::params_from_iter(v.iter())
 }

@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 use idbridge::metrics::Metrics;
 use idbridge::store::Db;
 
+#[path = "support/seed.rs"]
+mod seed;
+use seed::{rusqlite_params, seed_raw};
+
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -47,23 +51,6 @@ async fn seed(db: &Db, users: u64) -> Result<String, Box<dyn std::error::Error>>
         start = end;
     }
     Ok(token.token.expose().to_string())
-}
-
-/// Seed rows straight into the SQLite file (benchmark set-up only: the store's
-/// own transaction handle is opaque outside the crate's store module).
-async fn seed_raw<F>(path: &std::path::Path, f: F) -> rusqlite::Result<()>
-where
-    F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<()>,
-{
-    let mut conn = rusqlite::Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))?;
-    let tx = conn.transaction()?;
-    f(&tx)?;
-    tx.commit()
-}
-
-fn rusqlite_params<'a>(v: &'a [&'a str]) -> impl rusqlite::Params + 'a {
-    rusqlite::params_from_iter(v.iter())
 }
 
 struct Outcome {

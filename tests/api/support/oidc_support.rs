@@ -112,42 +112,34 @@ impl Browser {
     /// One GET, cookies sent and stored.
     pub async fn get(&self, url: &str) -> Page {
         let u = Url::parse(url).unwrap_or_else(|e| panic!("bad URL {url}: {e}"));
-        let mut req = self.client.get(u.clone());
-        let cookies = self.cookie_header(&u);
-        if !cookies.is_empty() {
-            req = req.header(COOKIE, cookies);
-        }
-        let resp = req.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        let status = resp.status();
-        let set_cookies: Vec<String> =
-            resp.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
-        for c in &set_cookies {
-            self.store(&u, c);
-        }
-        let location = resp.headers().get(LOCATION).map(|l| u.join(l.to_str().unwrap()).unwrap().to_string());
-        let body = resp.text().await.unwrap_or_default();
-        Page { url: url.to_string(), status, location, set_cookies, body }
+        let req = self.client.get(u.clone());
+        self.send("GET", url, &u, req).await
     }
 
     /// One form POST (`application/x-www-form-urlencoded`), cookies sent and stored.
     pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Page {
         let u = Url::parse(url).unwrap_or_else(|e| panic!("bad URL {url}: {e}"));
         let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let mut req = self
+        let req = self
             .client
             .post(u.clone())
             .header("content-type", "application/x-www-form-urlencoded")
             .body(body);
-        let cookies = self.cookie_header(&u);
+        self.send("POST", url, &u, req).await
+    }
+
+    /// Send with the stored cookies; store what comes back.
+    async fn send(&self, method: &str, url: &str, u: &Url, mut req: reqwest::RequestBuilder) -> Page {
+        let cookies = self.cookie_header(u);
         if !cookies.is_empty() {
             req = req.header(COOKIE, cookies);
         }
-        let resp = req.send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = resp.status();
         let set_cookies: Vec<String> =
             resp.headers().get_all(SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
         for c in &set_cookies {
-            self.store(&u, c);
+            self.store(u, c);
         }
         let location = resp.headers().get(LOCATION).map(|l| u.join(l.to_str().unwrap()).unwrap().to_string());
         let body = resp.text().await.unwrap_or_default();
