@@ -1,4 +1,6 @@
-//! What `/saml/{id}/slo` answers: the signed LogoutResponse by the binding the
+//! An edge file (`EDGE_FILES` of the layering check): the pages of
+//! `/saml/{id}/slo`. It only turns what slo.rs decided (`SloAnswer`,
+//! `SamlError`) into HTTP responses: the signed LogoutResponse by the binding the
 //! request came with (HTTP-Redirect: 303 with a signed query; HTTP-POST: a
 //! form that submits itself), a "signed out" page when the IdP's metadata has
 //! no SingleLogoutService, and the refusal page (4xx, the reason logged and
@@ -7,9 +9,6 @@
 //! Secure defaults on every page: `Cache-Control: no-store` and a CSP of
 //! `default-src 'none'` whose only script is the one-line auto-submit, allowed
 //! by its hash; `form-action` is limited to the IdP's origin; framing is refused.
-//!
-//! An edge file (`EDGE_FILES` of the layering check): it only turns what
-//! slo.rs decided (`SloAnswer`, `SamlError`) into HTTP responses.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
