@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin::router(&state))
         .merge(crate::session::routes::router())
         .merge(crate::access::routes::router())
-        .merge(crate::saml::router())
+        .merge(crate::saml::routes::router())
         .merge(crate::oidc::router())
         .merge(crate::scim::routes::router())
         .merge(crate::signals::routes::router())

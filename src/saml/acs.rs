@@ -4,23 +4,22 @@
 //! transaction — its InResponseTo is matched to a request this connection
 //! issued (single use) to the browser now posting it (binding.rs), and its
 //! assertion ID is entered in the replay cache. Only then does
-//! `session::login::complete` match or create the user.
+//! `session::login::complete` match or create the user. The handler (the
+//! request read into plain data, the outcome made a response) is in routes.rs.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
 use serde_json::json;
 
+use super::binding::Cookies;
 use super::connection::{self, Loaded};
 use super::error::SamlError;
 use super::validate::{self, Expectations, ValidAssertion};
-use super::{attributes, keys, refuse, refuse_login, xml_guard};
+use super::{Service, attributes, keys, xml_guard};
 use super::{authn_request, binding};
 use crate::clock;
-use crate::http::AppState;
-use crate::http::login_pages as redirect;
-use crate::session::login;
+use crate::directory::User;
+use crate::session::login::{self, LoginRefused};
+use crate::session::redirect::safe_target;
+use crate::session::{Issued, SharedSessions};
 use crate::store::StoreError;
 use crate::store::login_states::{self, LoginState};
 
@@ -56,30 +55,48 @@ fn parse_form(body: &[u8]) -> Result<Posted, SamlError> {
     Ok(Posted { saml_response, relay_state })
 }
 
-pub async fn saml_acs_post(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let conn = match connection::load(&(&state).into(), &id).await {
-        Ok(c) => c,
-        Err(e) => return refuse(&state, &id, &e),
-    };
-    // A pending connection trusts no IdP yet: refused before anything is read or written.
-    if let Err(e) = conn.idp() {
-        return refuse(&state, &id, &e);
+/// A completed login: the session to set, where to send the browser, and the
+/// Set-Cookie that clears the binding cookie of the answered request.
+pub struct Completed {
+    pub issued: Issued,
+    pub user: User,
+    pub target: String,
+    /// Present when the response answered an SP-initiated request.
+    pub clear_binding_cookie: Option<String>,
+}
+
+/// Why the ACS refused: the message, or the login it carried.
+#[derive(Debug)]
+pub enum Refused {
+    Saml(SamlError),
+    Login(LoginRefused),
+}
+
+impl From<SamlError> for Refused {
+    fn from(e: SamlError) -> Self {
+        Refused::Saml(e)
     }
-    let (valid, return_to) = match consume(&state, &conn, &headers, &body).await {
-        Ok(v) => v,
-        Err(e) => return refuse(&state, &id, &e),
-    };
+}
+
+/// Consume the message `body` posted to connection `id` by a browser with
+/// `cookies`, and complete the login it carries.
+pub async fn login(
+    svc: &Service,
+    sessions: SharedSessions,
+    id: &str,
+    cookies: Cookies,
+    body: &[u8],
+) -> Result<Completed, Refused> {
+    let conn = connection::load(svc, id).await?;
+    // A pending connection trusts no IdP yet: refused before anything is read or written.
+    conn.idp()?;
+    let (valid, return_to) = consume(svc, &conn, cookies, body).await?;
     let facts = attributes::facts(&valid, &conn.cfg, &conn.org.id, &conn.row.id);
     let overage = facts.groups.is_none();
     if overage {
-        record_overage(&state, &conn, &valid).await;
+        record_overage(svc, &conn, &valid).await;
     }
-    let completed = login::complete(&state.db, state.sessions.clone(), &state.public_url, facts).await;
+    let completed = login::complete(&svc.db, sessions, &svc.public_url, facts).await;
     if overage {
         let user = completed.as_ref().map(|(_, u)| u.id.as_str()).unwrap_or("(login refused)");
         tracing::warn!(
@@ -88,35 +105,22 @@ pub async fn saml_acs_post(
              the user's last known groups from this connection were kept"
         );
     }
-    match completed {
-        Ok((issued, user)) => {
-            tracing::info!(connection = %id, user = %user.id, assertion = %valid.assertion_id, "SAML login");
-            let login = &conn.cfg.login;
-            let default = login.default_target(&state.public_url);
-            let target = redirect::safe_target(
-                &state.public_url,
-                &login.allowed_origins,
-                return_to.as_deref(),
-                &default,
-            );
-            let mut resp = redirect::login_success(&state, &issued, &target);
-            // The binding cookie of the answered request has served its purpose.
-            if let Some(irt) = &valid.in_response_to {
-                let acs_path = super::path_of(&conn.urls(&state.public_url).acs);
-                let clear = binding::set_cookie(irt, "", &acs_path, 0);
-                if let Ok(v) = HeaderValue::from_str(&clear) {
-                    resp.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
-            resp
-        }
-        Err(e) => refuse_login(&state, &id, &e),
-    }
+    let (issued, user) = completed.map_err(Refused::Login)?;
+    tracing::info!(connection = %id, user = %user.id, assertion = %valid.assertion_id, "SAML login");
+    let login = &conn.cfg.login;
+    let default = login.default_target(&svc.public_url);
+    let target = safe_target(&svc.public_url, &login.allowed_origins, return_to.as_deref(), &default);
+    // The binding cookie of the answered request has served its purpose.
+    let clear_binding_cookie = valid.in_response_to.as_ref().map(|irt| {
+        let acs_path = super::login::path_of(&conn.urls(&svc.public_url).acs);
+        binding::set_cookie(irt, "", &acs_path, 0)
+    });
+    Ok(Completed { issued, user, target, clear_binding_cookie })
 }
 
 /// An overage assertion (groups link, no groups): count it, flag the
 /// connection and audit it. A failure to record is logged; the login goes on.
-async fn record_overage(state: &AppState, conn: &Loaded, valid: &ValidAssertion) {
+async fn record_overage(state: &Service, conn: &Loaded, valid: &ValidAssertion) {
     state.metrics.groups_overage(&conn.row.id);
     let detail = json!({"subject": valid.name_id, "assertion": valid.assertion_id});
     if let Err(e) =
@@ -129,16 +133,16 @@ async fn record_overage(state: &AppState, conn: &Loaded, valid: &ValidAssertion)
 /// Validate the posted message and record its use. Returns the assertion and
 /// the requested return address (stored at SP-initiated login, else RelayState).
 async fn consume(
-    state: &AppState,
+    state: &Service,
     conn: &Loaded,
-    headers: &HeaderMap,
+    cookies: Cookies,
     body: &[u8],
 ) -> Result<(ValidAssertion, Option<String>), SamlError> {
     let posted = parse_form(body)?;
     let xml = xml_guard::decode_saml_response(&posted.saml_response)?;
     let urls = conn.urls(&state.public_url);
     let certs = conn.trusted_certs()?;
-    let sp_keys = keys::open(&state.secret_box, &conn.row.id, conn.row.secret.as_deref())?;
+    let sp_keys = keys::open(&state.secrets, &conn.row.id, conn.row.secret.as_deref())?;
     let (idp_entity_id, skew, allow_sha1) =
         (conn.idp()?.entity_id.clone(), conn.cfg.clock_skew_seconds, conn.cfg.allow_sha1);
     let valid = tokio::task::spawn_blocking(move || {
@@ -162,7 +166,7 @@ async fn consume(
     if valid.in_response_to.is_none() && !conn.cfg.allow_idp_initiated {
         return Err(SamlError::IdpInitiatedDisabled);
     }
-    let (conn_id, v, headers) = (conn.row.id.clone(), valid.clone(), headers.clone());
+    let (conn_id, v) = (conn.row.id.clone(), valid.clone());
     let stored_target = state
         .db
         .write(move |tx| -> Result<Option<String>, SamlError> {
@@ -178,7 +182,7 @@ async fn consume(
                 // A refusal rolls the take back: the request stays usable by
                 // its own browser. A request stored without a binding is refused.
                 let bound =
-                    data["binding_sha256"].as_str().is_some_and(|h| binding::presented(&headers, irt, h));
+                    data["binding_sha256"].as_str().is_some_and(|h| binding::presented(&cookies, irt, h));
                 if !bound {
                     return Err(SamlError::BrowserMismatch { id: irt.chars().take(80).collect() });
                 }

@@ -6,8 +6,20 @@
 //! starts a login, has the IdP answer it, and makes the victim's browser post
 //! the answer) is refused, whether or not IdP-initiated login is allowed.
 
-use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
+
+use crate::session::cookies::CookieHeaders;
+
+/// The `Cookie` header values of a request, as text (read from the request at
+/// the edge).
+#[derive(Clone, Debug, Default)]
+pub struct Cookies(pub Vec<String>);
+
+impl CookieHeaders for Cookies {
+    fn cookie_headers(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+}
 
 /// How a binding cookie is named: one per request, so two tabs do not collide.
 pub fn cookie_name(request_id: &str) -> String {
@@ -41,7 +53,7 @@ pub fn set_cookie(request_id: &str, value: &str, acs_path: &str, max_age: i64) -
 
 /// Whether the request's cookies hold the binding cookie of `request_id`
 /// whose hash is `expected_sha256` (compared in constant time).
-pub fn presented(headers: &HeaderMap, request_id: &str, expected_sha256: &str) -> bool {
+pub fn presented<H: CookieHeaders + ?Sized>(headers: &H, request_id: &str, expected_sha256: &str) -> bool {
     let name = cookie_name(request_id);
     crate::session::cookies::values(headers, &name)
         .any(|v| crate::secrets::ct_eq(sha256_hex(v).as_bytes(), expected_sha256.as_bytes()))
@@ -50,7 +62,7 @@ pub fn presented(headers: &HeaderMap, request_id: &str, expected_sha256: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderMap, HeaderValue};
 
     #[test]
     fn only_the_cookie_of_this_request_with_the_right_value_binds() {

@@ -1,8 +1,7 @@
 //! Why a SAML login was refused. Each variant carries the values that explain
 //! it (logged, never shown to the browser) and a short `reason()` code that is
-//! counted in `idbridge_refusals{surface="saml"}`.
-
-use axum::http::StatusCode;
+//! counted in `idbridge_refusals{surface="saml"}`. The HTTP status of a
+//! refusal is the edge's part (`routes::status`).
 
 /// A refused SAML message.
 #[derive(Debug, thiserror::Error)]
@@ -179,22 +178,6 @@ impl SamlError {
             UnknownConnection { .. } => "unknown_connection",
             Pending { .. } => "connection_pending",
             Store(_) => "internal",
-        }
-    }
-
-    /// The HTTP status of the refusal page.
-    pub fn status(&self) -> StatusCode {
-        use SamlError::*;
-        match self {
-            TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            BadEncoding { .. } | Doctype { .. } | ProcessingInstruction | Malformed { .. } => {
-                StatusCode::BAD_REQUEST
-            }
-            UnknownConnection { .. } => StatusCode::NOT_FOUND,
-            // The connection exists but is not in a state to sign anyone in.
-            Pending { .. } => StatusCode::CONFLICT,
-            Misconfigured { .. } | Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::FORBIDDEN,
         }
     }
 

@@ -6,22 +6,21 @@
 //! answers a LogoutRequest idbridge sent from `POST /v1/logout`
 //! (slo_out.rs). In one store transaction: the message ID enters the replay
 //! cache, the revocation happens, and the audit event is written; a refusal
-//! changes nothing.
+//! changes nothing. What is answered is a `SloAnswer`; its pages and the
+//! refusal page are the edge's part (routes.rs, slo_pages.rs).
 
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
 use super::connection::{self, Loaded};
 use super::error::SamlError;
+use super::idp_metadata::{BINDING_POST, BINDING_REDIRECT};
 use super::logout::{self, Binding, Expectations, ValidLogoutRequest, ValidLogoutResponse};
 use super::redirect_binding::{self, Param};
-use super::{slo_pages, xml_guard};
+use super::{Service, authn_request, keys, xml_guard};
 use crate::audit::{self, AuditAction};
 use crate::clock;
-use crate::http::AppState;
 use crate::store::login_states::{self, LoginState};
 use crate::store::{StoreError, sessions};
 
@@ -42,33 +41,37 @@ struct Received {
     binding: Binding,
 }
 
-pub async fn saml_slo_get(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let conn = match load(&state, &id).await {
-        Ok(c) => c,
-        Err(e) => return slo_pages::refuse(&state, &id, &e),
-    };
-    let received = (|| {
-        let r = redirect_binding::parse(query.as_deref().unwrap_or_default())?;
-        let xml = r.verify_and_decode(&conn.trusted_certs()?, conn.cfg.allow_sha1)?;
-        Ok(Received { param: r.param, xml, relay_state: r.relay_state, binding: Binding::RedirectVerified })
-    })();
-    handle(&state, &conn, received).await
+/// What the endpoint answers a valid logout message with.
+#[derive(Debug)]
+pub enum SloAnswer {
+    /// The "signed out" page; `idp_confirmed` is false when the IdP's
+    /// LogoutResponse was not a Success.
+    SignedOut { idp_confirmed: bool },
+    /// The signed LogoutResponse by HTTP-Redirect: a 303 to `location`.
+    Redirect { location: String },
+    /// The signed LogoutResponse by HTTP-POST: a form posting `field` to `action`.
+    PostForm { action: String, field: &'static str, value: String, relay_state: Option<String> },
 }
 
-pub async fn saml_slo_post(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
-    let conn = match load(&state, &id).await {
-        Ok(c) => c,
-        Err(e) => return slo_pages::refuse(&state, &id, &e),
-    };
-    handle(&state, &conn, parse_form(&body)).await
+/// A logout message by HTTP-Redirect (`query`: the raw query string) to connection `id`.
+pub async fn receive_redirect(svc: &Service, id: &str, query: Option<&str>) -> Result<SloAnswer, SamlError> {
+    let conn = load(svc, id).await?;
+    let r = redirect_binding::parse(query.unwrap_or_default())?;
+    let xml = r.verify_and_decode(&conn.trusted_certs()?, conn.cfg.allow_sha1)?;
+    let received =
+        Received { param: r.param, xml, relay_state: r.relay_state, binding: Binding::RedirectVerified };
+    handle(svc, &conn, &received).await
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Loaded, SamlError> {
-    let conn = connection::load(&state.into(), id).await?;
+/// A logout message by HTTP-POST (`body`: the form) to connection `id`.
+pub async fn receive_post(svc: &Service, id: &str, body: &[u8]) -> Result<SloAnswer, SamlError> {
+    let conn = load(svc, id).await?;
+    let received = parse_form(body)?;
+    handle(svc, &conn, &received).await
+}
+
+async fn load(state: &Service, id: &str) -> Result<Loaded, SamlError> {
+    let conn = connection::load(state, id).await?;
     // A pending connection trusts no IdP: nothing is read.
     conn.idp()?;
     Ok(conn)
@@ -99,23 +102,17 @@ fn parse_form(body: &[u8]) -> Result<Received, SamlError> {
     Ok(Received { param, xml: xml_guard::decode_saml_response(&b64)?, relay_state, binding: Binding::Post })
 }
 
-async fn handle(state: &AppState, conn: &Loaded, received: Result<Received, SamlError>) -> Response {
-    let id = conn.row.id.clone();
-    let r = match received {
-        Ok(r) => r,
-        Err(e) => return slo_pages::refuse(state, &id, &e),
-    };
-    let result = match r.param {
-        Param::Request => idp_logout(state, conn, &r).await,
-        Param::Response => logout_answered(state, conn, &r).await,
-    };
-    result.unwrap_or_else(|e| slo_pages::refuse(state, &id, &e))
+async fn handle(state: &Service, conn: &Loaded, r: &Received) -> Result<SloAnswer, SamlError> {
+    match r.param {
+        Param::Request => idp_logout(state, conn, r).await,
+        Param::Response => logout_answered(state, conn, r).await,
+    }
 }
 
 /// Validate off the async runtime (xmlsec).
 async fn validated<T: Send + 'static>(
     conn: &Loaded,
-    state: &AppState,
+    state: &Service,
     r: &Received,
     f: fn(&str, &Expectations<'_>, Binding) -> Result<T, SamlError>,
 ) -> Result<T, SamlError> {
@@ -165,7 +162,7 @@ fn remember(
 }
 
 /// IdP-initiated Single Logout (Profiles 4.4.4.1): end the named sessions.
-async fn idp_logout(state: &AppState, conn: &Loaded, r: &Received) -> Result<Response, SamlError> {
+async fn idp_logout(state: &Service, conn: &Loaded, r: &Received) -> Result<SloAnswer, SamlError> {
     let v: ValidLogoutRequest = validated(conn, state, r, logout::validate_request).await?;
     let (conn_id, org_id, req) = (conn.row.id.clone(), conn.org.id.clone(), v.clone());
     let users = state
@@ -219,18 +216,12 @@ async fn idp_logout(state: &AppState, conn: &Loaded, r: &Received) -> Result<Res
         tracing::info!(connection = %conn.row.id, users = users.len(), request = %v.id.escape_debug(),
             reason = "saml_slo", "SAML Single Logout ended sessions");
     }
-    slo_pages::answer(
-        state,
-        conn,
-        &v.id,
-        r.binding,
-        r.relay_state.as_deref().filter(|s| s.len() <= MAX_RELAY_STATE),
-    )
-    .await
+    answer(state, conn, &v.id, r.binding, r.relay_state.as_deref().filter(|s| s.len() <= MAX_RELAY_STATE))
+        .await
 }
 
 /// The IdP's answer to a LogoutRequest idbridge sent (Profiles 4.4.4.2).
-async fn logout_answered(state: &AppState, conn: &Loaded, r: &Received) -> Result<Response, SamlError> {
+async fn logout_answered(state: &Service, conn: &Loaded, r: &Received) -> Result<SloAnswer, SamlError> {
     let v: ValidLogoutResponse = validated(conn, state, r, logout::validate_response).await?;
     let (conn_id, org_id, resp) = (conn.row.id.clone(), conn.org.id.clone(), v.clone());
     state
@@ -262,5 +253,47 @@ async fn logout_answered(state: &AppState, conn: &Loaded, r: &Received) -> Resul
         tracing::warn!(connection = %conn.row.id, status = %v.status.escape_debug(), reason = "status_not_success",
             "the IdP did not confirm the Single Logout; its own session may still be open");
     }
-    Ok(slo_pages::signed_out(StatusCode::OK, success))
+    Ok(SloAnswer::SignedOut { idp_confirmed: success })
+}
+
+/// Answer the IdP's LogoutRequest `in_response_to` with a signed
+/// LogoutResponse (SAML Profiles 4.4.4.2) by the binding it came with, else
+/// the other binding the IdP's metadata has, else a signed-out page.
+async fn answer(
+    state: &Service,
+    conn: &Loaded,
+    in_response_to: &str,
+    came_by: Binding,
+    relay_state: Option<&str>,
+) -> Result<SloAnswer, SamlError> {
+    let idp = conn.idp()?;
+    let (first, second) = match came_by {
+        Binding::RedirectVerified => (BINDING_REDIRECT, BINDING_POST),
+        Binding::Post => (BINDING_POST, BINDING_REDIRECT),
+    };
+    let Some(service) = idp.slo_for(first).or_else(|| idp.slo_for(second)) else {
+        return Ok(SloAnswer::SignedOut { idp_confirmed: true });
+    };
+    let destination = service.response_url().to_string();
+    let sp_keys = keys::open(&state.secrets, &conn.row.id, conn.row.secret.as_deref())?;
+    let sp_entity_id = conn.urls(&state.public_url).entity_id;
+    let id = authn_request::new_request_id();
+    let now = clock::now();
+    if service.binding == BINDING_REDIRECT {
+        let xml = logout::response_xml(&id, &destination, &sp_entity_id, in_response_to, now, false);
+        let location =
+            redirect_binding::signed_url(&destination, Param::Response, &xml, relay_state, &sp_keys.signing)?;
+        return Ok(SloAnswer::Redirect { location });
+    }
+    let xml = logout::response_xml(&id, &destination, &sp_entity_id, in_response_to, now, true);
+    let key = sp_keys.signing;
+    let signed = tokio::task::spawn_blocking(move || logout::sign_enveloped(&xml, &key))
+        .await
+        .map_err(|e| SamlError::Store(format!("signing task: {e}")))??;
+    Ok(SloAnswer::PostForm {
+        action: destination,
+        field: "SAMLResponse",
+        value: STANDARD.encode(signed),
+        relay_state: relay_state.map(str::to_string),
+    })
 }

@@ -1,4 +1,6 @@
-//! What `/saml/{id}/slo` answers: the signed LogoutResponse by the binding the
+//! An edge file (`EDGE_FILES` of the layering check): the pages of
+//! `/saml/{id}/slo`. It only turns what slo.rs decided (`SloAnswer`,
+//! `SamlError`) into HTTP responses: the signed LogoutResponse by the binding the
 //! request came with (HTTP-Redirect: 303 with a signed query; HTTP-POST: a
 //! form that submits itself), a "signed out" page when the IdP's metadata has
 //! no SingleLogoutService, and the refusal page (4xx, the reason logged and
@@ -14,13 +16,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use super::connection::Loaded;
+use super::authn_request;
 use super::error::SamlError;
-use super::idp_metadata::{BINDING_POST, BINDING_REDIRECT};
-use super::logout::{self, Binding};
-use super::redirect_binding::{self, Param};
-use super::{authn_request, keys};
-use crate::clock;
+use super::slo::SloAnswer;
 use crate::http::AppState;
 
 /// The only script on the POST page.
@@ -58,7 +56,7 @@ pub fn refuse(state: &AppState, connection_id: &str, e: &SamlError) -> Response 
         _ => "The sign-out message from your identity provider was not accepted; nothing was changed.",
     };
     page(
-        e.status(),
+        super::routes::status(e),
         "Sign-out refused",
         &format!("<h1>Sign-out refused</h1><p>{}</p>", escape(message)),
         STRICT_CSP,
@@ -75,46 +73,24 @@ pub fn signed_out(status: StatusCode, idp_confirmed: bool) -> Response {
     page(status, "Signed out", &format!("<h1>You are signed out</h1>{extra}"), STRICT_CSP)
 }
 
-/// Answer the IdP's LogoutRequest `in_response_to` with a signed
-/// LogoutResponse (SAML Profiles 4.4.4.2) by the binding it came with, else
-/// the other binding the IdP's metadata has, else a signed-out page.
-pub async fn answer(
-    state: &AppState,
-    conn: &Loaded,
-    in_response_to: &str,
-    came_by: Binding,
-    relay_state: Option<&str>,
-) -> Result<Response, SamlError> {
-    let idp = conn.idp()?;
-    let (first, second) = match came_by {
-        Binding::RedirectVerified => (BINDING_REDIRECT, BINDING_POST),
-        Binding::Post => (BINDING_POST, BINDING_REDIRECT),
-    };
-    let Some(service) = idp.slo_for(first).or_else(|| idp.slo_for(second)) else {
-        return Ok(signed_out(StatusCode::OK, true));
-    };
-    let destination = service.response_url().to_string();
-    let sp_keys = keys::open(&state.secret_box, &conn.row.id, conn.row.secret.as_deref())?;
-    let sp_entity_id = conn.urls(&state.public_url).entity_id;
-    let id = authn_request::new_request_id();
-    let now = clock::now();
-    if service.binding == BINDING_REDIRECT {
-        let xml = logout::response_xml(&id, &destination, &sp_entity_id, in_response_to, now, false);
-        let url =
-            redirect_binding::signed_url(&destination, Param::Response, &xml, relay_state, &sp_keys.signing)?;
-        let location = HeaderValue::from_str(&url)
-            .map_err(|_| SamlError::Misconfigured { detail: "IdP SLO URL is not a valid header".into() })?;
-        let mut resp = StatusCode::SEE_OTHER.into_response();
-        resp.headers_mut().insert(header::LOCATION, location);
-        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return Ok(resp);
+/// The response to a valid logout message of connection `connection_id`.
+pub fn answer(state: &AppState, connection_id: &str, answer: SloAnswer) -> Response {
+    match answer {
+        SloAnswer::SignedOut { idp_confirmed } => signed_out(StatusCode::OK, idp_confirmed),
+        SloAnswer::Redirect { location } => {
+            let Ok(location) = HeaderValue::from_str(&location) else {
+                let e = SamlError::Misconfigured { detail: "IdP SLO URL is not a valid header".into() };
+                return refuse(state, connection_id, &e);
+            };
+            let mut resp = StatusCode::SEE_OTHER.into_response();
+            resp.headers_mut().insert(header::LOCATION, location);
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        SloAnswer::PostForm { action, field, value, relay_state } => {
+            post_form(&action, field, &value, relay_state.as_deref())
+        }
     }
-    let xml = logout::response_xml(&id, &destination, &sp_entity_id, in_response_to, now, true);
-    let key = sp_keys.signing;
-    let signed = tokio::task::spawn_blocking(move || logout::sign_enveloped(&xml, &key))
-        .await
-        .map_err(|e| SamlError::Store(format!("signing task: {e}")))??;
-    Ok(post_form(&destination, "SAMLResponse", &STANDARD.encode(signed), relay_state))
 }
 
 /// An HTML form that posts `field` to `action` (HTTP-POST binding, SAML

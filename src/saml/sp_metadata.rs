@@ -4,6 +4,8 @@
 //! algorithms idbridge decrypts, and the NameID formats it understands.
 
 use super::authn_request::xml_escape;
+use super::error::SamlError;
+use super::{Service, connection};
 
 /// What the metadata says.
 pub struct SpMetadata<'a> {
@@ -14,6 +16,19 @@ pub struct SpMetadata<'a> {
     /// Base64 DER.
     pub signing_cert: &'a str,
     pub encryption_cert: &'a str,
+}
+
+/// The SP metadata of connection `id`.
+pub async fn for_connection(svc: &Service, id: &str) -> Result<String, SamlError> {
+    let conn = connection::load(svc, id).await?;
+    let urls = conn.urls(&svc.public_url);
+    Ok(render(&SpMetadata {
+        entity_id: &urls.entity_id,
+        acs_url: &urls.acs,
+        slo_url: &urls.slo,
+        signing_cert: &conn.cfg.sp_signing_cert,
+        encryption_cert: &conn.cfg.sp_encryption_cert,
+    }))
 }
 
 const ENCRYPTION_METHODS: [&str; 4] = [
