@@ -2,7 +2,7 @@
 //! discovery, validation of settings) is done by `saml::admin` and
 //! `oidc::admin`; this file dispatches on `kind` and never returns secrets.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -14,7 +14,7 @@ use crate::directory::{ConnectionKind, orgs};
 use crate::error::Error;
 use crate::http::ApiError;
 use crate::http::AppState;
-use crate::http::extract::{ApiJson, Operator};
+use crate::http::extract::{ApiJson, Operator, OrgItemPath, OrgPath};
 use crate::store::connections::ConnectionRow;
 
 fn describe(s: &AppState, row: &ConnectionRow) -> Value {
@@ -49,7 +49,7 @@ impl From<crate::oidc::admin::AdminError> for ApiError {
 async fn admin_org_connections_post(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = orgs::get_org(&s.db, &org).await?;
@@ -72,7 +72,7 @@ async fn admin_org_connections_post(
 async fn admin_org_connections_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = orgs::get_org(&s.db, &org).await?;
     let rows = connections::list(&s.db, &org.id).await?;
@@ -95,7 +95,7 @@ async fn connection_of(
 async fn admin_org_connection_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, id)): Path<(String, String)>,
+    OrgItemPath(org, id): OrgItemPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let (row, _) = connection_of(&s, &org, &id).await?;
     Ok(Json(describe(&s, &row)))
@@ -104,7 +104,7 @@ async fn admin_org_connection_get(
 async fn admin_org_connection_patch(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, id)): Path<(String, String)>,
+    OrgItemPath(org, id): OrgItemPath,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (row, org) = connection_of(&s, &org, &id).await?;
@@ -122,7 +122,7 @@ async fn admin_org_connection_patch(
 async fn admin_org_connection_delete(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, id)): Path<(String, String)>,
+    OrgItemPath(org, id): OrgItemPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let (_, org) = connection_of(&s, &org, &id).await?;
     connections::delete(&s.db, Operator::ACTOR, &org, &id).await?;

@@ -1,6 +1,5 @@
 //! The org's change events (docs/events.md), paged by id: the pull API.
 
-use axum::extract::Path;
 use axum::extract::{RawQuery, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -9,12 +8,12 @@ use axum::{Json, Router};
 use crate::events::pull;
 use crate::http::ApiError;
 use crate::http::AppState;
-use crate::http::extract::Operator;
+use crate::http::extract::{Operator, OrgPath};
 
 async fn admin_org_events_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
     RawQuery(raw): RawQuery,
 ) -> Result<impl IntoResponse, ApiError> {
     let (after, limit) = super::paging::after_and_limit(raw.as_deref())?;

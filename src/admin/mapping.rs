@@ -1,6 +1,6 @@
 //! The org's mapping document: get, preview, apply.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::access::service;
 use crate::http::ApiError;
 use crate::http::AppState;
-use crate::http::extract::{ApiJson, Operator};
+use crate::http::extract::{ApiJson, Operator, OrgPath};
 
 fn document(body: &Value) -> Result<crate::access::mapping::MappingDocument, ApiError> {
     let bytes = serde_json::to_vec(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -19,7 +19,7 @@ fn document(body: &Value) -> Result<crate::access::mapping::MappingDocument, Api
 async fn admin_org_mapping_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(service::get(&s.db, &org).await?))
 }
@@ -27,7 +27,7 @@ async fn admin_org_mapping_get(
 async fn admin_org_mapping_put(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let doc = document(&body)?;
@@ -38,7 +38,7 @@ async fn admin_org_mapping_put(
 async fn admin_org_mapping_preview_post(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let doc = document(&body)?;

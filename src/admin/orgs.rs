@@ -1,6 +1,6 @@
 //! Orgs and projects.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::directory::orgs;
 use crate::http::ApiError;
 use crate::http::AppState;
-use crate::http::extract::{ApiJson, Operator};
+use crate::http::extract::{ApiJson, Operator, OrgPath, ProjectPath};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,7 +35,7 @@ async fn admin_orgs_get(State(s): State<AppState>, _op: Operator) -> Result<impl
 async fn admin_org_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(orgs::get_org(&s.db, &org).await?))
 }
@@ -43,7 +43,7 @@ async fn admin_org_get(
 async fn admin_org_projects_post(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
     ApiJson(body): ApiJson<NewNamed>,
 ) -> Result<impl IntoResponse, ApiError> {
     let p = orgs::create_project(&s.db, Operator::ACTOR, &org, &body.slug, &body.name).await?;
@@ -53,7 +53,7 @@ async fn admin_org_projects_post(
 async fn admin_org_projects_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(orgs::list_projects(&s.db, &org).await?))
 }
@@ -61,7 +61,7 @@ async fn admin_org_projects_get(
 async fn admin_org_project_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, project)): Path<(String, String)>,
+    ProjectPath(org, project): ProjectPath,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(orgs::get_project(&s.db, &org, &project).await?))
 }

@@ -1,6 +1,6 @@
 //! Members, project collaborators (manual grants), and one user's access explained.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
@@ -11,7 +11,7 @@ use crate::access;
 use crate::directory::people;
 use crate::http::ApiError;
 use crate::http::AppState;
-use crate::http::extract::{ApiJson, Operator};
+use crate::http::extract::{ApiJson, Operator, OrgItemPath, OrgPath, ProjectItemPath, ProjectPath};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,7 +23,7 @@ struct NewCollaborator {
 async fn admin_org_members_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(people::members(&s.db, &org).await?))
 }
@@ -31,7 +31,7 @@ async fn admin_org_members_get(
 async fn admin_org_project_collaborators_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, project)): Path<(String, String)>,
+    ProjectPath(org, project): ProjectPath,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(people::collaborators(&s.db, &org, &project).await?))
 }
@@ -39,7 +39,7 @@ async fn admin_org_project_collaborators_get(
 async fn admin_org_project_collaborators_post(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, project)): Path<(String, String)>,
+    ProjectPath(org, project): ProjectPath,
     ApiJson(body): ApiJson<NewCollaborator>,
 ) -> Result<impl IntoResponse, ApiError> {
     let c = access::people::add_collaborator(&s.db, Operator::ACTOR, &org, &project, &body.email, &body.role)
@@ -50,7 +50,7 @@ async fn admin_org_project_collaborators_post(
 async fn admin_org_project_collaborator_delete(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, project, user_id)): Path<(String, String, String)>,
+    ProjectItemPath(org, project, user_id): ProjectItemPath,
 ) -> Result<impl IntoResponse, ApiError> {
     access::people::remove_collaborator(&s.db, Operator::ACTOR, &org, &project, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -59,7 +59,7 @@ async fn admin_org_project_collaborator_delete(
 async fn admin_org_user_access_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, user_id)): Path<(String, String)>,
+    OrgItemPath(org, user_id): OrgItemPath,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(people::access(&s.db, &org, &user_id).await?))
 }

@@ -1,6 +1,6 @@
 //! SCIM tokens of an org.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::directory::tokens;
 use crate::http::ApiError;
 use crate::http::AppState;
-use crate::http::extract::{ApiJsonOpt, Operator};
+use crate::http::extract::{ApiJsonOpt, Operator, OrgItemPath, OrgPath};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -23,7 +23,7 @@ struct NewToken {
 async fn admin_org_scim_tokens_post(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
     ApiJsonOpt(body): ApiJsonOpt<NewToken>,
 ) -> Result<impl IntoResponse, ApiError> {
     let desc = body.and_then(|b| b.description).unwrap_or_default();
@@ -38,7 +38,7 @@ async fn admin_org_scim_tokens_post(
 async fn admin_org_scim_tokens_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(tokens::list(&s.db, &org).await?))
 }
@@ -46,7 +46,7 @@ async fn admin_org_scim_tokens_get(
 async fn admin_org_scim_token_delete(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, id)): Path<(String, String)>,
+    OrgItemPath(org, id): OrgItemPath,
 ) -> Result<impl IntoResponse, ApiError> {
     tokens::revoke(&s.db, Operator::ACTOR, &org, &id).await?;
     // Revocation takes effect at once: forget every cached verification.

@@ -2,7 +2,7 @@
 //! delete, rotate the secret, send a test ping. Delivery itself is
 //! webhooks::dispatch; see docs/webhooks.md.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
@@ -14,7 +14,7 @@ use crate::clock;
 use crate::error::Error;
 use crate::http::ApiError;
 use crate::http::AppState;
-use crate::http::extract::{ApiJson, Operator};
+use crate::http::extract::{ApiJson, Operator, OrgItemPath, OrgPath};
 use crate::store;
 use crate::webhooks::{self, TEST_EVENT, dispatch};
 
@@ -29,7 +29,7 @@ struct NewWebhook {
 async fn admin_org_webhooks_post(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> Result<impl IntoResponse, ApiError> {
     let issued = webhooks::create(&(&s).into(), Operator::ACTOR, &org, &body.url, &body.events).await?;
@@ -48,7 +48,7 @@ async fn admin_org_webhooks_post(
 async fn admin_org_webhooks_get(
     State(s): State<AppState>,
     _op: Operator,
-    Path(org): Path<String>,
+    OrgPath(org): OrgPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let rows = webhooks::list(&s.db, &org).await?;
     let settings = s.webhooks.settings;
@@ -58,7 +58,7 @@ async fn admin_org_webhooks_get(
 async fn admin_org_webhook_delete(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, id)): Path<(String, String)>,
+    OrgItemPath(org, id): OrgItemPath,
 ) -> Result<impl IntoResponse, ApiError> {
     webhooks::delete(&s.db, Operator::ACTOR, &org, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -67,7 +67,7 @@ async fn admin_org_webhook_delete(
 async fn admin_org_webhook_rotate_secret_post(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, id)): Path<(String, String)>,
+    OrgItemPath(org, id): OrgItemPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let issued = webhooks::rotate_secret(&(&s).into(), Operator::ACTOR, &org, &id).await?;
     Ok(Json(json!({
@@ -80,7 +80,7 @@ async fn admin_org_webhook_rotate_secret_post(
 async fn admin_org_webhook_test_post(
     State(s): State<AppState>,
     _op: Operator,
-    Path((org, id)): Path<(String, String)>,
+    OrgItemPath(org, id): OrgItemPath,
 ) -> Result<impl IntoResponse, ApiError> {
     let (o, i) = (org.clone(), id.clone());
     let row =

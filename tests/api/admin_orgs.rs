@@ -226,3 +226,40 @@ async fn health_ready_and_metrics() {
     assert!(text.contains("idbridge_store_write_queue_depth"));
     assert!(text.contains("idbridge_store_commit_batch_size_count"));
 }
+
+/// `{org}` and `{project}` are parsed as slugs by the extractor. A segment that
+/// cannot be a slug names nothing, so it gets the very answer a slug naming
+/// nothing gets — after authentication, and for a bad `{project}` only once
+/// the org is known to exist.
+#[tokio::test]
+async fn path_segments_that_are_not_slugs_are_answered_like_missing_ones() {
+    let app = spawn_app().await;
+    let (s, _) = app.admin_post("/admin/v1/orgs", json!({"slug": "acme", "name": "Acme"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+
+    for (path, what, key) in [
+        ("/admin/v1/orgs/ACME", "org", "ACME"),
+        ("/admin/v1/orgs/a%20b/members", "org", "a b"),
+        ("/admin/v1/orgs/Nope/projects/ok", "org", "Nope"),
+        ("/admin/v1/orgs/nope/projects/Bad!", "org", "nope"),
+        ("/admin/v1/orgs/acme/projects/Bad!", "project", "Bad!"),
+        ("/admin/v1/orgs/acme/projects/Bad!/collaborators", "project", "Bad!"),
+        ("/admin/v1/orgs/Acme/users/u1/access", "org", "Acme"),
+    ] {
+        let (s, err) = app.admin_get(path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {err}");
+        assert_eq!(err["error"]["code"], "not_found", "{path}");
+        // The same text a well-formed slug that names nothing gets.
+        let (_, missing) = app.admin_get(&format!("/admin/v1/orgs/{}", "zz-missing")).await;
+        let template = missing["error"]["message"].as_str().unwrap().replace("zz-missing", key);
+        let expected = if what == "org" { template } else { template.replacen("org", "project", 1) };
+        assert_eq!(err["error"]["message"], expected.as_str(), "{path}");
+    }
+
+    let (s, _) = app.admin_delete("/admin/v1/orgs/acme/projects/Bad!/collaborators/u1").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Authentication is still decided first.
+    let resp = app.client.get(app.url("/admin/v1/orgs/NOT-A-SLUG")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
