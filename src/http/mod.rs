@@ -70,7 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::session::routes::router())
         .merge(crate::access::routes::router())
         .merge(crate::saml::routes::router())
-        .merge(crate::oidc::router())
+        .merge(crate::oidc::routes::router())
         .merge(crate::scim::routes::router())
         .merge(crate::signals::routes::router())
         .fallback(shape::not_found)

@@ -6,27 +6,22 @@
 //! is audited. 200 on success; any refusal is a 400 `{"error":
 //! "invalid_request"}` (§2.8) that changes nothing, logged and counted with
 //! its precise reason. Both answers carry `Cache-Control: no-store` (§2.8).
+//! This file is the protocol side; the handler and its answers are in
+//! `routes.rs`.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::logout_token::{self, LogoutToken, LogoutTokenError};
 use super::verify::IdTokenError;
-use super::{LoginError, load};
+use super::{LoginError, Service, load};
 use crate::audit::{self, AuditAction};
 use crate::clock;
-use crate::http::AppState;
 use crate::store::login_states::{self, LoginState};
 use crate::store::{StoreError, sessions};
 
 /// Kind of the `login_states` rows that remember spent logout-token `jti`s.
 const JTI_KIND: &str = "oidc_logout_jti";
-/// Metrics surface of the refusals.
-const SURFACE: &str = "oidc_backchannel";
 /// Largest request body read (a logout token is at most `screen::MAX_LEN`).
 const MAX_BODY: usize = super::screen::MAX_LEN + 1024;
 
@@ -37,7 +32,7 @@ pub fn backchannel_logout_uri(public_url: &str, connection_id: &str) -> String {
 
 /// Why a back-channel logout request was refused.
 #[derive(Debug, thiserror::Error)]
-enum BackchannelError {
+pub(super) enum BackchannelError {
     #[error("no active OIDC connection: {0}")]
     Connection(LoginError),
     #[error("content type {0:?}, expected application/x-www-form-urlencoded")]
@@ -59,7 +54,8 @@ enum BackchannelError {
 }
 
 impl BackchannelError {
-    fn reason(&self) -> &'static str {
+    /// The precise reason code, logged and counted.
+    pub(super) fn reason(&self) -> &'static str {
         match self {
             BackchannelError::Connection(e) => e.reason(),
             BackchannelError::ContentType(_) => "wrong_content_type",
@@ -73,45 +69,11 @@ impl BackchannelError {
     }
 }
 
-fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-pub(super) async fn oidc_backchannel_logout_post(
-    State(state): State<AppState>,
-    Path(connection_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match logout(&state, &connection_id, &headers, &body).await {
-        Ok(ended) => {
-            tracing::info!(connection = %connection_id, users = ended, "OIDC back-channel logout");
-            no_store(StatusCode::OK.into_response())
-        }
-        Err(e) => {
-            let reason = e.reason();
-            state.metrics.refusal(SURFACE, reason);
-            if let BackchannelError::Internal(_) = e {
-                tracing::error!(connection = %connection_id, reason, error = %e, "OIDC back-channel logout failed");
-                let body = axum::Json(json!({"error": "server_error"}));
-                return no_store((StatusCode::INTERNAL_SERVER_ERROR, body).into_response());
-            }
-            tracing::warn!(connection = %connection_id, reason, error = %e, "OIDC back-channel logout refused");
-            // §2.8: "If the logout request is invalid or the logout fails, the
-            // RP MUST respond with HTTP 400 Bad Request" (the precise reason
-            // stays in the log: a forger learns nothing from the answer).
-            let body = axum::Json(json!({"error": "invalid_request"}));
-            no_store((StatusCode::BAD_REQUEST, body).into_response())
-        }
-    }
-}
-
 /// §2.5: "The OP uses an HTTP POST to the registered back-channel logout URI
 /// to send the logout request to the RP. The logout token is sent as the
 /// logout_token parameter using the application/x-www-form-urlencoded encoding".
-fn logout_token_param(headers: &HeaderMap, body: &[u8]) -> Result<String, BackchannelError> {
-    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+fn logout_token_param(content_type: Option<&str>, body: &[u8]) -> Result<String, BackchannelError> {
+    let ctype = content_type.unwrap_or_default();
     let media = ctype.split(';').next().unwrap_or_default().trim();
     if !media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(BackchannelError::ContentType(ctype.chars().take(100).collect()));
@@ -128,15 +90,18 @@ fn logout_token_param(headers: &HeaderMap, body: &[u8]) -> Result<String, Backch
     token.filter(|t| !t.is_empty()).ok_or(BackchannelError::MissingToken)
 }
 
-async fn logout(
-    state: &AppState,
+/// Handle a back-channel logout request through `connection_id` (its
+/// `Content-Type` and body): verify the logout token and end the sessions it
+/// names. The number of users whose sessions ended.
+pub(super) async fn logout(
+    state: &Service,
     connection_id: &str,
-    headers: &HeaderMap,
+    content_type: Option<&str>,
     body: &[u8],
 ) -> Result<usize, BackchannelError> {
-    let raw = logout_token_param(headers, body)?;
-    let conn = load(&state.into(), connection_id).await.map_err(BackchannelError::Connection)?;
-    let provider = conn.provider(&state.into()).await.map_err(BackchannelError::Connection)?;
+    let raw = logout_token_param(content_type, body)?;
+    let conn = load(state, connection_id).await.map_err(BackchannelError::Connection)?;
+    let provider = conn.provider(state).await.map_err(BackchannelError::Connection)?;
     let now = clock::now().unix_timestamp();
     let verify = |p: &super::discovery::Provider| {
         logout_token::verify(p, &conn.cfg.client_id, &conn.cfg.tenant_ids, &raw, now)
@@ -159,7 +124,7 @@ async fn logout(
 /// In one transaction: spend the jti, end the sessions, audit. A replayed
 /// jti rolls everything back.
 async fn end_sessions(
-    state: &AppState,
+    state: &Service,
     connection_id: &str,
     org_id: &str,
     token: LogoutToken,

@@ -3,12 +3,11 @@
 //! code is exchanged with the PKCE verifier; the ID token is validated
 //! (`verify`), with one rate-limited re-discovery when it names an unknown
 //! key; missing claims come from userinfo, overage groups from Graph; then
-//! `login::complete` and the 303 with the session cookie. Any failure is a
-//! short page, a precise log line and a counted reason, and writes nothing.
+//! `login::complete`, and the edge (`routes.rs`) answers with the 303 and the
+//! session cookie. Any failure is a short page, a precise log line and a
+//! counted reason, and writes nothing. This file is the protocol side; it reads
+//! the request as plain data (raw query, `Cookie` header values).
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
 use openidconnect::core::CoreClient;
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, OAuth2TokenResponse, PkceCodeVerifier, RedirectUrl,
@@ -18,13 +17,12 @@ use openidconnect::{
 use super::claims::{Identity, overage_groups, userinfo};
 use super::config::redirect_uri;
 use super::discovery::{IssuerRule, Provider};
-use super::login::{Pending, binding_cookie, binding_cookie_name, sha256_hex, state_key};
+use super::login::{Pending, binding_cookie_name, sha256_hex, state_key};
 use super::verify::{self, Expected, IdTokenError};
-use super::{Loaded, LoginError, STATE_KIND, load, query_params};
+use super::{Loaded, LoginError, STATE_KIND, Service, load, query_params};
 use crate::clock;
-use crate::http::AppState;
-use crate::http::login_pages as redirect;
-use crate::session::login;
+use crate::session::cookies::CookieHeaders;
+use crate::session::{Issued, SharedSessions, login, redirect};
 use crate::store::login_states;
 
 /// Longest `error` / `error_description` kept for the log.
@@ -34,45 +32,26 @@ fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(MAX_ERROR_LEN).collect()
 }
 
-pub(super) async fn oidc_callback_get(
-    State(state): State<AppState>,
-    Path(connection_id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    // Whatever happens, the binding cookie of this state has served its purpose.
-    // (Only for a plausible connection id: it goes into the cookie's Path.)
-    let plausible_id = connection_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let params = query_params(query.as_deref()).ok().filter(|_| plausible_id);
-    let clear = params.and_then(|p| p.get("state").cloned()).map(|s| {
-        let name = binding_cookie_name(&s);
-        binding_cookie(&state, &connection_id, &name, "", 0)
-    });
-    let mut resp = match finish(&state, &connection_id, query.as_deref(), &headers).await {
-        Ok(r) => r,
-        Err(e) => e.respond(&state, &connection_id),
-    };
-    if let Some(v) = clear.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        resp.headers_mut().append(header::SET_COOKIE, v);
-    }
-    resp
+/// A completed login: the session issued, and where the browser goes.
+pub(super) struct Completed {
+    pub issued: Issued,
+    /// The requested return address if allowed, else the connection's default.
+    pub target: String,
 }
 
-/// The value of cookie `name` in the request's Cookie headers.
-fn cookie<'h>(headers: &'h HeaderMap, name: &'h str) -> Option<&'h str> {
-    crate::session::cookies::first(headers, name)
-}
-
-async fn finish(
-    state: &AppState,
+/// Finish a login through `connection_id` with the request's raw query and
+/// `Cookie` headers; the session is issued from `sessions`.
+pub(super) async fn finish<H: CookieHeaders + ?Sized>(
+    state: &Service,
+    sessions: SharedSessions,
     connection_id: &str,
     query: Option<&str>,
-    headers: &HeaderMap,
-) -> Result<Response, LoginError> {
+    cookies: &H,
+) -> Result<Completed, LoginError> {
     let params = query_params(query)?;
     let param = |name: &'static str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
     // A pending connection started no login: refuse before touching any state.
-    if let Err(e @ LoginError::Pending { .. }) = load(&state.into(), connection_id).await {
+    if let Err(e @ LoginError::Pending { .. }) = load(state, connection_id).await {
         return Err(e);
     }
 
@@ -107,14 +86,14 @@ async fn finish(
     }
     let pending: Pending =
         serde_json::from_str(&taken.data).map_err(|e| LoginError::Internal(e.to_string()))?;
-    let bound = cookie(headers, &binding_cookie_name(csrf))
+    let bound = crate::session::cookies::first(cookies, &binding_cookie_name(csrf))
         .is_some_and(|v| crate::secrets::ct_eq(sha256_hex(v).as_bytes(), pending.binding_sha256.as_bytes()));
     if !bound {
         return Err(LoginError::NotSameBrowser);
     }
 
-    let conn = load(&state.into(), connection_id).await?;
-    let provider = conn.provider(&state.into()).await?;
+    let conn = load(state, connection_id).await?;
+    let provider = conn.provider(state).await?;
     check_response_issuer(&provider, &conn, param("iss"))?;
     let code = param("code").ok_or(LoginError::MissingParameter { name: "code" })?;
 
@@ -141,8 +120,8 @@ async fn finish(
 
     let mut facts = identity.into_facts(&conn.org.id, &conn.id, &conn.cfg)?;
     // For RP-initiated logout's id_token_hint, kept sealed (logout.rs).
-    super::logout::keep_id_token(&state.into(), &conn.id, &id_token, &mut facts.idp_session.data);
-    let (issued, user) = login::complete(&state.db, state.sessions.clone(), &state.public_url, facts).await?;
+    super::logout::keep_id_token(state, &conn.id, &id_token, &mut facts.idp_session.data);
+    let (issued, user) = login::complete(&state.db, sessions, &state.public_url, facts).await?;
     let default = conn.cfg.login.default_target(&state.public_url);
     let target = redirect::safe_target(
         &state.public_url,
@@ -151,7 +130,7 @@ async fn finish(
         &default,
     );
     tracing::info!(connection = %conn.id, user = %user.id, "OIDC login completed");
-    Ok(redirect::login_success(state, &issued, &target))
+    Ok(Completed { issued, target })
 }
 
 /// RFC 9207: when the provider names itself in the authorization response,
@@ -174,14 +153,14 @@ fn check_response_issuer(provider: &Provider, conn: &Loaded, iss: Option<&str>) 
 
 /// Exchange the code (with the PKCE verifier) for the ID token and access token.
 async fn exchange(
-    state: &AppState,
+    state: &Service,
     conn: &Loaded,
     provider: &Provider,
     code: &str,
     verifier: &str,
 ) -> Result<(String, String), LoginError> {
     let http = state.oidc.http().map_err(|e| LoginError::Internal(e.to_string()))?;
-    let secret = conn.client_secret(&state.into())?;
+    let secret = conn.client_secret(state)?;
     let redirect = RedirectUrl::new(redirect_uri(&state.public_url, &conn.id))
         .map_err(|e| LoginError::Internal(format!("redirect_uri: {e}")))?;
     let client = CoreClient::from_provider_metadata(
@@ -226,7 +205,7 @@ fn unacceptable_token_response(e: &dyn std::fmt::Display, body: &[u8]) -> LoginE
 /// Validate the ID token; if it names a key the cached JWKS lacks, re-run
 /// discovery once (rate-limited per connection) and try again.
 async fn verify_with_refresh(
-    state: &AppState,
+    state: &Service,
     conn: &Loaded,
     provider: std::sync::Arc<Provider>,
     id_token: &str,

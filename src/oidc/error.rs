@@ -1,15 +1,11 @@
 //! Why an OIDC login did not complete, with the evidence for the log, the
-//! precise reason code for the log and metrics, and the short page the
-//! browser sees (which never shows the evidence).
-
-use axum::http::StatusCode;
-use axum::response::Response;
+//! precise reason code for the log and metrics, and the short text of the
+//! page the browser sees (which never shows the evidence). The status of
+//! that page and the page itself are the edge's (`routes.rs`).
 
 use super::discovery::DiscoveryError;
 use super::verify::IdTokenError;
 use crate::error::Error;
-use crate::http::AppState;
-use crate::http::login_pages as redirect;
 use crate::outbound::fetch::FetchError;
 use crate::session::login::LoginRefused;
 
@@ -127,43 +123,6 @@ impl LoginError {
         }
     }
 
-    /// The status of the page: 4xx for a refused login (including an answer
-    /// from the provider that is not acceptable: the provider was reached),
-    /// 502 when the provider could not be reached or used, 500 when idbridge failed.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            LoginError::UnknownConnection { .. } | LoginError::Login(LoginRefused::ConnectionGone { .. }) => {
-                StatusCode::NOT_FOUND
-            }
-            // The connection exists but is not in a state to sign anyone in.
-            LoginError::Pending { .. } => StatusCode::CONFLICT,
-            LoginError::MissingParameter { .. }
-            | LoginError::DuplicateParameter { .. }
-            | LoginError::UnknownState
-            | LoginError::StateOtherConnection { .. }
-            | LoginError::NotSameBrowser
-            | LoginError::ResponseIssuer { .. }
-            | LoginError::TokenRefused { .. } => StatusCode::BAD_REQUEST,
-            LoginError::Provider { error, .. } if error == "access_denied" => StatusCode::FORBIDDEN,
-            LoginError::Provider { .. } => StatusCode::BAD_REQUEST,
-            LoginError::IdToken(_)
-            | LoginError::MissingIdToken
-            | LoginError::TokenResponseInvalid { .. }
-            | LoginError::UserinfoSubject { .. }
-            | LoginError::GroupsOverage { .. }
-            | LoginError::EmailNotVerified { .. } => StatusCode::FORBIDDEN,
-            LoginError::Login(LoginRefused::Store(_)) | LoginError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            LoginError::Login(_) => StatusCode::FORBIDDEN,
-            LoginError::Discovery(_)
-            | LoginError::TokenEndpoint { .. }
-            | LoginError::Userinfo(_)
-            | LoginError::Graph(_)
-            | LoginError::GraphAnswer { .. } => StatusCode::BAD_GATEWAY,
-        }
-    }
-
     /// What the person sees: short, and without the evidence.
     pub fn message(&self) -> &'static str {
         match self {
@@ -233,17 +192,5 @@ impl LoginError {
                 "Sign-in failed because of a server error. Please try again later."
             }
         }
-    }
-
-    /// Log the precise reason, count it, and render the refusal page.
-    pub fn respond(self, state: &AppState, connection_id: &str) -> Response {
-        let reason = self.reason();
-        if self.status().is_server_error() {
-            tracing::error!(connection = connection_id, reason, error = %self, "OIDC login failed");
-        } else {
-            tracing::warn!(connection = connection_id, reason, error = %self, "OIDC login refused");
-        }
-        state.metrics.refusal("oidc", reason);
-        redirect::login_refused(self.status(), self.message())
     }
 }

@@ -3,13 +3,11 @@
 //! stored server-side (single use, 10 minutes) together with the requested
 //! return address; the browser gets a cookie binding it to this state (so a
 //! callback URL started by someone else cannot log it in) and a 303 to the
-//! provider's authorization endpoint.
+//! provider's authorization endpoint. This file is the protocol side; the
+//! handler, the rate limit and the response are in `routes.rs`.
 
 use std::time::Duration;
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
@@ -19,9 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::config::redirect_uri;
-use super::{LoginError, STATE_KIND, load, query_params};
+use super::{LoginError, STATE_KIND, Service, load, query_params};
 use crate::clock;
-use crate::http::AppState;
 use crate::store::login_states::{self, LoginState};
 
 /// How long a started login may take (secure default: state, nonce and PKCE
@@ -63,40 +60,27 @@ pub(super) fn binding_cookie_name(state: &str) -> String {
     format!("idbridge_oidc_{}", &sha256_hex(state)[..16])
 }
 
-/// Set-Cookie for the binding cookie (`max_age` 0 clears it). Scoped to the
-/// callback path; SameSite=Lax still sends it on the provider's top-level
-/// redirect back.
-pub(super) fn binding_cookie(
-    state: &AppState,
+/// A started login: where the browser goes, and the binding cookie it gets
+/// (for `STATE_TTL`, scoped to the connection's callback).
+pub(super) struct Started {
+    /// The provider's authorization endpoint with the request's parameters.
+    pub auth_url: String,
+    /// The connection's id as stored.
+    pub connection_id: String,
+    pub cookie_name: String,
+    pub cookie_value: String,
+}
+
+/// Start a login through `connection_id` with the request's raw query:
+/// store the state and return where to send the browser.
+pub(super) async fn start(
+    state: &Service,
     connection_id: &str,
-    name: &str,
-    value: &str,
-    max_age: u64,
-) -> String {
-    let secure = if state.public_url.starts_with("https://") { "; Secure" } else { "" };
-    format!(
-        "{name}={value}; Path=/oidc/{connection_id}/callback; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    )
-}
-
-pub(super) async fn oidc_login_get(
-    State(state): State<AppState>,
-    Path(connection_id): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    if let Some(limited) = crate::http::login_pages::login_start_limited(&state, "oidc", &connection_id) {
-        return limited;
-    }
-    match start(&state, &connection_id, query.as_deref()).await {
-        Ok(r) => r,
-        Err(e) => e.respond(&state, &connection_id),
-    }
-}
-
-async fn start(state: &AppState, connection_id: &str, query: Option<&str>) -> Result<Response, LoginError> {
+    query: Option<&str>,
+) -> Result<Started, LoginError> {
     let mut params = query_params(query)?;
-    let conn = load(&state.into(), connection_id).await?;
-    let provider = conn.provider(&state.into()).await?;
+    let conn = load(state, connection_id).await?;
+    let provider = conn.provider(state).await?;
     let redirect = RedirectUrl::new(redirect_uri(&state.public_url, &conn.id))
         .map_err(|e| LoginError::Internal(format!("redirect_uri: {e}")))?;
 
@@ -158,19 +142,10 @@ async fn start(state: &AppState, connection_id: &str, query: Option<&str>) -> Re
         .await
         .map_err(|e| LoginError::Internal(e.to_string()))?;
 
-    let cookie_name = binding_cookie_name(&csrf);
-    let set_cookie = binding_cookie(state, &conn.id, &cookie_name, &binding, STATE_TTL.as_secs());
-    let mut resp = StatusCode::SEE_OTHER.into_response();
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::LOCATION,
-        HeaderValue::from_str(auth_url.as_str()).map_err(|e| LoginError::Internal(e.to_string()))?,
-    );
-    headers.insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&set_cookie).map_err(|e| LoginError::Internal(e.to_string()))?,
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    tracing::info!(connection = %conn.id, "OIDC login started");
-    Ok(resp)
+    Ok(Started {
+        auth_url: auth_url.to_string(),
+        connection_id: conn.id,
+        cookie_name: binding_cookie_name(&csrf),
+        cookie_value: binding,
+    })
 }

@@ -5,12 +5,14 @@
 //! from userinfo or Microsoft Graph, and ends in `session::login::complete`.
 //!
 //! Files: `config` (connection settings), `admin` (admin API), `discovery` (metadata and keys cache),
-//! `login` and `callback` (the two endpoints), `screen` (ID token shape and
+//! `login` and `callback` (the two endpoints' protocol side), `screen` (ID token shape and
 //! claim types, before any parser), `verify` (ID token checks),
 //! `claims` (claims to `LoginFacts`, userinfo, Entra groups overage via
-//! Graph), `error` (refusal reasons and pages); logout: `backchannel`
-//! (Back-Channel Logout 1.0 endpoint), `logout_token` (its token checks),
-//! `logout` (RP-Initiated Logout from `/v1/logout`).
+//! Graph), `error` (refusal reasons and page texts); logout: `backchannel`
+//! (Back-Channel Logout 1.0), `logout_token` (its token checks),
+//! `logout` (RP-Initiated Logout from `/v1/logout`). `routes` is the HTTP
+//! edge: the handlers, the `Service` built from the app state, the status
+//! codes, cookie headers and pages, and `router()`.
 
 pub mod admin;
 mod backchannel;
@@ -29,15 +31,11 @@ pub mod verify;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::{get, post};
-
 pub use error::LoginError;
 
 use crate::connections;
 use crate::directory::Org;
 use crate::error::Error;
-use crate::http::AppState;
 use crate::outbound::fetch::{FetchError, HttpClient, SharedClient};
 use crate::secrets::Secret;
 use config::OidcConfig;
@@ -146,12 +144,4 @@ pub(crate) fn query_params(raw: Option<&str>) -> Result<HashMap<String, String>,
         }
     }
     Ok(out)
-}
-
-/// The OIDC endpoints.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/oidc/{connection_id}/login", get(login::oidc_login_get))
-        .route("/oidc/{connection_id}/callback", get(callback::oidc_callback_get))
-        .route("/oidc/{connection_id}/backchannel-logout", post(backchannel::oidc_backchannel_logout_post))
 }

@@ -63,16 +63,6 @@ const STORE: &str = "store";
 /// an entry when its debt is paid: the test fails on stale entries.
 const KNOWN_DEBT: &[&str] = &[
     // R1: domain -> edge (http, admin, routes.rs, axum, AppState, ApiError)
-    "src/oidc/backchannel.rs: oidc -> axum (R1)",
-    "src/oidc/backchannel.rs: oidc -> http (R1)",
-    "src/oidc/callback.rs: oidc -> axum (R1)",
-    "src/oidc/callback.rs: oidc -> http (R1)",
-    "src/oidc/error.rs: oidc -> axum (R1)",
-    "src/oidc/error.rs: oidc -> http (R1)",
-    "src/oidc/login.rs: oidc -> axum (R1)",
-    "src/oidc/login.rs: oidc -> http (R1)",
-    "src/oidc/mod.rs: oidc -> axum (R1)",
-    "src/oidc/mod.rs: oidc -> http (R1)",
     // R2: store uses only STORE_MAY_USE
     // R3: directory -> access
     // R4: protocol -> protocol
