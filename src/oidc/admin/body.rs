@@ -248,6 +248,15 @@ impl PatchSettings {
     }
 }
 
+/// Refuse a PATCH that clears the issuer or the client id (before any value
+/// is read: a connection keeps them once given).
+pub fn refuse_removal(body: &Body) -> Result<(), Error> {
+    match ["client_id", "issuer"].into_iter().find(|k| body.is_null(k)) {
+        Some(k) => Err(Error::invalid(k, "cannot be removed (delete the connection instead)")),
+        None => Ok(()),
+    }
+}
+
 /// The parts of a create body.
 pub fn create_parts() -> [&'static [&'static str]; 5] {
     [
@@ -377,8 +386,79 @@ mod tests {
             json!({"allowed_origins": [1], "issuer": 2}),
             json!({"ssf_poll_url": false, "client_id": []}),
             json!({"tenant_ids": {}, "jit": 1.5}),
+            json!({"scopes": 1, "client_id": 2}),
+            json!({"jit": 1, "allowed_origins": 2}),
+            json!({"tenant_ids": 1, "groups_claim": 2}),
+            json!({"ssf_poll_url": 1, "default_return_to": 2}),
         ] {
             assert_eq!(typed(&body), untyped(&body), "{body}");
+        }
+    }
+
+    /// A PATCH as the untyped code read it: the body merged into the stored
+    /// settings as JSON maps (`null` removes), then deserialised.
+    fn untyped_patch(current: &OidcDraft, body: &Value) -> Result<OidcDraft, String> {
+        let Value::Object(mut fields) = serde_json::to_value(current).unwrap() else { unreachable!() };
+        for (k, v) in body.as_object().unwrap().iter().filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str())) {
+            if v.is_null() && ["issuer", "client_id"].contains(&k.as_str()) {
+                return Err(Error::invalid(k.clone(), "cannot be removed (delete the connection instead)")
+                    .to_string());
+            }
+            if v.is_null() {
+                fields.remove(k);
+            } else {
+                fields.insert(k.clone(), v.clone());
+            }
+        }
+        if let Some(v) = body.get("match_by") {
+            fields.insert("match_by_set".into(), json!(!v.is_null()));
+        }
+        serde_json::from_value(Value::Object(fields))
+            .map_err(|e| Error::invalid("body", e.to_string()).to_string())
+    }
+
+    fn typed_patch(current: &OidcDraft, body: &Value) -> Result<OidcDraft, String> {
+        let b = patch_body(body.clone()).map_err(|e| e.to_string())?;
+        refuse_removal(&b).map_err(|e| e.to_string())?;
+        settings::<PatchSettings>(&b).map(|p| p.apply(current)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn patch_settings_read_as_the_untyped_code_did() {
+        let stored = [
+            OidcDraft::default(),
+            serde_json::from_value(
+                json!({"issuer": "https://op", "client_id": "c", "scopes": ["openid", "x"],
+                "groups_claim": "roles", "tenant_ids": ["t"], "graph_groups_url": "https://g",
+                "post_logout_redirect_uri": "https://p", "match_by_set": false, "jit": false,
+                "match_by": "user_name", "allowed_origins": ["https://a"], "default_return_to": "/x",
+                "ssf_issuer": "https://t", "ssf_jwks_uri": "https://t/j", "ssf_poll_token_sealed": "s",
+                "logout_issuer": "https://l"}),
+            )
+            .unwrap(),
+        ];
+        let all_null: Map<String, Value> = CONFIG_FIELDS
+            .iter()
+            .filter(|k| !["issuer", "client_id"].contains(k))
+            .map(|k| (k.to_string(), Value::Null))
+            .collect();
+        for current in &stored {
+            for body in [
+                json!({}),
+                Value::Object(all_null.clone()),
+                json!({"issuer": "https://op2", "client_id": "d", "scopes": ["openid"], "jit": true}),
+                json!({"match_by": null}),
+                json!({"match_by": "external_id", "tenant_ids": null, "ssf_issuer": null}),
+                json!({"issuer": null, "client_id": null}),
+                json!({"scopes": 1, "client_id": null}),
+                json!({"graph_groups_url": 5, "issuer": null}),
+                json!({"scopes": 1, "client_id": 2}),
+                json!({"jit": 1, "allowed_origins": 2}),
+                json!({"tenant_ids": 1, "groups_claim": 2}),
+                json!({"logout_issuer": 7, "match_by": "phone"}),
+            ] {
+                assert_eq!(typed_patch(current, &body), untyped_patch(current, &body), "{body}");
+            }
         }
     }
 

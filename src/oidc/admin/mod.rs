@@ -147,11 +147,7 @@ pub async fn validate_update(
     let current: OidcDraft = serde_json::from_str(&row.config)
         .map_err(|e| Error::invalid("config", format!("stored config unreadable: {e}")))?;
     let was_active = current.ready().is_some() && row.secret.is_some();
-    for k in ["client_id", "issuer"] {
-        if body.is_null(k) {
-            return Err(Error::invalid(k, "cannot be removed (delete the connection instead)").into());
-        }
-    }
+    body::refuse_removal(&body)?;
     let mut draft = checked(s, settings::<PatchSettings>(&body)?.apply(&current))?;
     draft.login.apply_poll_token(&s.secrets, &row.id, &part::<PollTokenField>(&body)?.ssf_poll_token);
     draft.login.validate_signals(s.outbound)?;

@@ -366,6 +366,121 @@ mod tests {
         }
     }
 
+    /// The settings as the untyped code applied them (kept to prove the
+    /// typed parts give the same answers).
+    fn untyped(cfg: &mut SamlConfig, body: &Value) -> Result<(), Error> {
+        fn field<T: serde::de::DeserializeOwned>(body: &Value, name: &str) -> Result<Option<T>, Error> {
+            match body.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => serde_json::from_value(v.clone())
+                    .map(Some)
+                    .map_err(|e| Error::invalid(name, e.to_string())),
+            }
+        }
+        if let Some(v) = field(body, "jit")? {
+            cfg.login.jit = v;
+        }
+        if let Some(v) = field(body, "match_by")? {
+            cfg.login.match_by = v;
+        }
+        if let Some(v) = field(body, "allowed_origins")? {
+            cfg.login.allowed_origins = v;
+        }
+        if let Some(v) = field::<String>(body, "default_return_to")? {
+            let ok = url::Url::parse(&v).map(|u| matches!(u.scheme(), "http" | "https")).unwrap_or(false);
+            if !ok {
+                return Err(Error::invalid("default_return_to", "must be an absolute http(s) URL"));
+            }
+            cfg.login.default_return_to = Some(v);
+        }
+        if let Some(v) = field::<i64>(body, "clock_skew_seconds")? {
+            if !(0..=MAX_CLOCK_SKEW_SECS).contains(&v) {
+                return Err(Error::invalid(
+                    "clock_skew_seconds",
+                    format!("must be 0..={MAX_CLOCK_SKEW_SECS}"),
+                ));
+            }
+            cfg.clock_skew_seconds = v;
+        }
+        if let Some(v) = field(body, "allow_idp_initiated")? {
+            cfg.allow_idp_initiated = v;
+        }
+        if let Some(v) = field(body, "allow_sha1")? {
+            cfg.allow_sha1 = v;
+        }
+        if let Some(v) = field::<AttributeNames>(body, "attributes")? {
+            cfg.attributes = v;
+        }
+        if let Some(v) = field::<String>(body, "sp_entity_id")? {
+            if v.trim().is_empty() || v.len() > 1024 {
+                return Err(Error::invalid(
+                    "sp_entity_id",
+                    "must be a non-empty URI of at most 1024 characters",
+                ));
+            }
+            cfg.sp_entity_id = Some(v);
+        }
+        let l = &mut cfg.login;
+        for name in
+            ["ssf_issuer", "ssf_jwks_uri", "ssf_audience", "ssf_poll_url", "logout_issuer", "logout_jwks_uri"]
+        {
+            let value = match body.get(name) {
+                None => continue,
+                Some(Value::Null) => None,
+                Some(Value::String(v)) => Some(v.clone()),
+                Some(_) => return Err(Error::invalid(name, "must be a string or null")),
+            };
+            match name {
+                "ssf_issuer" => l.ssf_issuer = value,
+                "ssf_jwks_uri" => l.ssf_jwks_uri = value,
+                "ssf_audience" => l.ssf_audience = value,
+                "ssf_poll_url" => l.ssf_poll_url = value,
+                "logout_issuer" => l.logout_issuer = value,
+                _ => l.logout_jwks_uri = value,
+            }
+        }
+        l.validate()
+    }
+
+    fn stored() -> SamlConfig {
+        serde_json::from_value(json!({"sp_signing_cert": "a", "sp_encryption_cert": "b", "sp_entity_id": "urn:x",
+            "clock_skew_seconds": 30, "allow_sha1": true,
+            "login": {"jit": false, "match_by": "user_name", "ssf_issuer": "https://t", "logout_issuer": "https://l"}}))
+        .unwrap()
+    }
+
+    fn outcome(r: Result<(), Error>, cfg: &SamlConfig) -> Result<Value, String> {
+        r.map(|()| serde_json::to_value(cfg).unwrap()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn settings_apply_as_the_untyped_code_did() {
+        for body in [
+            json!({}),
+            json!({"jit": true, "match_by": "email", "allowed_origins": ["https://a.example"], "default_return_to": "https://a.example/x",
+                "clock_skew_seconds": 0, "allow_idp_initiated": false, "allow_sha1": false, "attributes": {"email": ["m"]},
+                "sp_entity_id": "urn:y", "ssf_issuer": "https://u", "ssf_jwks_uri": "https://u/j", "ssf_audience": "aud",
+                "ssf_poll_url": "https://u/p", "logout_issuer": "https://m", "logout_jwks_uri": "https://m/j"}),
+            json!({"jit": null, "match_by": null, "allowed_origins": null, "default_return_to": null, "clock_skew_seconds": null,
+                "allow_idp_initiated": null, "allow_sha1": null, "attributes": null, "sp_entity_id": null,
+                "ssf_issuer": null, "ssf_jwks_uri": null, "ssf_audience": null, "ssf_poll_url": null,
+                "logout_issuer": null, "logout_jwks_uri": null}),
+            json!({"allowed_origins": ["https://a.example/path"], "logout_jwks_uri": 1}),
+            json!({"allowed_origins": ["evil"], "jit": true}),
+            json!({"sp_entity_id": "", "ssf_issuer": 1}),
+            json!({"clock_skew_seconds": -1, "match_by": "phone"}),
+            json!({"attributes": [], "allow_sha1": "no"}),
+            json!({"default_return_to": "ftp://x", "allowed_origins": 3}),
+            json!({"ssf_poll_url": [], "ssf_audience": {}}),
+        ] {
+            let (mut a, mut b) = (stored(), stored());
+            let typed =
+                part::<SamlSettings>(&patch_body(body.clone()).unwrap()).and_then(|s| s.apply(&mut a));
+            let before = untyped(&mut b, &body);
+            assert_eq!(outcome(typed, &a), outcome(before, &b), "{body}");
+        }
+    }
+
     #[test]
     fn the_head_parts() {
         let b = patch_body(json!({"name": "  Okta  ", "groups_overage_seen_at": null})).unwrap();
