@@ -135,11 +135,6 @@ impl Body {
         Ok(Body { map })
     }
 
-    /// Whether `field` is given (even as `null`).
-    pub fn has(&self, field: &str) -> bool {
-        self.map.contains_key(field)
-    }
-
     /// Whether `field` is given as `null`.
     pub fn is_null(&self, field: &str) -> bool {
         self.map.get(field).is_some_and(Value::is_null)
