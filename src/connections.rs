@@ -4,9 +4,10 @@
 //! (`Status`), and storage with audit. Deleting a connection ends its
 //! sessions and drops the claim facts it asserted.
 
+pub mod body;
 mod signal_settings;
 
-pub use signal_settings::{POLL_TOKEN_FIELD, SIGNAL_FIELDS, poll_token_context};
+pub use signal_settings::{POLL_TOKEN_FIELD, poll_token_context};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -46,6 +46,13 @@ impl From<crate::oidc::admin::AdminError> for ApiError {
     }
 }
 
+/// The kind a create body asks for.
+fn kind_of(body: &Value) -> Result<ConnectionKind, Error> {
+    let kind = body.get("kind").and_then(Value::as_str);
+    kind.and_then(|k| ConnectionKind::parse(k).ok())
+        .ok_or_else(|| Error::invalid("kind", format!("{kind:?}: use \"saml\" or \"oidc\"")))
+}
+
 async fn admin_org_connections_post(
     State(s): State<AppState>,
     _op: Operator,
@@ -53,18 +60,10 @@ async fn admin_org_connections_post(
     ApiJson(body): ApiJson<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
     let org = orgs::get_org(&s.db, &org).await?;
-    let kind = body.get("kind").and_then(Value::as_str);
-    let created = match kind.map(ConnectionKind::parse) {
-        Some(Ok(ConnectionKind::Saml)) => {
-            crate::saml::admin::create(&(&s).into(), Operator::ACTOR, &org, body).await?
-        }
-        Some(Ok(ConnectionKind::Oidc)) => {
-            crate::oidc::admin::create(&(&s).into(), Operator::ACTOR, &org, body).await?
-        }
-        _ => {
-            let other = kind;
-            return Err(Error::invalid("kind", format!("{other:?}: use \"saml\" or \"oidc\"")).into());
-        }
+    // The kind chooses the typed body, which the kind's admin code reads.
+    let created = match kind_of(&body)? {
+        ConnectionKind::Saml => crate::saml::admin::create(&(&s).into(), Operator::ACTOR, &org, body).await?,
+        ConnectionKind::Oidc => crate::oidc::admin::create(&(&s).into(), Operator::ACTOR, &org, body).await?,
     };
     Ok((StatusCode::CREATED, Json(created)))
 }
@@ -141,4 +140,25 @@ pub fn router() -> Router<AppState> {
                 .patch(admin_org_connection_patch)
                 .delete(admin_org_connection_delete),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_kind_chooses_the_body() {
+        assert_eq!(kind_of(&json!({"kind": "saml"})).unwrap(), ConnectionKind::Saml);
+        assert_eq!(kind_of(&json!({"kind": "oidc", "name": 1})).unwrap(), ConnectionKind::Oidc);
+        for (body, err) in [
+            (json!({}), r#"kind: None: use "saml" or "oidc""#),
+            (json!({"kind": 5}), r#"kind: None: use "saml" or "oidc""#),
+            (json!([1]), r#"kind: None: use "saml" or "oidc""#),
+            (json!({"kind": "SAML"}), r#"kind: Some("SAML"): use "saml" or "oidc""#),
+        ] {
+            assert_eq!(kind_of(&body).unwrap_err().to_string(), err, "{body}");
+        }
+    }
 }

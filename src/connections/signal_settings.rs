@@ -1,6 +1,6 @@
 //! The signal settings of a login connection (Universal Logout, Shared
-//! Signals push and poll): reading them from an admin body, checking them at
-//! save time, and sealing the write-only RFC 8936 poll token. They sit with
+//! Signals push and poll): checking them at save time, and sealing the
+//! write-only RFC 8936 poll token. They sit with
 //! the connection registry, below the protocols, so that the SAML and OIDC
 //! admin code and the signal endpoints share them without calling each other.
 
@@ -8,20 +8,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::LoginSettings;
+use super::body::{Patch, PollToken};
 use crate::error::Error;
 use crate::secrets::{Secret, SecretBox, SecretError};
-
-/// The signal settings (Universal Logout, Shared Signals) of a connection body.
-pub const SIGNAL_FIELDS: [&str; 6] =
-    ["ssf_issuer", "ssf_jwks_uri", "ssf_audience", "ssf_poll_url", "logout_issuer", "logout_jwks_uri"];
 
 /// Longest issuer, audience or JWKS URL accepted.
 const MAX_SIGNAL_LEN: usize = 1024;
 
 /// The write-only poll token field of an admin body (sealed, never shown).
 pub const POLL_TOKEN_FIELD: &str = "ssf_poll_token";
-/// Longest poll token accepted.
-const MAX_POLL_TOKEN_LEN: usize = 4096;
 
 /// The secret-box context of a connection's sealed poll token (distinct from
 /// its `secret` part's, so one ciphertext cannot stand in for the other).
@@ -30,33 +25,16 @@ pub fn poll_token_context(id: &str) -> String {
 }
 
 impl LoginSettings {
-    /// Seal the `ssf_poll_token` of an admin body (`null` clears it): a
-    /// string of 1-4096 printable characters without spaces.
-    pub fn apply_poll_token(
-        &mut self,
-        sb: &SecretBox,
-        id: &str,
-        body: &serde_json::Value,
-    ) -> Result<(), Error> {
-        match body.get(POLL_TOKEN_FIELD) {
-            None => {}
-            Some(serde_json::Value::Null) => self.ssf_poll_token_sealed = None,
-            Some(serde_json::Value::String(t))
-                if !t.is_empty()
-                    && t.len() <= MAX_POLL_TOKEN_LEN
-                    && !t.chars().any(|c| c.is_control() || c.is_whitespace()) =>
-            {
-                let sealed = sb.seal(&poll_token_context(id), t.as_bytes());
+    /// Seal the `ssf_poll_token` of an admin body (`null` clears it).
+    pub fn apply_poll_token(&mut self, sb: &SecretBox, id: &str, token: &Patch<PollToken>) {
+        match token {
+            Patch::Absent => {}
+            Patch::Null => self.ssf_poll_token_sealed = None,
+            Patch::Value(t) => {
+                let sealed = sb.seal(&poll_token_context(id), t.expose().as_bytes());
                 self.ssf_poll_token_sealed = Some(STANDARD.encode(sealed));
             }
-            Some(_) => {
-                return Err(Error::invalid(
-                    POLL_TOKEN_FIELD,
-                    format!("must be 1-{MAX_POLL_TOKEN_LEN} printable characters without spaces, or null"),
-                ));
-            }
         }
-        Ok(())
     }
 
     /// The poll token, opened; `None` when none is stored.
@@ -72,27 +50,6 @@ impl LoginSettings {
 }
 
 impl LoginSettings {
-    /// Set the signal settings present in an admin body (`null` clears one).
-    pub fn apply_signal_settings(&mut self, body: &serde_json::Value) -> Result<(), Error> {
-        for name in SIGNAL_FIELDS {
-            let value = match body.get(name) {
-                None => continue,
-                Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(v)) => Some(v.clone()),
-                Some(_) => return Err(Error::invalid(name, "must be a string or null")),
-            };
-            match name {
-                "ssf_issuer" => self.ssf_issuer = value,
-                "ssf_jwks_uri" => self.ssf_jwks_uri = value,
-                "ssf_audience" => self.ssf_audience = value,
-                "ssf_poll_url" => self.ssf_poll_url = value,
-                "logout_issuer" => self.logout_issuer = value,
-                _ => self.logout_jwks_uri = value,
-            }
-        }
-        Ok(())
-    }
-
     /// Check the signal settings at save time: issuers and audience are
     /// printable without spaces; JWKS URLs are https (or loopback http) and
     /// within the operator's outbound policy (else 422 naming the reason, not
@@ -159,15 +116,15 @@ mod tests {
     fn the_poll_token_is_sealed_per_connection() {
         let sb = SecretBox::from_key(&[7; 32]);
         let mut s = LoginSettings::default();
-        s.apply_poll_token(&sb, "c1", &json!({"ssf_poll_token": "tok-1"})).unwrap();
+        let token: PollToken = serde_json::from_value(json!("tok-1")).unwrap();
+        s.apply_poll_token(&sb, "c1", &Patch::Value(token));
         let sealed = s.ssf_poll_token_sealed.clone().unwrap();
         assert!(!sealed.contains("tok-1"));
         assert_eq!(s.poll_token(&sb, "c1").unwrap().unwrap().expose(), "tok-1");
         assert!(s.poll_token(&sb, "c2").is_err(), "bound to its connection");
-        for bad in [json!(""), json!("a b"), json!(1), json!("x".repeat(MAX_POLL_TOKEN_LEN + 1))] {
-            assert!(s.apply_poll_token(&sb, "c1", &json!({"ssf_poll_token": bad})).is_err());
-        }
-        s.apply_poll_token(&sb, "c1", &json!({"ssf_poll_token": null})).unwrap();
+        s.apply_poll_token(&sb, "c1", &Patch::Absent);
+        assert!(s.poll_token(&sb, "c1").unwrap().is_some(), "absent keeps it");
+        s.apply_poll_token(&sb, "c1", &Patch::Null);
         assert!(s.poll_token(&sb, "c1").unwrap().is_none());
     }
 }

@@ -116,6 +116,24 @@ fn yes() -> bool {
     true
 }
 
+impl Default for OidcDraft {
+    /// What a stored config without any field reads as (a pending connection
+    /// whose `match_by` counts as chosen).
+    fn default() -> Self {
+        OidcDraft {
+            issuer: None,
+            client_id: None,
+            scopes: default_scopes(),
+            groups_claim: default_groups_claim(),
+            tenant_ids: Vec::new(),
+            graph_groups_url: None,
+            post_logout_redirect_uri: None,
+            match_by_set: true,
+            login: LoginSettings::default(),
+        }
+    }
+}
+
 /// Microsoft Entra ID's sign-in hosts: the global cloud (and its older
 /// name), US Government, and China (21Vianet).
 const ENTRA_HOSTS: [&str; 5] = [
@@ -328,6 +346,11 @@ mod tests {
         assert_eq!(d.login.match_by, MatchBy::Email);
         assert!(d.ready().is_some());
         assert!(draft(json!({"issuer": entra})).ready().is_none(), "no client id: pending");
+    }
+
+    #[test]
+    fn the_default_draft_is_an_empty_stored_config() {
+        assert_eq!(serde_json::from_value::<OidcDraft>(json!({})).unwrap(), OidcDraft::default());
     }
 
     #[test]

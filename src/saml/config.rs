@@ -1,17 +1,16 @@
 //! A SAML connection's stored configuration (the `config` JSON of its row;
-//! never a secret) and the settings an operator may set on create or PATCH.
+//! never a secret). The settings an operator may set on create or PATCH are
+//! `admin::body::SamlSettings`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::connections::LoginSettings;
-use crate::error::Error;
 
 /// Default allowed clock difference with the IdP: 90 s covers ordinary NTP
 /// drift without keeping stolen assertions usable for long.
 pub const DEFAULT_CLOCK_SKEW_SECS: i64 = 90;
 /// Largest clock skew an operator may configure.
-const MAX_CLOCK_SKEW_SECS: i64 = 600;
+pub const MAX_CLOCK_SKEW_SECS: i64 = 600;
 
 /// What idbridge knows of the IdP (from its metadata).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -146,84 +145,4 @@ fn default_skew() -> i64 {
 
 fn yes() -> bool {
     true
-}
-
-/// Fields of the admin body that are settings (all optional).
-pub const SETTING_FIELDS: [&str; 16] = [
-    "jit",
-    "match_by",
-    "allowed_origins",
-    "default_return_to",
-    "clock_skew_seconds",
-    "allow_idp_initiated",
-    "allow_sha1",
-    "attributes",
-    "sp_entity_id",
-    "ssf_issuer",
-    "ssf_jwks_uri",
-    "ssf_audience",
-    "ssf_poll_url",
-    crate::connections::POLL_TOKEN_FIELD,
-    "logout_issuer",
-    "logout_jwks_uri",
-];
-
-fn field<T: serde::de::DeserializeOwned>(body: &Value, name: &str) -> Result<Option<T>, Error> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => {
-            serde_json::from_value(v.clone()).map(Some).map_err(|e| Error::invalid(name, e.to_string()))
-        }
-    }
-}
-
-impl SamlConfig {
-    /// Apply the settings present in an admin body, validating each.
-    pub fn apply_settings(&mut self, body: &Value) -> Result<(), Error> {
-        if let Some(v) = field(body, "jit")? {
-            self.login.jit = v;
-        }
-        if let Some(v) = field(body, "match_by")? {
-            self.login.match_by = v;
-        }
-        if let Some(v) = field(body, "allowed_origins")? {
-            self.login.allowed_origins = v;
-        }
-        if let Some(v) = field::<String>(body, "default_return_to")? {
-            let ok = url::Url::parse(&v).map(|u| matches!(u.scheme(), "http" | "https")).unwrap_or(false);
-            if !ok {
-                return Err(Error::invalid("default_return_to", "must be an absolute http(s) URL"));
-            }
-            self.login.default_return_to = Some(v);
-        }
-        if let Some(v) = field::<i64>(body, "clock_skew_seconds")? {
-            if !(0..=MAX_CLOCK_SKEW_SECS).contains(&v) {
-                return Err(Error::invalid(
-                    "clock_skew_seconds",
-                    format!("must be 0..={MAX_CLOCK_SKEW_SECS}"),
-                ));
-            }
-            self.clock_skew_seconds = v;
-        }
-        if let Some(v) = field(body, "allow_idp_initiated")? {
-            self.allow_idp_initiated = v;
-        }
-        if let Some(v) = field(body, "allow_sha1")? {
-            self.allow_sha1 = v;
-        }
-        if let Some(v) = field::<AttributeNames>(body, "attributes")? {
-            self.attributes = v;
-        }
-        if let Some(v) = field::<String>(body, "sp_entity_id")? {
-            if v.trim().is_empty() || v.len() > 1024 {
-                return Err(Error::invalid(
-                    "sp_entity_id",
-                    "must be a non-empty URI of at most 1024 characters",
-                ));
-            }
-            self.sp_entity_id = Some(v);
-        }
-        self.login.apply_signal_settings(body)?;
-        self.login.validate()
-    }
 }

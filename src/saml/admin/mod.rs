@@ -2,18 +2,24 @@
 //! URL), or without it as a *pending* connection whose SP values the IdP's
 //! set-up page needs first — update settings or metadata (which activates a
 //! pending one), describe (never a private key). The SP keys are generated
-//! here, per connection, at creation, and stored only sealed.
+//! here, per connection, at creation, and stored only sealed. The bodies are
+//! typed (`body`); `validate_create` and `validate_update` check one without
+//! storing anything.
+
+pub mod body;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use self::body::{IdpSource, MetadataRefresh, NameField, OverageField, SamlName, SamlSettings, part};
 use super::Service;
-use super::config::{AttributeNames, DEFAULT_CLOCK_SKEW_SECS, IdpConfig, SETTING_FIELDS, SamlConfig};
+use super::config::{AttributeNames, DEFAULT_CLOCK_SKEW_SECS, IdpConfig, SamlConfig};
 use super::connection::{config_of, urls};
 use super::{idp_metadata, keys};
 use crate::clock;
+use crate::connections::body::{Body, KindField, PollTokenField};
 use crate::connections::{self, Status};
 use crate::directory::orgs::new_id;
 use crate::directory::{ConnectionKind, Org};
@@ -32,61 +38,107 @@ pub enum AdminError {
     Internal { what: &'static str },
 }
 
-const MAX_NAME_LEN: usize = 200;
-
-fn check_fields(body: &Value, extra: &[&str]) -> Result<(), Error> {
-    let Some(obj) = body.as_object() else { return Err(Error::invalid("body", "must be a JSON object")) };
-    for k in obj.keys() {
-        let known = ["kind", "name", "idp_metadata_xml", "idp_metadata_url"].contains(&k.as_str())
-            || SETTING_FIELDS.contains(&k.as_str())
-            || extra.contains(&k.as_str());
-        if !known {
-            return Err(Error::invalid(k.clone(), "unknown field"));
-        }
-    }
-    Ok(())
+/// A new SAML connection as validated: its name and config (the SP
+/// certificates still empty: the keys are made once the body is valid).
+#[derive(Clone, Debug)]
+pub struct SamlSetup {
+    pub name: String,
+    pub config: SamlConfig,
 }
 
-fn name_of(body: &Value) -> Result<Option<String>, Error> {
-    match body.get("name") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_NAME_LEN => {
-            Ok(Some(s.trim().to_string()))
-        }
-        Some(_) => Err(Error::invalid(
-            "name",
-            format!("must be a non-empty string of at most {MAX_NAME_LEN} characters"),
-        )),
-    }
+/// A PATCH as validated: the connection's new name and config, and whether
+/// the recorded groups overage is forgotten.
+#[derive(Clone, Debug)]
+pub struct SamlChange {
+    pub name: Option<String>,
+    pub config: SamlConfig,
+    pub clear_overage: bool,
 }
 
-/// IdP settings from `idp_metadata_xml` or `idp_metadata_url` (exactly one), if either is given.
-async fn idp_from_body(s: &Service, body: &Value) -> Result<Option<IdpConfig>, Error> {
-    let xml = body.get("idp_metadata_xml").and_then(Value::as_str);
-    let url = body.get("idp_metadata_url").and_then(Value::as_str);
-    match (xml, url) {
+/// IdP settings from the metadata given inline or as a URL (exactly one), if either is.
+async fn idp_from(s: &Service, src: IdpSource) -> Result<Option<IdpConfig>, Error> {
+    match (src.idp_metadata_xml, src.idp_metadata_url) {
         (Some(_), Some(_)) => {
             Err(Error::invalid("idp_metadata_url", "give idp_metadata_xml or idp_metadata_url, not both"))
         }
-        (Some(x), None) => Ok(Some(idp_metadata::parse(x)?)),
-        (None, Some(u)) => {
-            let text = idp_metadata::fetch(u, s.outbound).await?;
-            let mut idp = idp_metadata::parse(&text)?;
-            idp.metadata_url = Some(u.to_string());
-            idp.metadata_fetched_at = Some(clock::now_str());
-            Ok(Some(idp))
-        }
+        (Some(x), None) => Ok(Some(idp_metadata::parse(&x)?)),
+        (None, Some(u)) => fetch_idp(s, u).await.map(Some),
         (None, None) => Ok(None),
     }
 }
 
-pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<Value, AdminError> {
-    check_fields(&body, &[])?;
-    let name = name_of(&body)?.ok_or_else(|| Error::invalid("name", "required"))?;
+async fn fetch_idp(s: &Service, url: String) -> Result<IdpConfig, Error> {
+    let text = idp_metadata::fetch(&url, s.outbound).await?;
+    let mut idp = idp_metadata::parse(&text)?;
+    idp.metadata_url = Some(url);
+    idp.metadata_fetched_at = Some(clock::now_str());
+    Ok(idp)
+}
+
+/// Apply the settings and the poll token of `body` to `cfg` and check the
+/// signal settings (with those already stored).
+fn apply_settings(s: &Service, id: &str, body: &Body, cfg: &mut SamlConfig) -> Result<(), Error> {
+    part::<SamlSettings>(body)?.apply(cfg)?;
+    let token = part::<PollTokenField>(body)?.ssf_poll_token;
+    cfg.login.apply_poll_token(&s.secrets, id, &token);
+    cfg.login.validate_signals(s.outbound)
+}
+
+/// Check a create body (fetching the IdP metadata from a URL) and make the
+/// connection's config; nothing is stored. `id` is the new connection's.
+pub async fn validate_create(s: &Service, id: &str, body: Value) -> Result<SamlSetup, Error> {
+    let body = body::create_body(body)?;
+    let name = part::<NameField>(&body)?.name.ok_or_else(|| Error::invalid("name", "required"))?;
     // Without metadata the connection is pending: SP keys and URLs exist at
     // once, sign-in waits for a PATCH with the metadata.
-    let idp = idp_from_body(s, &body).await?;
+    let idp = idp_from(s, part::<IdpSource>(&body)?).await?;
+    let mut config = SamlConfig {
+        idp,
+        sp_entity_id: None,
+        sp_signing_cert: String::new(),
+        sp_encryption_cert: String::new(),
+        login: Default::default(),
+        clock_skew_seconds: DEFAULT_CLOCK_SKEW_SECS,
+        allow_idp_initiated: true,
+        allow_sha1: false,
+        attributes: AttributeNames::default(),
+    };
+    apply_settings(s, id, &body, &mut config)?;
+    Ok(SamlSetup { name: name.into_string(), config })
+}
+
+/// Check a PATCH body against the stored connection `row` (fetching the IdP
+/// metadata when asked) and make its new config; nothing is stored.
+pub async fn validate_update(
+    s: &Service,
+    row: &ConnectionRow,
+    body: Value,
+) -> Result<SamlChange, AdminError> {
+    let body = body::patch_body(body)?;
+    let clear_overage = part::<OverageField>(&body)?.groups_overage_seen_at.is_some();
+    part::<KindField>(&body)?.unchanged(ConnectionKind::Saml)?;
+    let mut config = config_of(row).map_err(|e| {
+        tracing::error!(connection = %row.id, error = %e, "stored SAML config unreadable");
+        AdminError::Internal { what: "reading the stored config" }
+    })?;
+    let name = part::<NameField>(&body)?.name.map(SamlName::into_string);
+    let source = part::<IdpSource>(&body)?;
+    let refresh = part::<MetadataRefresh>(&body)?.refresh_metadata == Some(true);
+    if let Some(idp) = idp_from(s, source).await? {
+        config.idp = Some(idp);
+    } else if refresh {
+        let url = config.idp.as_ref().and_then(|i| i.metadata_url.clone()).ok_or_else(|| {
+            Error::invalid("refresh_metadata", "this connection's metadata did not come from a URL")
+        })?;
+        config.idp = Some(fetch_idp(s, url).await?);
+    }
+    apply_settings(s, &row.id, &body, &mut config)?;
+    Ok(SamlChange { name, config, clear_overage })
+}
+
+pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<Value, AdminError> {
     let id = new_id();
+    let SamlSetup { name, config: mut cfg } = validate_create(s, &id, body).await?;
     let cn = format!("idbridge SAML SP {id}");
     let generated = tokio::task::spawn_blocking(move || keys::generate(&cn))
         .await
@@ -95,20 +147,8 @@ pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<
             tracing::error!(error = %e, "SP key generation failed");
             AdminError::Internal { what: "SP key generation" }
         })?;
-    let mut cfg = SamlConfig {
-        idp,
-        sp_entity_id: None,
-        sp_signing_cert: generated.signing_cert.clone(),
-        sp_encryption_cert: generated.encryption_cert.clone(),
-        login: Default::default(),
-        clock_skew_seconds: DEFAULT_CLOCK_SKEW_SECS,
-        allow_idp_initiated: true,
-        allow_sha1: false,
-        attributes: AttributeNames::default(),
-    };
-    cfg.apply_settings(&body)?;
-    cfg.login.apply_poll_token(&s.secrets, &id, &body)?;
-    cfg.login.validate_signals(s.outbound)?;
+    cfg.sp_signing_cert = generated.signing_cert.clone();
+    cfg.sp_encryption_cert = generated.encryption_cert.clone();
     let sealed = keys::seal(&s.secrets, &id, &generated.keys).map_err(|e| {
         tracing::error!(error = %e, "sealing SP keys failed");
         AdminError::Internal { what: "sealing SP keys" }
@@ -137,45 +177,15 @@ pub async fn update(
     mut row: ConnectionRow,
     body: Value,
 ) -> Result<Value, AdminError> {
-    check_fields(&body, &["refresh_metadata", "groups_overage_seen_at"])?;
-    // Only clearing is allowed: logins set it.
-    let clear_overage = match body.get("groups_overage_seen_at") {
-        None => false,
-        Some(Value::Null) => true,
-        Some(_) => {
-            return Err(Error::invalid("groups_overage_seen_at", "can only be cleared (null)").into());
-        }
-    };
-    if body.get("kind").is_some_and(|k| k != "saml") {
-        return Err(Error::invalid("kind", "the kind of a connection cannot change").into());
-    }
-    let mut cfg = config_of(&row).map_err(|e| {
-        tracing::error!(connection = %row.id, error = %e, "stored SAML config unreadable");
-        AdminError::Internal { what: "reading the stored config" }
-    })?;
-    if let Some(name) = name_of(&body)? {
+    let was_pending = config_of(&row).map(|c| c.idp.is_none()).unwrap_or(false);
+    let change = validate_update(s, &row, body).await?;
+    if let Some(name) = change.name {
         row.name = name;
     }
-    let was_pending = cfg.idp.is_none();
-    if let Some(idp) = idp_from_body(s, &body).await? {
-        cfg.idp = Some(idp);
-    } else if body.get("refresh_metadata") == Some(&Value::Bool(true)) {
-        let url = cfg.idp.as_ref().and_then(|i| i.metadata_url.clone()).ok_or_else(|| {
-            Error::invalid("refresh_metadata", "this connection's metadata did not come from a URL")
-        })?;
-        let text = idp_metadata::fetch(&url, s.outbound).await?;
-        let mut idp = idp_metadata::parse(&text)?;
-        idp.metadata_url = Some(url);
-        idp.metadata_fetched_at = Some(clock::now_str());
-        cfg.idp = Some(idp);
-    }
-    cfg.apply_settings(&body)?;
-    cfg.login.apply_poll_token(&s.secrets, &row.id, &body)?;
-    cfg.login.validate_signals(s.outbound)?;
-    row.config =
-        serde_json::to_string(&cfg).map_err(|_| AdminError::Internal { what: "serialising the config" })?;
-    let row = connections::update(&s.db, actor, row, clear_overage).await?;
-    if was_pending && cfg.idp.is_some() {
+    row.config = serde_json::to_string(&change.config)
+        .map_err(|_| AdminError::Internal { what: "serialising the config" })?;
+    let row = connections::update(&s.db, actor, row, change.clear_overage).await?;
+    if was_pending && change.config.idp.is_some() {
         tracing::info!(connection = %row.id, "SAML connection activated: IdP metadata added");
     }
     Ok(describe(s, &row))

@@ -4,14 +4,22 @@
 //! redirect URI the provider's app registration needs first — update
 //! (partial, accumulating: the connection becomes active, after discovery,
 //! once all three are there; the secret is kept unless a new one is given),
-//! and the public view, which never contains the client secret.
+//! and the public view, which never contains the client secret. The bodies
+//! are typed (`body`); `validate_create` and `validate_update` check one
+//! (discovery included) without storing anything.
 
-use serde_json::{Map, Value, json};
+pub mod body;
 
+use serde_json::{Value, json};
+
+use self::body::{
+    ClientSecret, CreateSettings, NameField, OidcName, PatchSettings, SecretField, part, settings,
+};
 use super::Service;
 use super::config::{OidcConfig, OidcDraft, login_url, redirect_uri};
 use super::discovery::{self, Provider};
 use crate::clock;
+use crate::connections::body::{KindField, PollTokenField};
 use crate::connections::{self, Status};
 use crate::directory::orgs::new_id;
 use crate::directory::{ConnectionKind, Org};
@@ -33,75 +41,8 @@ pub enum AdminError {
     Internal { what: &'static str },
 }
 
-/// Fields of the connection settings (besides `kind`, `name`, `client_secret`).
-const CONFIG_FIELDS: [&str; 17] = [
-    "issuer",
-    "client_id",
-    "scopes",
-    "groups_claim",
-    "tenant_ids",
-    "graph_groups_url",
-    "post_logout_redirect_uri",
-    "jit",
-    "match_by",
-    "allowed_origins",
-    "default_return_to",
-    "ssf_issuer",
-    "ssf_jwks_uri",
-    "ssf_audience",
-    "ssf_poll_url",
-    "logout_issuer",
-    "logout_jwks_uri",
-];
-/// Longest connection name and client secret accepted.
-const MAX_NAME_LEN: usize = 200;
-const MAX_SECRET_LEN: usize = 4096;
-
-fn object(body: Value) -> Result<Map<String, Value>, AdminError> {
-    match body {
-        Value::Object(m) => Ok(m),
-        _ => Err(Error::invalid("body", "must be a JSON object").into()),
-    }
-}
-
-/// Refuse fields this connection kind does not have (a typo must not pass silently).
-fn known_fields(body: &Map<String, Value>) -> Result<(), AdminError> {
-    match body.keys().find(|k| {
-        !(["kind", "name", "client_secret", crate::connections::POLL_TOKEN_FIELD].contains(&k.as_str())
-            || CONFIG_FIELDS.contains(&k.as_str()))
-    }) {
-        Some(k) => Err(Error::invalid(k.clone(), "unknown field for an OIDC connection").into()),
-        None => Ok(()),
-    }
-}
-
-fn name_of(body: &Map<String, Value>) -> Result<Option<String>, AdminError> {
-    match body.get("name") {
-        None => Ok(None),
-        Some(Value::String(n)) if !n.trim().is_empty() && n.len() <= MAX_NAME_LEN => {
-            Ok(Some(n.trim().to_string()))
-        }
-        Some(_) => Err(Error::invalid("name", format!("must be 1-{MAX_NAME_LEN} characters")).into()),
-    }
-}
-
-fn secret_of(body: &Map<String, Value>) -> Result<Option<String>, AdminError> {
-    match body.get("client_secret") {
-        None => Ok(None),
-        Some(Value::String(s))
-            if !s.is_empty() && s.len() <= MAX_SECRET_LEN && !s.chars().any(char::is_control) =>
-        {
-            Ok(Some(s.clone()))
-        }
-        Some(_) => Err(Error::invalid("client_secret", "must be a non-empty string").into()),
-    }
-}
-
-/// Parse and validate the settings part of a body (or of the stored
-/// settings with a body merged in).
-fn draft_of(s: &Service, fields: Map<String, Value>) -> Result<OidcDraft, AdminError> {
-    let draft: OidcDraft =
-        serde_json::from_value(Value::Object(fields)).map_err(|e| Error::invalid("body", e.to_string()))?;
+/// Validate the settings of a new or changed connection.
+fn checked(s: &Service, draft: OidcDraft) -> Result<OidcDraft, Error> {
     let draft = draft.validate()?;
     // The provider sends the browser there after logout: only to idbridge's
     // own origin or an allowed origin, as after login (no open redirect).
@@ -112,8 +53,7 @@ fn draft_of(s: &Service, fields: Map<String, Value>) -> Result<OidcDraft, AdminE
             return Err(Error::invalid(
                 "post_logout_redirect_uri",
                 "must be an absolute http(s) URL without fragment on idbridge's origin or an allowed origin",
-            )
-            .into());
+            ));
         }
     }
     Ok(draft)
@@ -121,11 +61,6 @@ fn draft_of(s: &Service, fields: Map<String, Value>) -> Result<OidcDraft, AdminE
 
 fn url_normal(u: &str) -> String {
     url::Url::parse(u).map(|u| u.to_string()).unwrap_or_default()
-}
-
-/// Whether a body chose `match_by` (`null` goes back to the issuer's default).
-fn match_by_chosen(body: &Map<String, Value>) -> Option<bool> {
-    body.get("match_by").map(|v| !v.is_null())
 }
 
 /// Log what `warnings()` says, where the connection is made.
@@ -149,21 +84,35 @@ async fn discover(s: &Service, cfg: &OidcConfig) -> Result<Provider, AdminError>
     discovery::discover(http, cfg).await.map_err(|e| AdminError::Discovery { message: e.to_string() })
 }
 
-pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<Value, AdminError> {
-    let body = object(body)?;
-    known_fields(&body)?;
-    let name = name_of(&body)?.ok_or_else(|| Error::invalid("name", "required"))?;
-    let secret = secret_of(&body)?;
-    let chosen = match_by_chosen(&body).unwrap_or(false);
-    let mut fields: Map<String, Value> = body
-        .iter()
-        .filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    fields.insert("match_by_set".into(), Value::Bool(chosen));
-    let mut draft = draft_of(s, fields)?;
-    let id = new_id();
-    draft.login.apply_poll_token(&s.secrets, &id, &Value::Object(body.clone()))?;
+/// A new OIDC connection as validated (discovery included); nothing is stored.
+#[derive(Debug)]
+pub struct OidcSetup {
+    pub name: String,
+    pub draft: OidcDraft,
+    pub secret: Option<ClientSecret>,
+    /// The discovered provider, when issuer, client id and secret are given.
+    pub provider: Option<(Provider, OidcConfig)>,
+}
+
+/// A PATCH as validated (discovery included when needed); nothing is stored.
+#[derive(Debug)]
+pub struct OidcChange {
+    pub name: Option<String>,
+    pub draft: OidcDraft,
+    pub secret: Option<ClientSecret>,
+    pub provider: Option<(Provider, OidcConfig)>,
+    /// Whether the connection was active before.
+    pub was_active: bool,
+}
+
+/// Check a create body (running discovery when the provider is given).
+/// `id` is the new connection's.
+pub async fn validate_create(s: &Service, id: &str, body: Value) -> Result<OidcSetup, AdminError> {
+    let body = body::create_body(body)?;
+    let name = part::<NameField>(&body)?.name.ok_or_else(|| Error::invalid("name", "required"))?;
+    let secret = part::<SecretField>(&body)?.client_secret;
+    let mut draft = checked(s, settings::<CreateSettings>(&body)?.into_draft())?;
+    draft.login.apply_poll_token(&s.secrets, id, &part::<PollTokenField>(&body)?.ssf_poll_token);
     draft.login.validate_signals(s.outbound)?;
     // All three of issuer, client id and secret, or none (pending): a create
     // that forgot one is more likely a mistake than a plan.
@@ -183,7 +132,44 @@ pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<
     } else {
         None
     };
+    Ok(OidcSetup { name: name.into_string(), draft, secret, provider })
+}
 
+/// Check a PATCH body against the stored connection `row` (running discovery
+/// when the connection becomes active or what it depends on changes).
+pub async fn validate_update(
+    s: &Service,
+    row: &ConnectionRow,
+    body: Value,
+) -> Result<OidcChange, AdminError> {
+    let body = body::patch_body(body)?;
+    part::<KindField>(&body)?.unchanged(ConnectionKind::Oidc)?;
+    let current: OidcDraft = serde_json::from_str(&row.config)
+        .map_err(|e| Error::invalid("config", format!("stored config unreadable: {e}")))?;
+    let was_active = current.ready().is_some() && row.secret.is_some();
+    body::refuse_removal(&body)?;
+    let mut draft = checked(s, settings::<PatchSettings>(&body)?.apply(&current))?;
+    draft.login.apply_poll_token(&s.secrets, &row.id, &part::<PollTokenField>(&body)?.ssf_poll_token);
+    draft.login.validate_signals(s.outbound)?;
+    let secret = part::<SecretField>(&body)?.client_secret;
+    let has_secret = secret.is_some() || row.secret.is_some();
+    // Discovery when the connection becomes active, and when what it
+    // depends on changes; a failure changes nothing (422).
+    let provider = match draft.ready().filter(|_| has_secret) {
+        Some(cfg)
+            if !was_active || draft.issuer != current.issuer || draft.tenant_ids != current.tenant_ids =>
+        {
+            Some((discover(s, &cfg).await?, cfg))
+        }
+        _ => None,
+    };
+    let name = part::<NameField>(&body)?.name.map(OidcName::into_string);
+    Ok(OidcChange { name, draft, secret, provider, was_active })
+}
+
+pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<Value, AdminError> {
+    let id = new_id();
+    let OidcSetup { name, draft, secret, provider } = validate_create(s, &id, body).await?;
     let now = clock::now_str();
     let row = ConnectionRow {
         id: id.clone().into(),
@@ -191,7 +177,7 @@ pub async fn create(s: &Service, actor: &str, org: &Org, body: Value) -> Result<
         kind: ConnectionKind::Oidc,
         name,
         config: serde_json::to_string(&draft).map_err(|e| Error::invalid("body", e.to_string()))?,
-        secret: secret.map(|sec| s.secrets.seal(&connections::secret_context(&id), sec.as_bytes())),
+        secret: secret.map(|sec| s.secrets.seal(&connections::secret_context(&id), sec.expose().as_bytes())),
         created_at: now.clone(),
         updated_at: now,
         groups_overage_seen_at: None,
@@ -211,62 +197,23 @@ pub async fn update(
     mut row: ConnectionRow,
     body: Value,
 ) -> Result<Value, AdminError> {
-    let body = object(body)?;
-    known_fields(&body)?;
-    if body.get("kind").is_some_and(|k| k != "oidc") {
-        return Err(Error::invalid("kind", "the kind of a connection cannot change").into());
-    }
-    let current: OidcDraft = serde_json::from_str(&row.config)
-        .map_err(|e| Error::invalid("config", format!("stored config unreadable: {e}")))?;
-    let was_active = current.ready().is_some() && row.secret.is_some();
-    let mut fields = match serde_json::to_value(&current) {
-        Ok(Value::Object(m)) => m,
-        _ => return Err(AdminError::Internal { what: "serialising the stored settings" }),
-    };
-    for (k, v) in body.iter().filter(|(k, _)| CONFIG_FIELDS.contains(&k.as_str())) {
-        if v.is_null() && ["issuer", "client_id"].contains(&k.as_str()) {
-            return Err(Error::invalid(k.clone(), "cannot be removed (delete the connection instead)").into());
-        }
-        if v.is_null() {
-            fields.remove(k);
-        } else {
-            fields.insert(k.clone(), v.clone());
-        }
-    }
-    if let Some(chosen) = match_by_chosen(&body) {
-        fields.insert("match_by_set".into(), Value::Bool(chosen));
-    }
-    let mut draft = draft_of(s, fields)?;
-    draft.login.apply_poll_token(&s.secrets, &row.id, &Value::Object(body.clone()))?;
-    draft.login.validate_signals(s.outbound)?;
-    let secret = secret_of(&body)?;
-    let has_secret = secret.is_some() || row.secret.is_some();
-    // Discovery when the connection becomes active, and when what it
-    // depends on changes; a failure changes nothing (422).
-    let provider = match draft.ready().filter(|_| has_secret) {
-        Some(cfg)
-            if !was_active || draft.issuer != current.issuer || draft.tenant_ids != current.tenant_ids =>
-        {
-            Some((discover(s, &cfg).await?, cfg))
-        }
-        _ => None,
-    };
-    if let Some(n) = name_of(&body)? {
+    let change = validate_update(s, &row, body).await?;
+    if let Some(n) = change.name {
         row.name = n;
     }
-    if let Some(secret) = secret {
-        row.secret = Some(s.secrets.seal(&connections::secret_context(&row.id), secret.as_bytes()));
+    if let Some(secret) = &change.secret {
+        row.secret = Some(s.secrets.seal(&connections::secret_context(&row.id), secret.expose().as_bytes()));
     }
-    row.config = serde_json::to_string(&draft).map_err(|e| Error::invalid("body", e.to_string()))?;
+    row.config = serde_json::to_string(&change.draft).map_err(|e| Error::invalid("body", e.to_string()))?;
     let row = connections::update(&s.db, actor, row, false).await?;
     s.oidc.discovery.forget(&row.id);
-    if let Some((p, cfg)) = provider {
+    if let Some((p, cfg)) = change.provider {
         s.oidc.discovery.put(&row.id, &cfg, p).await;
-        if !was_active {
+        if !change.was_active {
             tracing::info!(connection = %row.id, "OIDC connection activated: provider discovered");
         }
     }
-    log_warnings(&row.id, &draft);
+    log_warnings(&row.id, &change.draft);
     Ok(describe(s, &row))
 }
 
