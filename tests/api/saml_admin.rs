@@ -331,3 +331,45 @@ async fn saml_stale_metadata_is_refreshed_in_the_background() {
     )
     .await;
 }
+
+/// The typed bodies: a field neither kind has, a field of the other kind, and
+/// a value of the wrong type are each refused (422, naming the field or the
+/// wrong value), and nothing is
+/// written; a PATCH refused the same way leaves the connection as it was.
+#[tokio::test]
+async fn connection_bodies_refuse_unknown_fields_and_wrong_types_and_write_nothing() {
+    let app = spawn_app().await;
+    app.org("acme").await;
+    for (body, field) in [
+        (json!({"kind": "saml", "name": "x", "nmae": "typo"}), "nmae"),
+        (json!({"kind": "saml", "name": "x", "client_id": "an OIDC field"}), "client_id"),
+        (json!({"kind": "saml", "name": "x", "idp_metadata_xml": 5}), "idp_metadata_xml"),
+        (json!({"kind": "saml", "name": 7}), "name"),
+        (
+            json!({"kind": "oidc", "name": "x", "issuer": "https://idp.example", "client_id": "c", "idp_metadata_url": "https://a"}),
+            "idp_metadata_url",
+        ),
+        // OIDC settings are refused as the body's (serde's message names the type, not the field).
+        (
+            json!({"kind": "oidc", "name": "x", "issuer": "https://idp.example", "client_id": "c", "jit": "yes"}),
+            "expected a boolean",
+        ),
+    ] {
+        let (s, err) = app.admin_post("/admin/v1/orgs/acme/connections", body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+        assert_eq!(err["error"]["code"], "invalid_value", "{body}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("{field}:")) || message.contains(field), "{body}: {message}");
+    }
+    let (_, list) = app.admin_get("/admin/v1/orgs/acme/connections").await;
+    assert_eq!(list, json!([]), "a refused body writes nothing");
+
+    let conn = connect(&app, "acme", &Idp::okta(), json!({})).await;
+    let before = app.admin_get(&format!("/admin/v1/orgs/acme/connections/{}", conn.id)).await.1;
+    for body in [json!({"clock_skew": 5}), json!({"refresh_metadata": "yes"}), json!({"jit": 1})] {
+        let (s, err) = patch(&app, "acme", &conn.id, body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+    }
+    let after = app.admin_get(&format!("/admin/v1/orgs/acme/connections/{}", conn.id)).await.1;
+    assert_eq!(before, after, "a refused PATCH changes nothing");
+}
