@@ -4,6 +4,8 @@
 //! and `active: false` deprovision: mapping grants go, sessions and API keys
 //! are revoked; manual grants stay.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use super::adopt;
@@ -108,7 +110,7 @@ impl Resource for Users {
     }
 
     /// A user PATCH answers the whole user; query parameters are not read.
-    fn patch_params(_q: &std::collections::HashMap<String, String>) -> Result<ListParams, ScimError> {
+    fn patch_params(_q: &HashMap<String, String>) -> Result<ListParams, ScimError> {
         Ok(ListParams::default())
     }
 

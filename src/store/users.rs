@@ -1,5 +1,7 @@
-//! Users of an org (the columns every surface needs; SCIM keeps the full
-//! resource in `attributes`).
+//! Users of an org. Every read of a user — admin, sign-in, SCIM (get and the
+//! streamed lists of store::scim) — returns one shape, `model::User`, through
+//! one row mapper ([`user_row`]); SCIM's stored resource (`attributes`) and
+//! `version` ride along, never serialised into admin output.
 
 use rusqlite::{OptionalExtension, Row, params};
 
