@@ -97,6 +97,8 @@ fn create_user(conn: &Tx<'_>, f: &LoginFacts, now: &str) -> Result<User, SignInR
         active: true,
         created_at: now.to_string(),
         updated_at: now.to_string(),
+        attributes: "{}".into(),
+        version: 1,
     };
     store::users::insert(conn, &u)?;
     Ok(u)

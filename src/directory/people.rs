@@ -53,6 +53,8 @@ pub fn person_by_email(tx: &Tx<'_>, org_id: &str, email: &Email, now: &str) -> R
         active: true,
         created_at: now.to_string(),
         updated_at: now.to_string(),
+        attributes: "{}".into(),
+        version: 1,
     };
     store::users::insert(tx, &u)?;
     Ok(u)

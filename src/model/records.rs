@@ -62,6 +62,13 @@ pub struct User {
     pub active: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// The SCIM resource as stored (JSON, no id/meta/password/groups; `{}`
+    /// for a user SCIM never wrote). SCIM's alone: never in admin output.
+    #[serde(skip)]
+    pub attributes: String,
+    /// Bumped by every change: the SCIM `meta.version` / ETag.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 /// One row of `GET /admin/v1/orgs/{org}/members`.

@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::error::ScimError;
+use super::groups::Groups;
+use super::pipeline::{self, Ctx, Resource};
 use super::query::ListParams;
 use super::schema::BULK_MAX_OPERATIONS;
-use super::users::Ctx;
-use super::{groups, patching, users};
+use super::users::Users;
 use crate::store::Db;
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -58,6 +59,10 @@ fn resolve(v: &mut Value, ids: &HashMap<String, String>) -> Result<(), ScimError
     Ok(())
 }
 
+fn unsupported(method: &str, path: &str) -> ScimError {
+    ScimError::BulkUnsupported { method: method.to_string(), path: path.to_string() }
+}
+
 /// One operation: what it did, and the id of a created resource.
 async fn one(
     db: &Db,
@@ -67,46 +72,50 @@ async fn one(
     data: Value,
 ) -> Result<(Applied, Option<String>), ScimError> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let loc = |kind: &str, id: &str| Some(format!("{}/{kind}/{id}", ctx.base));
+    match parts.as_slice() {
+        [endpoint, rest @ ..] if *endpoint == Users::ENDPOINT => {
+            on::<Users>(db, ctx, (method, path), rest, data).await
+        }
+        [endpoint, rest @ ..] if *endpoint == Groups::ENDPOINT => {
+            on::<Groups>(db, ctx, (method, path), rest, data).await
+        }
+        _ => Err(unsupported(method, path)),
+    }
+}
+
+/// One operation on a resource of type `R`, through the same pipeline as
+/// the endpoint's own requests (no If-Match in Bulk).
+async fn on<R: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    (method, path): (&str, &str),
+    rest: &[&str],
+    data: Value,
+) -> Result<(Applied, Option<String>), ScimError> {
+    let loc = |id: &str| Some(format!("{}/{}/{id}", ctx.base, R::ENDPOINT));
     let applied = |done, location, version| Applied { done, location, version };
-    match (method, parts.as_slice()) {
-        ("POST", ["Users"]) => {
-            let (v, ver) = users::create(db, ctx, data).await?;
+    match (method, rest) {
+        ("POST", []) => {
+            let (v, ver) = pipeline::create::<R>(db, ctx, data).await?;
             let id = v["id"].as_str().unwrap_or_default().to_string();
-            Ok((applied(Done::Created, loc("Users", &id), Some(ver)), Some(id)))
+            Ok((applied(Done::Created, loc(&id), Some(ver)), Some(id)))
         }
-        ("POST", ["Groups"]) => {
-            let (v, ver) = groups::create(db, ctx, data).await?;
-            let id = v["id"].as_str().unwrap_or_default().to_string();
-            Ok((applied(Done::Created, loc("Groups", &id), Some(ver)), Some(id)))
+        ("PUT", [id]) => {
+            let (_, ver) = pipeline::replace::<R>(db, ctx, id, data, None).await?;
+            Ok((applied(Done::Updated, loc(id), Some(ver)), None))
         }
-        ("PUT", ["Users", id]) => {
-            let (_, ver) = users::replace(db, ctx, id, data, None).await?;
-            Ok((applied(Done::Updated, loc("Users", id), Some(ver)), None))
-        }
-        ("PUT", ["Groups", id]) => {
-            let (_, ver) = groups::replace(db, ctx, id, data, None).await?;
-            Ok((applied(Done::Updated, loc("Groups", id), Some(ver)), None))
-        }
-        ("PATCH", ["Users", id]) => {
-            let (_, ver) = patching::patch_user(db, ctx, id, data, None).await?;
-            Ok((applied(Done::Updated, loc("Users", id), Some(ver)), None))
-        }
-        ("PATCH", ["Groups", id]) => {
+        ("PATCH", [id]) => {
+            // The answer is not sent: a group's members are not loaded for it.
             let p =
                 ListParams { excluded: vec![super::filter::AttrPath::new("members")], ..Default::default() };
-            let (_, ver) = patching::patch_group(db, ctx, id, data, None, p).await?;
-            Ok((applied(Done::Updated, loc("Groups", id), Some(ver)), None))
+            let (_, ver) = pipeline::patch::<R>(db, ctx, id, data, None, p).await?;
+            Ok((applied(Done::Updated, loc(id), Some(ver)), None))
         }
-        ("DELETE", ["Users", id]) => {
-            users::delete(db, ctx, id, None).await?;
-            Ok((applied(Done::Deleted, loc("Users", id), None), None))
+        ("DELETE", [id]) => {
+            pipeline::delete::<R>(db, ctx, id, None).await?;
+            Ok((applied(Done::Deleted, loc(id), None), None))
         }
-        ("DELETE", ["Groups", id]) => {
-            groups::delete(db, ctx, id, None).await?;
-            Ok((applied(Done::Deleted, loc("Groups", id), None), None))
-        }
-        _ => Err(ScimError::BulkUnsupported { method: method.to_string(), path: path.to_string() }),
+        _ => Err(unsupported(method, path)),
     }
 }
 

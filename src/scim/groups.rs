@@ -1,8 +1,9 @@
-//! SCIM Groups: create, read, replace, delete, list, and membership changes
-//! that cost O(change). When no mapping rule names a group (by displayName or
-//! externalId), its membership cannot change anyone's grants and no
-//! reconciliation runs; otherwise exactly the users who joined or left (or
-//! every member, when the group's name changes) are reconciled.
+//! SCIM Groups: what the pipeline (pipeline.rs) needs to know of a group,
+//! and membership changes that cost O(change). When no mapping rule names a
+//! group (by displayName or externalId), its membership cannot change
+//! anyone's grants and no reconciliation runs; otherwise exactly the users
+//! who joined or left (or every member, when the group's name changes) are
+//! reconciled.
 
 use std::collections::HashSet;
 
@@ -10,12 +11,13 @@ use serde_json::{Value, json};
 
 use super::compile::{group_cond, group_sort};
 use super::error::ScimError;
-use super::filter::matches;
-use super::limits::{MAX_NAME_BYTES, Page};
-use super::query::{ListParams, excludes, list_response, project};
+use super::filter::Filter;
+use super::limits::MAX_NAME_BYTES;
+use super::patch::{GroupSchema, MemberChanges, PatchRequest, apply};
+use super::pipeline::{Change, Ctx, Resource, audit_scim};
+use super::query::{ListParams, excludes};
 use super::resource::{group_resource, normalize_group};
-use super::schema::{Kind, case_exact};
-use super::users::{Ctx, check_if_match};
+use super::schema::Kind;
 use crate::access::evaluate::GroupFact;
 use crate::access::reconcile::{active_mapping, reconcile_user};
 use crate::audit::AuditAction;
@@ -24,17 +26,31 @@ use crate::directory::groups as dir;
 pub use crate::directory::groups::MemberOps;
 use crate::directory::orgs::new_id;
 use crate::error::Error;
-use crate::store::scim::{self as st, ScimGroupRow};
-use crate::store::scim_query::{Cond, GroupQuery, Paging};
-use crate::store::{Db, Tx};
+use crate::store::scim::{self as st, Members, ScimGroupRow, Streamed};
+use crate::store::scim_query::{Cond, GroupColumn, GroupQuery, GroupSort, Membership, Paging, Sort};
+use crate::store::{StoreError, Tx};
 
-fn load(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
-    st::get_group(conn, &ctx.client.org_id, id)?.ok_or_else(|| ScimError::not_found("Group", id))
+/// The SCIM Group resource type.
+pub struct Groups;
+
+/// What a group write states about the members.
+pub enum MembersSent {
+    /// POST/PUT: the whole list (absent: none).
+    List(Vec<String>),
+    /// PATCH: the changes to the current list.
+    Changes(MemberOps),
 }
 
-fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow, with_members: bool) -> Result<Value, ScimError> {
-    let members = if with_members { Some(st::members_of(conn, &row.id)?) } else { None };
-    Ok(group_resource(&ctx.base, row, members.as_deref()))
+/// A group as a write states it.
+pub struct GroupWrite {
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub attributes: String,
+    pub members: MembersSent,
+}
+
+fn member_ops(m: MemberChanges) -> MemberOps {
+    MemberOps { add: m.add, remove: m.remove, replace_all: m.replace_all, remove_all: m.remove_all }
 }
 
 /// A uniqueness failure as SCIM's 409 `uniqueness`, naming the attribute.
@@ -93,61 +109,18 @@ fn audit_group(
     id: &str,
     detail: Value,
 ) -> Result<(), ScimError> {
-    super::users::audit_scim(conn, ctx, action, &format!("group:{id}"), detail)
-}
-
-pub async fn create(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), ScimError> {
-    let (display_name, external_id, attributes, members) = normalize_group(body)?;
-    let ctx = ctx.clone();
-    db.write(move |tx| {
-        let now = clock::now_str();
-        let row = ScimGroupRow {
-            id: new_id(),
-            display_name,
-            external_id,
-            attributes,
-            version: 1,
-            created_at: now.clone(),
-            updated_at: now,
-        };
-        dir::create(tx, &ctx.client.org_id, &row).map_err(uniqueness(&row.display_name))?;
-        let ops = MemberOps { add: members.unwrap_or_default(), ..Default::default() };
-        let (added, _) = change_members(tx, &ctx, &row.id, &ops)?;
-        if mapped(tx, &ctx.client.org_id, &row.display_name, row.external_id.as_deref())? {
-            reconcile_all(tx, &ctx, added.clone())?;
-        }
-        audit_group(
-            tx,
-            &ctx,
-            AuditAction::ScimGroupCreate,
-            &row.id,
-            json!({"displayName": row.display_name, "members_added": added.len()}),
-        )?;
-        let row = load(tx, &ctx, &row.id)?;
-        Ok((render(tx, &ctx, &row, true)?, row.version))
-    })
-    .await
-}
-
-pub async fn get(db: &Db, ctx: &Ctx, id: &str, p: ListParams) -> Result<(Value, i64), ScimError> {
-    let (ctx, id) = (ctx.clone(), id.to_string());
-    db.read(move |c| {
-        let row = load(c, &ctx, &id)?;
-        let v = render(c, &ctx, &row, !excludes(&p, "members"))?;
-        Ok((project(v, &p.attributes, &p.excluded), row.version))
-    })
-    .await
+    audit_scim(conn, ctx, action, &format!("group:{id}"), detail)
 }
 
 /// Write new attributes and member changes; reconcile who is affected.
-pub fn update_in(
+fn update_in(
     tx: &Tx<'_>,
     ctx: &Ctx,
     before: &ScimGroupRow,
     after: ScimGroupRow,
     ops: &MemberOps,
     action: AuditAction,
-) -> Result<ScimGroupRow, ScimError> {
+) -> Result<(), ScimError> {
     let now = clock::now_str();
     let renamed = before.display_name != after.display_name || before.external_id != after.external_id;
     if renamed || before.attributes != after.attributes {
@@ -173,117 +146,166 @@ pub fn update_in(
         action,
         &before.id,
         json!({"displayName": after.display_name, "members_added": added.len(), "members_removed": removed.len()}),
-    )?;
-    load(tx, ctx, &before.id)
+    )
 }
 
-/// PUT: replaces displayName, externalId, other attributes and the member list.
-pub async fn replace(
-    db: &Db,
-    ctx: &Ctx,
-    id: &str,
-    body: Value,
-    if_match: Option<String>,
-) -> Result<(Value, i64), ScimError> {
-    let (display_name, external_id, attributes, members) = normalize_group(body)?;
-    let (ctx, id) = (ctx.clone(), id.to_string());
-    db.write(move |tx| {
-        let before = load(tx, &ctx, &id)?;
-        check_if_match(if_match.as_deref(), before.version)?;
-        let after = ScimGroupRow { display_name, external_id, attributes, ..before.clone() };
-        let ops = MemberOps { replace_all: Some(members.unwrap_or_default()), ..Default::default() };
-        let row = update_in(tx, &ctx, &before, after, &ops, AuditAction::ScimGroupReplace)?;
-        Ok((render(tx, &ctx, &row, true)?, row.version))
-    })
-    .await
-}
+impl Resource for Groups {
+    const NAME: &'static str = "Group";
+    const ENDPOINT: &'static str = "Groups";
+    const KIND: Kind = Kind::Group;
+    type Row = ScimGroupRow;
+    type Input = GroupWrite;
+    type Related = Option<Members>;
+    type Query = GroupQuery;
+    type Column = GroupColumn;
+    type Member = Membership;
+    type Sort = Sort<GroupSort>;
 
-/// Load a group for PATCH (the caller computes the new row and member ops).
-pub fn load_for_patch(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<ScimGroupRow, ScimError> {
-    load(conn, ctx, id)
-}
+    fn id(row: &ScimGroupRow) -> &str {
+        &row.id
+    }
 
-/// Render after a PATCH: members only when the client will see them.
-pub fn render_after_patch(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow) -> Result<Value, ScimError> {
-    render(conn, ctx, row, true)
-}
+    fn version(row: &ScimGroupRow) -> i64 {
+        row.version
+    }
 
-pub async fn delete(db: &Db, ctx: &Ctx, id: &str, if_match: Option<String>) -> Result<(), ScimError> {
-    let (ctx, id) = (ctx.clone(), id.to_string());
-    db.write(move |tx| {
-        let before = load(tx, &ctx, &id)?;
-        check_if_match(if_match.as_deref(), before.version)?;
-        let members = dir::delete(tx, &ctx.client.org_id, &id)?;
-        if mapped(tx, &ctx.client.org_id, &before.display_name, before.external_id.as_deref())? {
-            reconcile_all(tx, &ctx, members.clone())?;
+    fn normalize(body: Value) -> Result<GroupWrite, ScimError> {
+        let (display_name, external_id, attributes, members) = normalize_group(body)?;
+        Ok(GroupWrite {
+            display_name,
+            external_id,
+            attributes,
+            members: MembersSent::List(members.unwrap_or_default()),
+        })
+    }
+
+    fn get_row(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<ScimGroupRow>, StoreError> {
+        st::get_group(conn, org_id, id)
+    }
+
+    fn render(conn: &Tx<'_>, ctx: &Ctx, row: &ScimGroupRow, related: bool) -> Result<Value, ScimError> {
+        let members = if related { Some(st::members_of(conn, &row.id)?) } else { None };
+        Ok(group_resource(&ctx.base, row, members.as_deref()))
+    }
+
+    /// `excludedAttributes=members` never loads members.
+    fn related_wanted(p: &ListParams) -> bool {
+        !excludes(p, "members")
+    }
+
+    /// Members live in their own table: the JSON given to `apply` has none,
+    /// and member operations come back as changes (O(change)).
+    fn patched(
+        _conn: &Tx<'_>,
+        ctx: &Ctx,
+        before: &ScimGroupRow,
+        req: &PatchRequest,
+    ) -> Result<GroupWrite, ScimError> {
+        let mut resource = group_resource(&ctx.base, before, None);
+        let applied = apply(&mut resource, &req.ops, &GroupSchema)?;
+        let (display_name, external_id, attributes, _) = normalize_group(resource)?;
+        let members = MembersSent::Changes(member_ops(applied.members));
+        Ok(GroupWrite { display_name, external_id, attributes, members })
+    }
+
+    fn write_new(tx: &Tx<'_>, ctx: &Ctx, input: GroupWrite) -> Result<String, ScimError> {
+        let now = clock::now_str();
+        let row = ScimGroupRow {
+            id: new_id(),
+            display_name: input.display_name,
+            external_id: input.external_id,
+            attributes: input.attributes,
+            version: 1,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        dir::create(tx, &ctx.client.org_id, &row).map_err(uniqueness(&row.display_name))?;
+        let ops = match input.members {
+            MembersSent::List(add) => MemberOps { add, ..Default::default() },
+            MembersSent::Changes(ops) => ops,
+        };
+        let (added, _) = change_members(tx, ctx, &row.id, &ops)?;
+        if mapped(tx, &ctx.client.org_id, &row.display_name, row.external_id.as_deref())? {
+            reconcile_all(tx, ctx, added.clone())?;
         }
         audit_group(
             tx,
-            &ctx,
-            AuditAction::ScimGroupDelete,
-            &id,
-            json!({"displayName": before.display_name, "members": members.len()}),
+            ctx,
+            AuditAction::ScimGroupCreate,
+            &row.id,
+            json!({"displayName": row.display_name, "members_added": added.len()}),
         )?;
-        Ok(())
-    })
-    .await
-}
+        Ok(row.id)
+    }
 
-/// GET /Groups; `excludedAttributes=members` never loads members. Streamed
-/// and bounded like users::list: a page of groups with large member lists
-/// stops at `MAX_PAGE_BYTES` (at least one group per page).
-pub async fn list(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError> {
-    let ctx = ctx.clone();
-    db.read(move |c| {
-        let org = &ctx.client.org_id;
-        let sort = group_sort(p.sort_by.as_ref(), p.descending);
-        let with_members = !excludes(&p, "members");
-        let mut page = Page::new(p.count);
-        let compiled = p.filter.as_ref().map(group_cond);
-        let total = match (&p.filter, compiled) {
-            (Some(f), Some(None)) => {
-                let exact = |path: &super::filter::AttrPath| case_exact(Kind::Group, path);
-                let mut total = 0i64;
-                let all = GroupQuery {
-                    cond: Cond::Always(true),
-                    sort,
-                    paging: Paging { limit: None, offset: 0 },
-                    with_members: true,
-                };
-                st::each_group(c, org, &all, &mut |row, members| {
-                    let res = group_resource(&ctx.base, &row, members.as_deref());
-                    if matches(f, &res, &exact) {
-                        total += 1;
-                        if total >= p.start_index && !page.is_full() {
-                            let res = if with_members { res } else { group_resource(&ctx.base, &row, None) };
-                            page.offer(project(res, &p.attributes, &p.excluded));
-                        }
-                    }
-                    true
-                })?;
-                total
-            }
-            (_, compiled) => {
-                let q = GroupQuery {
-                    cond: compiled.flatten().unwrap_or(Cond::Always(true)),
-                    sort,
-                    paging: Paging { limit: Some(p.count), offset: p.start_index - 1 },
-                    with_members,
-                };
-                let total = st::count_groups(c, org, &q.cond)?;
-                if !page.is_full() {
-                    st::each_group(c, org, &q, &mut |row, m| {
-                        page.offer(project(
-                            group_resource(&ctx.base, &row, m.as_deref()),
-                            &p.attributes,
-                            &p.excluded,
-                        ))
-                    })?;
-                }
-                total
-            }
+    /// PUT replaces displayName, externalId, other attributes and the member list.
+    fn write_replace(
+        tx: &Tx<'_>,
+        ctx: &Ctx,
+        before: &ScimGroupRow,
+        input: GroupWrite,
+        change: Change,
+    ) -> Result<(), ScimError> {
+        let GroupWrite { display_name, external_id, attributes, members } = input;
+        let after = ScimGroupRow { display_name, external_id, attributes, ..before.clone() };
+        let ops = match members {
+            MembersSent::List(all) => MemberOps { replace_all: Some(all), ..Default::default() },
+            MembersSent::Changes(ops) => ops,
         };
-        Ok(list_response(total, p.start_index, page.resources))
-    })
-    .await
+        let action = match change {
+            Change::Replace => AuditAction::ScimGroupReplace,
+            Change::Patch => AuditAction::ScimGroupPatch,
+        };
+        update_in(tx, ctx, before, after, &ops, action)
+    }
+
+    fn remove(tx: &Tx<'_>, ctx: &Ctx, before: &ScimGroupRow) -> Result<(), ScimError> {
+        let members = dir::delete(tx, &ctx.client.org_id, &before.id)?;
+        if mapped(tx, &ctx.client.org_id, &before.display_name, before.external_id.as_deref())? {
+            reconcile_all(tx, ctx, members.clone())?;
+        }
+        audit_group(
+            tx,
+            ctx,
+            AuditAction::ScimGroupDelete,
+            &before.id,
+            json!({"displayName": before.display_name, "members": members.len()}),
+        )
+    }
+
+    fn compile(f: &Filter) -> Option<Cond<GroupColumn, Membership>> {
+        group_cond(f)
+    }
+
+    fn sort(p: &ListParams) -> Sort<GroupSort> {
+        group_sort(p.sort_by.as_ref(), p.descending)
+    }
+
+    fn query(
+        cond: Cond<GroupColumn, Membership>,
+        sort: Sort<GroupSort>,
+        paging: Paging,
+        related: bool,
+    ) -> GroupQuery {
+        GroupQuery { cond, sort, paging, with_members: related }
+    }
+
+    /// Streamed like users: a page of groups with large member lists stops at
+    /// `MAX_PAGE_BYTES` (at least one group per page).
+    fn each(
+        conn: &Tx<'_>,
+        org_id: &str,
+        q: &GroupQuery,
+        visit: &mut dyn FnMut(ScimGroupRow, Option<Members>) -> bool,
+    ) -> Result<Streamed, StoreError> {
+        st::each_group(conn, org_id, q, visit)
+    }
+
+    fn count(conn: &Tx<'_>, org_id: &str, q: &GroupQuery) -> Result<i64, StoreError> {
+        st::count_groups(conn, org_id, &q.cond)
+    }
+
+    fn render_listed(base: &str, row: &ScimGroupRow, members: &Option<Members>, related: bool) -> Value {
+        group_resource(base, row, if related { members.as_deref() } else { None })
+    }
 }

@@ -12,7 +12,7 @@ pub mod filter;
 pub mod groups;
 pub mod limits;
 pub mod patch;
-pub mod patching;
+pub mod pipeline;
 pub mod query;
 pub mod resource;
 pub mod routes;

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use super::error::ScimError;
 use super::limits;
 use super::schema::{ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
-use crate::store::scim::{ScimGroupRow, ScimUserRow};
+use crate::model::User;
+use crate::store::scim::ScimGroupRow;
 use crate::store::users::UserFacts;
 
 /// Longest userName / displayName accepted.
@@ -152,7 +153,7 @@ fn primary_email(obj: &Map<String, Value>) -> Option<String> {
 }
 
 /// A stored user as a SCIM resource.
-pub fn user_resource(base: &str, row: &ScimUserRow, groups: &[(String, String)]) -> Value {
+pub fn user_resource(base: &str, row: &User, groups: &[(String, String)]) -> Value {
     let mut obj: Map<String, Value> = serde_json::from_str(&row.attributes).unwrap_or_default();
     let mut schemas = vec![json!(USER_SCHEMA)];
     if key_of(&obj, ENTERPRISE_SCHEMA).is_some() {

@@ -1,6 +1,7 @@
 //! SCIM 2.0 HTTP surface under `/scim/v2/{org}` (RFC 7644): Users, Groups,
 //! discovery endpoints and Bulk. Handlers extract the client and inputs and
-//! call one domain function each.
+//! call one domain function each; Users and Groups share one set of generic
+//! handlers over the resource pipeline (pipeline.rs).
 
 use std::collections::HashMap;
 
@@ -12,13 +13,15 @@ use axum::routing::{any, get, post};
 use serde_json::Value;
 
 use super::auth::{MAX_BODY, ScimClient};
+use super::bulk;
 use super::error::ScimError;
-use super::query::{ListParams, list_response, parse_params, project};
+use super::groups::Groups;
+use super::pipeline::{self, Ctx, Resource};
+use super::query::{ListParams, list_response, parse_params};
 use super::resource::etag;
 use super::schema;
-use super::users::Ctx;
+use super::users::Users;
 use super::wire::{ScimJson, bulk_response, scim_response};
-use super::{bulk, groups, patching, users};
 use crate::http::AppState;
 
 fn ctx(s: &AppState, client: ScimClient) -> Ctx {
@@ -56,125 +59,56 @@ fn one(status: StatusCode, v: &Value, version: i64, location: bool) -> Response 
     scim_response(status, v, Some(&etag(version)), loc.as_deref())
 }
 
-async fn scim_users_get(
+async fn scim_resources_get<R: Resource>(
     State(s): State<AppState>,
     client: ScimClient,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ScimError> {
-    let list = users::list(&s.db, &ctx(&s, client), params(&q)?).await?;
+    let list = pipeline::list::<R>(&s.db, &ctx(&s, client), params(&q)?).await?;
     Ok(scim_response(StatusCode::OK, &list, None, None))
 }
 
-async fn scim_users_search_post(
+async fn scim_resources_search_post<R: Resource>(
     State(s): State<AppState>,
     client: ScimClient,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
-    let list = users::list(&s.db, &ctx(&s, client), search_params(&body)?).await?;
+    let list = pipeline::list::<R>(&s.db, &ctx(&s, client), search_params(&body)?).await?;
     Ok(scim_response(StatusCode::OK, &list, None, None))
 }
 
-async fn scim_users_post(
+async fn scim_resources_post<R: Resource>(
     State(s): State<AppState>,
     client: ScimClient,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
-    let (v, version) = users::create(&s.db, &ctx(&s, client), body).await?;
+    let (v, version) = pipeline::create::<R>(&s.db, &ctx(&s, client), body).await?;
     Ok(one(StatusCode::CREATED, &v, version, true))
 }
 
-async fn scim_user_id_get(
+async fn scim_resource_id_get<R: Resource>(
     State(s): State<AppState>,
     client: ScimClient,
     Path((_, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ScimError> {
     let p = params(&q)?;
-    let (v, version) = users::get(&s.db, &ctx(&s, client), &id).await?;
-    Ok(one(StatusCode::OK, &project(v, &p.attributes, &p.excluded), version, false))
+    let (v, version) = pipeline::get::<R>(&s.db, &ctx(&s, client), &id, p).await?;
+    Ok(one(StatusCode::OK, &v, version, false))
 }
 
-async fn scim_user_id_put(
+async fn scim_resource_id_put<R: Resource>(
     State(s): State<AppState>,
     client: ScimClient,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
-    let (v, version) = users::replace(&s.db, &ctx(&s, client), &id, body, if_match(&headers)).await?;
+    let (v, version) = pipeline::replace::<R>(&s.db, &ctx(&s, client), &id, body, if_match(&headers)).await?;
     Ok(one(StatusCode::OK, &v, version, false))
 }
 
-async fn scim_user_id_patch(
-    State(s): State<AppState>,
-    client: ScimClient,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ScimError> {
-    let (v, version) = patching::patch_user(&s.db, &ctx(&s, client), &id, body, if_match(&headers)).await?;
-    Ok(one(StatusCode::OK, &v, version, false))
-}
-
-async fn scim_user_id_delete(
-    State(s): State<AppState>,
-    client: ScimClient,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ScimError> {
-    users::delete(&s.db, &ctx(&s, client), &id, if_match(&headers)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-async fn scim_groups_get(
-    State(s): State<AppState>,
-    client: ScimClient,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ScimError> {
-    let list = groups::list(&s.db, &ctx(&s, client), params(&q)?).await?;
-    Ok(scim_response(StatusCode::OK, &list, None, None))
-}
-
-async fn scim_groups_search_post(
-    State(s): State<AppState>,
-    client: ScimClient,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ScimError> {
-    let list = groups::list(&s.db, &ctx(&s, client), search_params(&body)?).await?;
-    Ok(scim_response(StatusCode::OK, &list, None, None))
-}
-
-async fn scim_groups_post(
-    State(s): State<AppState>,
-    client: ScimClient,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ScimError> {
-    let (v, version) = groups::create(&s.db, &ctx(&s, client), body).await?;
-    Ok(one(StatusCode::CREATED, &v, version, true))
-}
-
-async fn scim_group_id_get(
-    State(s): State<AppState>,
-    client: ScimClient,
-    Path((_, id)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ScimError> {
-    let (v, version) = groups::get(&s.db, &ctx(&s, client), &id, params(&q)?).await?;
-    Ok(one(StatusCode::OK, &v, version, false))
-}
-
-async fn scim_group_id_put(
-    State(s): State<AppState>,
-    client: ScimClient,
-    Path((_, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ScimError> {
-    let (v, version) = groups::replace(&s.db, &ctx(&s, client), &id, body, if_match(&headers)).await?;
-    Ok(one(StatusCode::OK, &v, version, false))
-}
-
-async fn scim_group_id_patch(
+async fn scim_resource_id_patch<R: Resource>(
     State(s): State<AppState>,
     client: ScimClient,
     Path((_, id)): Path<(String, String)>,
@@ -182,20 +116,35 @@ async fn scim_group_id_patch(
     Query(q): Query<HashMap<String, String>>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
-    let p = params(&q)?;
+    let p = R::patch_params(&q)?;
     let (v, version) =
-        patching::patch_group(&s.db, &ctx(&s, client), &id, body, if_match(&headers), p).await?;
+        pipeline::patch::<R>(&s.db, &ctx(&s, client), &id, body, if_match(&headers), p).await?;
     Ok(one(StatusCode::OK, &v, version, false))
 }
 
-async fn scim_group_id_delete(
+async fn scim_resource_id_delete<R: Resource>(
     State(s): State<AppState>,
     client: ScimClient,
     Path((_, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
-    groups::delete(&s.db, &ctx(&s, client), &id, if_match(&headers)).await?;
+    pipeline::delete::<R>(&s.db, &ctx(&s, client), &id, if_match(&headers)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A resource type's routes: `/{R::ENDPOINT}`, `/.search` and `/{id}`.
+fn resource_routes<R: Resource>(router: Router<AppState>) -> Router<AppState> {
+    let base = format!("/scim/v2/{{org}}/{}", R::ENDPOINT);
+    router
+        .route(&base, get(scim_resources_get::<R>).post(scim_resources_post::<R>))
+        .route(&format!("{base}/.search"), post(scim_resources_search_post::<R>))
+        .route(
+            &format!("{base}/{{id}}"),
+            get(scim_resource_id_get::<R>)
+                .put(scim_resource_id_put::<R>)
+                .patch(scim_resource_id_patch::<R>)
+                .delete(scim_resource_id_delete::<R>),
+        )
 }
 
 async fn scim_service_provider_config_get(State(s): State<AppState>, client: ScimClient) -> Response {
@@ -261,22 +210,8 @@ async fn scim_root_search_post(_client: ScimClient) -> ScimError {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/scim/v2/{org}/Users", get(scim_users_get).post(scim_users_post))
-        .route("/scim/v2/{org}/Users/.search", post(scim_users_search_post))
-        .route(
-            "/scim/v2/{org}/Users/{id}",
-            get(scim_user_id_get).put(scim_user_id_put).patch(scim_user_id_patch).delete(scim_user_id_delete),
-        )
-        .route("/scim/v2/{org}/Groups", get(scim_groups_get).post(scim_groups_post))
-        .route("/scim/v2/{org}/Groups/.search", post(scim_groups_search_post))
-        .route(
-            "/scim/v2/{org}/Groups/{id}",
-            get(scim_group_id_get)
-                .put(scim_group_id_put)
-                .patch(scim_group_id_patch)
-                .delete(scim_group_id_delete),
-        )
+    let router = resource_routes::<Groups>(resource_routes::<Users>(Router::new()));
+    router
         .route("/scim/v2/{org}/ServiceProviderConfig", get(scim_service_provider_config_get))
         .route("/scim/v2/{org}/ResourceTypes", get(scim_resource_types_get))
         .route("/scim/v2/{org}/ResourceTypes/{id}", get(scim_resource_type_id_get))

@@ -15,11 +15,9 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::scim_query::{GroupCond, GroupQuery, UserCond, UserQuery};
 use super::scim_sql::{compile, group_order, user_order};
-use super::users::UserFacts;
+use super::users::{USER_COLUMN_COUNT, USER_COLUMNS, UserFacts, user_row};
 use super::{StoreError, Tx};
-
-/// The facts of a SCIM user (the name tests and benches still use).
-pub type UserColumns = UserFacts;
+use crate::model::User;
 
 /// Insert a SCIM user: `users::insert_facts` with origin `scim`.
 pub fn insert_user(
@@ -32,38 +30,10 @@ pub fn insert_user(
     super::users::insert_facts(conn, org_id, id, crate::model::Origin::Scim, c, (now, now))
 }
 
-#[derive(Clone, Debug)]
-pub struct ScimUserRow {
-    pub id: String,
-    pub user_name: String,
-    pub external_id: Option<String>,
-    pub active: bool,
-    pub attributes: String,
-    pub version: i64,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
 /// Which users the org's SCIM client may see and change: those SCIM or an SSO
 /// login of the org created. Secure default: a positive list, so a new origin
 /// stays out of SCIM's reach until it is added here on purpose.
 pub const SCIM_VISIBLE: &str = "u.origin IN ('scim', 'sso')";
-
-const USER_COLS: &str =
-    "u.id, u.user_name, u.external_id, u.active, u.attributes, u.version, u.created_at, u.updated_at";
-
-fn user_row(r: &Row<'_>) -> rusqlite::Result<ScimUserRow> {
-    Ok(ScimUserRow {
-        id: r.get(0)?,
-        user_name: r.get(1)?,
-        external_id: r.get(2)?,
-        active: r.get(3)?,
-        attributes: r.get(4)?,
-        version: r.get(5)?,
-        created_at: r.get(6)?,
-        updated_at: r.get(7)?,
-    })
-}
 
 /// Replace a user's columns and JSON, bumping its version; true if found.
 pub fn replace_user(
@@ -98,10 +68,11 @@ pub fn replace_user(
         == 1)
 }
 
-pub fn get_user(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<ScimUserRow>, StoreError> {
+/// A user SCIM may see, as every user read returns it.
+pub fn get_user(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<User>, StoreError> {
     Ok(conn
         .prepare_cached(&format!(
-            "SELECT {USER_COLS} FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0 AND {SCIM_VISIBLE}"
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0 AND {SCIM_VISIBLE}"
         ))?
         .query_row(params![org_id, id], user_row)
         .optional()?)
@@ -148,11 +119,11 @@ pub fn each_user(
     conn: &Tx<'_>,
     org_id: &str,
     q: &UserQuery,
-    visit: &mut dyn FnMut(ScimUserRow, UserGroups) -> bool,
+    visit: &mut dyn FnMut(User, UserGroups) -> bool,
 ) -> Result<Streamed, StoreError> {
     let w = compile(&q.cond);
     let sql = format!(
-        "SELECT {USER_COLS}, {USER_GROUPS_SQL} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
+        "SELECT {USER_COLUMNS}, {USER_GROUPS_SQL} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
          ORDER BY {} LIMIT ? OFFSET ?",
         w.sql,
         user_order(q.sort)
@@ -166,7 +137,7 @@ pub fn each_user(
     let mut seen = 0;
     while let Some(r) = rows.next()? {
         seen += 1;
-        let groups = decode("user groups", r.get(8)?)?;
+        let groups = decode("user groups", r.get(USER_COLUMN_COUNT)?)?;
         if !visit(user_row(r)?, groups) {
             return Ok(Streamed { seen, exhausted: false });
         }

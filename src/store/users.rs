@@ -1,14 +1,23 @@
-//! Users of an org (the columns every surface needs; SCIM keeps the full
-//! resource in `attributes`).
+//! Users of an org. Every read of a user — admin, sign-in, SCIM (get and the
+//! streamed lists of store::scim) — returns one shape, `model::User`, through
+//! one row mapper ([`user_row`]); SCIM's stored resource (`attributes`) and
+//! `version` ride along, never serialised into admin output.
 
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{StoreError, Tx};
 use crate::model::{Origin, User};
 
-pub const USER_COLUMNS: &str = "id, org_id, origin, user_name, external_id, email, display_name, \
-     given_name, family_name, active, created_at, updated_at";
+/// The columns [`user_row`] reads, from `users u`; a statement may select
+/// more after them (from index [`USER_COLUMN_COUNT`]).
+pub const USER_COLUMNS: &str = "u.id, u.org_id, u.origin, u.user_name, u.external_id, u.email, \
+     u.display_name, u.given_name, u.family_name, u.active, u.created_at, u.updated_at, u.attributes, u.version";
 
+/// How many columns [`USER_COLUMNS`] names.
+pub const USER_COLUMN_COUNT: usize = 14;
+
+/// The one row mapper of a user: every read of `users` (admin, sign-in,
+/// SCIM) returns this shape.
 pub fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
@@ -23,6 +32,8 @@ pub fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         active: r.get(9)?,
         created_at: r.get(10)?,
         updated_at: r.get(11)?,
+        attributes: r.get(12)?,
+        version: r.get(13)?,
     })
 }
 
@@ -99,7 +110,7 @@ pub fn insert_facts(
 }
 
 pub fn by_id(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<User>, StoreError> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND id = ?2");
+    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE org_id = ?1 AND id = ?2");
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, id], user_row).optional()?)
 }
 
@@ -122,7 +133,7 @@ const ORIGIN_RANK: &str = "CASE origin WHEN 'scim' THEN 0 WHEN 'sso' THEN 1 ELSE
 /// just-in-time duplicate with the same address (docs/mapping.md, "One person, one user").
 pub fn by_email(conn: &Tx<'_>, org_id: &str, email_key: &str) -> Result<Option<User>, StoreError> {
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE id IN ({BY_ADDRESS}) AND deleted = 0
+        "SELECT {USER_COLUMNS} FROM users u WHERE id IN ({BY_ADDRESS}) AND deleted = 0
          ORDER BY {ORIGIN_RANK}, (email_key = ?2) DESC, created_at, id LIMIT 1"
     );
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, email_key], user_row).optional()?)
@@ -130,13 +141,14 @@ pub fn by_email(conn: &Tx<'_>, org_id: &str, email_key: &str) -> Result<Option<U
 
 pub fn by_external_id(conn: &Tx<'_>, org_id: &str, external_id: &str) -> Result<Option<User>, StoreError> {
     let sql =
-        format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND external_id = ?2 AND deleted = 0");
+        format!("SELECT {USER_COLUMNS} FROM users u WHERE org_id = ?1 AND external_id = ?2 AND deleted = 0");
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, external_id], user_row).optional()?)
 }
 
 pub fn by_user_name(conn: &Tx<'_>, org_id: &str, user_name_key: &str) -> Result<Option<User>, StoreError> {
-    let sql =
-        format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND user_name_key = ?2 AND deleted = 0");
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE org_id = ?1 AND user_name_key = ?2 AND deleted = 0"
+    );
     Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, user_name_key], user_row).optional()?)
 }
 
@@ -189,7 +201,7 @@ pub fn drop_connection_claims(conn: &Tx<'_>, connection_id: &str) -> Result<Vec<
 /// lowercased — is one of `keys`, preferring the earlier key; None if none is.
 pub fn manual_by_address(conn: &Tx<'_>, org_id: &str, keys: &[&str]) -> Result<Option<User>, StoreError> {
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users
+        "SELECT {USER_COLUMNS} FROM users u
          WHERE id IN ({BY_ADDRESS}) AND origin = 'manual' AND deleted = 0"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -254,7 +266,7 @@ pub fn jit_matching(
         JitKey::UserName => "user_name_key = ?2",
     };
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE org_id = ?1 AND origin = 'sso' AND deleted = 0 AND {cond} ORDER BY id"
+        "SELECT {USER_COLUMNS} FROM users u WHERE org_id = ?1 AND origin = 'sso' AND deleted = 0 AND {cond} ORDER BY id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut out: Vec<User> = Vec::new();

@@ -163,7 +163,7 @@ async fn big_and_concurrent_membership_changes_lose_nothing() {
         .db
         .write(move |c| -> Result<(), idbridge::store::StoreError> {
             for i in 0..10_000 {
-                let cols = idbridge::store::scim::UserColumns {
+                let cols = idbridge::store::users::UserFacts {
                     user_name: format!("u{i}@acme.com"),
                     active: true,
                     attributes: "{}".into(),

@@ -50,6 +50,8 @@ fn user(id: &str, org: &str, name: &str) -> User {
         active: true,
         created_at: T0.into(),
         updated_at: T0.into(),
+        attributes: "{}".into(),
+        version: 1,
     }
 }
 

@@ -1,0 +1,325 @@
+//! The one SCIM resource pipeline (RFC 7644 §3.3–§3.6), written once over
+//! [`Resource`]: create, get, replace (If-Match), patch (If-Match, apply,
+//! write like a PUT), delete (If-Match), and list/search (filter, sort,
+//! paging, `attributes`/`excludedAttributes`). Users (users.rs) and Groups
+//! (groups.rs) implement only what differs: how a row is loaded, rendered
+//! and written, and what a change means (a user's grants and
+//! deprovisioning; a group's members and who they affect). Every write runs
+//! in one transaction with its reconciliation and audit; a failure changes
+//! nothing.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::auth::ScimClient;
+use super::error::ScimError;
+use super::filter::{AttrPath, Filter, matches};
+use super::limits::Page;
+use super::patch::{PatchRequest, normalize_request};
+use super::query::{ListParams, list_response, parse_params, project};
+use super::resource::etag;
+use super::schema::{Kind, case_exact};
+use crate::audit::{self, AuditAction};
+use crate::clock;
+use crate::store::scim::Streamed;
+use crate::store::scim_query::{Cond, Paging};
+use crate::store::{Db, StoreError, Tx};
+
+/// Who is asking, and the base URL of their org's SCIM endpoint.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub client: ScimClient,
+    pub base: String,
+}
+
+/// Which write replaces a stored resource (its audit action).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// PUT: the body is the new resource.
+    Replace,
+    /// PATCH: the current resource with the operations applied.
+    Patch,
+}
+
+/// A SCIM resource type: what the pipeline needs to know of it.
+pub trait Resource: Send + Sync + 'static {
+    /// The resource type (`meta.resourceType`, "User not found").
+    const NAME: &'static str;
+    /// The endpoint under an org's SCIM base ("Users").
+    const ENDPOINT: &'static str;
+    /// Which schema decides case-exactness in the in-memory evaluator.
+    const KIND: Kind;
+    /// A stored resource.
+    type Row: Send + 'static;
+    /// What a write states: a normalised POST/PUT body or a patched resource.
+    type Input: Send + 'static;
+    /// What a listed row is rendered with (a user's groups, a group's members).
+    type Related;
+    /// The list query of the store.
+    type Query;
+    /// The columns and membership tests a filter compiles to.
+    type Column;
+    type Member;
+    /// The store's sort order.
+    type Sort;
+
+    fn id(row: &Self::Row) -> &str;
+    fn version(row: &Self::Row) -> i64;
+
+    /// A POST/PUT body as it will be stored (refused before the writer is taken).
+    fn normalize(body: Value) -> Result<Self::Input, ScimError>;
+    /// The stored resource the org's client may see, if any.
+    fn get_row(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<Self::Row>, StoreError>;
+    /// The resource as answered; `related` the read-only references (groups, members).
+    fn render(conn: &Tx<'_>, ctx: &Ctx, row: &Self::Row, related: bool) -> Result<Value, ScimError>;
+    /// Whether a read with these parameters renders the related references.
+    fn related_wanted(p: &ListParams) -> bool;
+    /// The parameters a PATCH answers with (its `attributes`/`excludedAttributes`).
+    fn patch_params(q: &HashMap<String, String>) -> Result<ListParams, ScimError> {
+        parse_params(q)
+    }
+    /// A normalised PATCH request arrived (before the writer is taken).
+    fn patch_received(_id: &str, _req: &PatchRequest) {}
+    /// The current resource with a PATCH applied, as it will be stored.
+    fn patched(
+        conn: &Tx<'_>,
+        ctx: &Ctx,
+        before: &Self::Row,
+        req: &PatchRequest,
+    ) -> Result<Self::Input, ScimError>;
+
+    /// Store a new resource with its consequences and audit; its id.
+    fn write_new(tx: &Tx<'_>, ctx: &Ctx, input: Self::Input) -> Result<String, ScimError>;
+    /// Store `input` over `before`, with its consequences and audit.
+    fn write_replace(
+        tx: &Tx<'_>,
+        ctx: &Ctx,
+        before: &Self::Row,
+        input: Self::Input,
+        change: Change,
+    ) -> Result<(), ScimError>;
+    /// Remove a resource, with its consequences and audit.
+    fn remove(tx: &Tx<'_>, ctx: &Ctx, before: &Self::Row) -> Result<(), ScimError>;
+
+    /// The filter as a store condition; None when only the evaluator knows a part.
+    fn compile(f: &Filter) -> Option<Cond<Self::Column, Self::Member>>;
+    fn sort(p: &ListParams) -> Self::Sort;
+    fn query(
+        cond: Cond<Self::Column, Self::Member>,
+        sort: Self::Sort,
+        paging: Paging,
+        related: bool,
+    ) -> Self::Query;
+    /// Stream the rows of `q` to `visit` (false stops).
+    fn each(
+        conn: &Tx<'_>,
+        org_id: &str,
+        q: &Self::Query,
+        visit: &mut dyn FnMut(Self::Row, Self::Related) -> bool,
+    ) -> Result<Streamed, StoreError>;
+    /// How many rows `q`'s condition selects.
+    fn count(conn: &Tx<'_>, org_id: &str, q: &Self::Query) -> Result<i64, StoreError>;
+    /// A listed row as answered (`related`: with its references).
+    fn render_listed(base: &str, row: &Self::Row, rel: &Self::Related, related: bool) -> Value;
+}
+
+/// RFC 7644 §3.14: If-Match with a stale version → 412.
+pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
+    let Some(h) = if_match else { return Ok(()) };
+    let current = etag(version);
+    let ok = h
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == current || t.trim_start_matches("W/") == &current[2..]);
+    if ok { Ok(()) } else { Err(ScimError::PreconditionFailed { current, sent: h.to_string() }) }
+}
+
+/// Append an audit event by this SCIM client; `target` like `user:<id>`.
+pub fn audit_scim(
+    conn: &Tx<'_>,
+    ctx: &Ctx,
+    action: AuditAction,
+    target: &str,
+    detail: Value,
+) -> Result<(), ScimError> {
+    crate::store::audit::append(
+        conn,
+        &clock::now_str(),
+        audit::Event { org_id: Some(&ctx.client.org_id), actor: &ctx.client.actor(), action, target, detail },
+    )?;
+    Ok(())
+}
+
+fn load<R: Resource>(conn: &Tx<'_>, ctx: &Ctx, id: &str) -> Result<R::Row, ScimError> {
+    R::get_row(conn, &ctx.client.org_id, id)?.ok_or_else(|| ScimError::not_found(R::NAME, id))
+}
+
+/// The stored resource as answered, and its version.
+fn rendered<R: Resource>(
+    conn: &Tx<'_>,
+    ctx: &Ctx,
+    id: &str,
+    related: bool,
+) -> Result<(Value, i64), ScimError> {
+    let row = load::<R>(conn, ctx, id)?;
+    Ok((R::render(conn, ctx, &row, related)?, R::version(&row)))
+}
+
+/// POST: a new resource (201 with its ETag and Location at the edge).
+pub async fn create<R: Resource>(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), ScimError> {
+    let input = R::normalize(body)?;
+    let ctx = ctx.clone();
+    db.write(move |tx| {
+        let id = R::write_new(tx, &ctx, input)?;
+        rendered::<R>(tx, &ctx, &id, true)
+    })
+    .await
+}
+
+/// GET by id, projected by `p`.
+pub async fn get<R: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    p: ListParams,
+) -> Result<(Value, i64), ScimError> {
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.read(move |c| {
+        let (v, version) = rendered::<R>(c, &ctx, &id, R::related_wanted(&p))?;
+        Ok((project(v, &p.attributes, &p.excluded), version))
+    })
+    .await
+}
+
+/// PUT: the body replaces the resource.
+pub async fn replace<R: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    body: Value,
+    if_match: Option<String>,
+) -> Result<(Value, i64), ScimError> {
+    let input = R::normalize(body)?;
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.write(move |tx| {
+        let before = load::<R>(tx, &ctx, &id)?;
+        check_if_match(if_match.as_deref(), R::version(&before))?;
+        R::write_replace(tx, &ctx, &before, input, Change::Replace)?;
+        rendered::<R>(tx, &ctx, &id, true)
+    })
+    .await
+}
+
+/// PATCH: the request is normalised (client quirks), applied to the current
+/// resource and stored like a PUT; the answer is projected by `p`.
+pub async fn patch<R: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    body: Value,
+    if_match: Option<String>,
+    p: ListParams,
+) -> Result<(Value, i64), ScimError> {
+    let req = normalize_request(body)?;
+    R::patch_received(id, &req);
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.write(move |tx| {
+        let before = load::<R>(tx, &ctx, &id)?;
+        check_if_match(if_match.as_deref(), R::version(&before))?;
+        let input = R::patched(tx, &ctx, &before, &req)?;
+        R::write_replace(tx, &ctx, &before, input, Change::Patch)?;
+        let (v, version) = rendered::<R>(tx, &ctx, &id, R::related_wanted(&p))?;
+        Ok((project(v, &p.attributes, &p.excluded), version))
+    })
+    .await
+}
+
+/// DELETE.
+pub async fn delete<R: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    id: &str,
+    if_match: Option<String>,
+) -> Result<(), ScimError> {
+    let (ctx, id) = (ctx.clone(), id.to_string());
+    db.write(move |tx| {
+        let before = load::<R>(tx, &ctx, &id)?;
+        check_if_match(if_match.as_deref(), R::version(&before))?;
+        R::remove(tx, &ctx, &before)
+    })
+    .await
+}
+
+/// GET (or POST /.search) with filter, paging, sorting and projection. Rows
+/// are streamed (one statement, related references aggregated in it) into a
+/// page bounded by `count` and by `MAX_PAGE_BYTES` (RFC 7644 §3.4.2.4: fewer
+/// than `count` may be returned; `itemsPerPage` says how many,
+/// `totalResults` stays exact). References the parameters exclude are never
+/// loaded.
+pub async fn list<R: Resource>(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError> {
+    let ctx = ctx.clone();
+    db.read(move |c| list_in::<R>(c, &ctx, &p)).await
+}
+
+fn list_in<R: Resource>(c: &Tx<'_>, ctx: &Ctx, p: &ListParams) -> Result<Value, ScimError> {
+    let org = &ctx.client.org_id;
+    let sort = R::sort(p);
+    let related = R::related_wanted(p);
+    let mut page = Page::new(p.count);
+    let total = match p.filter.as_ref().map(|f| (f, R::compile(f))) {
+        Some((f, None)) => evaluated::<R>(c, ctx, p, f, sort, &mut page)?,
+        compiled => {
+            let cond = compiled.and_then(|(_, s)| s).unwrap_or(Cond::Always(true));
+            let paging = Paging { limit: Some(p.count), offset: p.start_index - 1 };
+            let q = R::query(cond, sort, paging, related);
+            let streamed = if page.is_full() {
+                Streamed { seen: 0, exhausted: false }
+            } else {
+                R::each(c, org, &q, &mut |row, rel| {
+                    page.offer(project(
+                        R::render_listed(&ctx.base, &row, &rel, related),
+                        &p.attributes,
+                        &p.excluded,
+                    ))
+                })?
+            };
+            // A first page that read every match holds them all: no count
+            // query (the common `userName eq` lookup costs one indexed probe).
+            if p.start_index == 1 && streamed.exhausted && streamed.seen < p.count {
+                streamed.seen
+            } else {
+                R::count(c, org, &q)?
+            }
+        }
+    };
+    Ok(list_response(total, p.start_index, page.resources))
+}
+
+/// A filter with parts only the evaluator knows (rendered references,
+/// `meta`): one streamed pass over the org, counting every match.
+fn evaluated<R: Resource>(
+    c: &Tx<'_>,
+    ctx: &Ctx,
+    p: &ListParams,
+    f: &Filter,
+    sort: R::Sort,
+    page: &mut Page,
+) -> Result<i64, ScimError> {
+    let related = R::related_wanted(p);
+    let exact = |path: &AttrPath| case_exact(R::KIND, path);
+    let all = R::query(Cond::Always(true), sort, Paging { limit: None, offset: 0 }, true);
+    let mut total = 0i64;
+    R::each(c, &ctx.client.org_id, &all, &mut |row, rel| {
+        let res = R::render_listed(&ctx.base, &row, &rel, true);
+        if matches(f, &res, &exact) {
+            total += 1;
+            if total >= p.start_index && !page.is_full() {
+                let res = if related { res } else { R::render_listed(&ctx.base, &row, &rel, false) };
+                page.offer(project(res, &p.attributes, &p.excluded));
+            }
+        }
+        true
+    })?;
+    Ok(total)
+}
