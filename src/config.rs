@@ -108,6 +108,28 @@ impl Config {
     }
 }
 
+/// Where the data lives, as a `--db` / IDBRIDGE_DB / `db =` value names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbLocation {
+    /// An embedded SQLite file (the default).
+    File(PathBuf),
+    /// A PostgreSQL database: a `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl DbLocation {
+    /// A value starting with `postgres://` or `postgresql://` is a URL;
+    /// anything else is a file path, as before.
+    pub fn parse(value: &Path) -> DbLocation {
+        match value.to_str() {
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                DbLocation::Postgres(s.to_string())
+            }
+            _ => DbLocation::File(value.to_path_buf()),
+        }
+    }
+}
+
 /// `idbridge.db` → `idbridge.db.key`.
 pub fn key_file_beside(db: &Path) -> PathBuf {
     let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "idbridge.db".into());
@@ -136,6 +158,17 @@ mod tests {
     fn key_file_sits_beside_the_db() {
         assert_eq!(key_file_beside(Path::new("/var/lib/x/id.db")), PathBuf::from("/var/lib/x/id.db.key"));
         assert_eq!(key_file_beside(Path::new("id.db")), PathBuf::from("id.db.key"));
+    }
+
+    #[test]
+    fn db_values_are_urls_or_files() {
+        let url = "postgres://u:p@h:5432/d";
+        assert_eq!(DbLocation::parse(Path::new(url)), DbLocation::Postgres(url.into()));
+        let url = "postgresql://u@h/d";
+        assert_eq!(DbLocation::parse(Path::new(url)), DbLocation::Postgres(url.into()));
+        for file in ["./idbridge.db", "/var/lib/postgres/idbridge.db", "postgres.db", "postgres:/x"] {
+            assert_eq!(DbLocation::parse(Path::new(file)), DbLocation::File(file.into()));
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! The `idbridge` command line: serve, migrate.
+//! The `idbridge` command line: serve, migrate. `--db` names an SQLite file
+//! or, for `migrate` only in this build, a PostgreSQL URL.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use idbridge::config::{self, Config, FileConfig, LogFormat};
+use idbridge::config::{self, Config, DbLocation, FileConfig, LogFormat};
 use idbridge::secrets::Secret;
 
 /// mimalloc: the server allocates many small JSON trees per request; glibc's
@@ -49,7 +50,7 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate {
-        /// SQLite database file.
+        /// SQLite database file, or a postgres://user:password@host:port/dbname URL.
         #[arg(long, env = "IDBRIDGE_DB")]
         db: Option<PathBuf>,
     },
@@ -145,9 +146,18 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate { db } => {
             init_logs(cli.log_format.unwrap_or(LogFormat::Human));
             let db = db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
-            let applied = idbridge::store::Db::migrate_only(&db)
-                .with_context(|| format!("migrating {}", db.display()))?;
-            println!("{}: {} migration(s) applied", db.display(), applied.len());
+            match DbLocation::parse(&db) {
+                DbLocation::File(db) => {
+                    let applied = idbridge::store::Db::migrate_only(&db)
+                        .with_context(|| format!("migrating {}", db.display()))?;
+                    println!("{}: {} migration(s) applied", db.display(), applied.len());
+                }
+                DbLocation::Postgres(url) => {
+                    let shown = idbridge::store::pg::redacted(&url);
+                    let applied = idbridge::store::pg::migrate_url(&url).context("migrating PostgreSQL")?;
+                    println!("{shown}: {} migration(s) applied", applied.len());
+                }
+            }
             Ok(())
         }
         Command::Mapping { action } => {
@@ -158,14 +168,14 @@ fn main() -> anyhow::Result<()> {
         Command::Events { action: EventsCmd::Tail { org, db, after, once } } => {
             init_logs(cli.log_format.unwrap_or(LogFormat::Human));
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let db = db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
+            let db = sqlite_file(db)?;
             runtime.block_on(events_tail(db, org, after, once))
         }
         Command::Keys { action: KeysCmd::Rotate { db, overlap_secs } } => {
             init_logs(cli.log_format.unwrap_or(LogFormat::Human));
+            let db_path = sqlite_file(db)?;
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(async move {
-                let db_path = db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
                 let store = open_store(&db_path)?;
                 let env_key = std::env::var("IDBRIDGE_SECRET_KEY").ok().filter(|k| !k.is_empty());
                 let sb = idbridge::secrets::SecretBox::load(
@@ -188,9 +198,9 @@ fn main() -> anyhow::Result<()> {
                 Some(p) => FileConfig::load(p).map_err(anyhow::Error::msg)?,
                 None => FileConfig::default(),
             };
+            let db = sqlite_file(db.or(file.db))?;
             let log_format = cli.log_format.or(file.log_format).unwrap_or(LogFormat::Human);
             init_logs(log_format);
-            let db = db.or(file.db).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
             let listen = listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_string());
             let listen: SocketAddr =
                 listen.parse().with_context(|| format!("invalid listen address {listen:?}"))?;
@@ -225,6 +235,18 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The SQLite file a command other than `migrate` runs on (the default when
+/// none is given); a PostgreSQL URL is refused: this build serves from SQLite only.
+fn sqlite_file(db: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match DbLocation::parse(&db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB))) {
+        DbLocation::File(path) => Ok(path),
+        DbLocation::Postgres(url) => anyhow::bail!(
+            "{}: PostgreSQL serving is not available in this build yet; only `idbridge migrate --db <postgres URL>` is",
+            idbridge::store::pg::redacted(&url)
+        ),
+    }
+}
+
 fn open_store(path: &std::path::Path) -> anyhow::Result<idbridge::store::Db> {
     let metrics = std::sync::Arc::new(idbridge::metrics::Metrics::new());
     idbridge::store::Db::open(path, metrics).with_context(|| format!("opening {}", path.display()))
@@ -236,25 +258,27 @@ async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         doc::parse_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
     };
-    let path = |db: Option<PathBuf>| db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
+    let path = sqlite_file;
     match action {
         MappingCmd::Show { org, db } => {
-            let store = open_store(&path(db))?;
+            let store = open_store(&path(db)?)?;
             let current = service::get(&store, &org).await?;
             println!("# version {}", current.version);
             print!("{}", doc::to_toml(&current.mapping)?);
             store.close();
         }
         MappingCmd::Preview { org, file, db } => {
+            let db = path(db)?;
             let d = read(&file)?;
-            let store = open_store(&path(db))?;
+            let store = open_store(&db)?;
             let changes = service::preview(&store, &org, d).await?;
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"changes": changes}))?);
             store.close();
         }
         MappingCmd::Apply { org, file, db } => {
+            let db = path(db)?;
             let d = read(&file)?;
-            let store = open_store(&path(db))?;
+            let store = open_store(&db)?;
             let applied = service::apply(&store, "cli", &org, d).await?;
             eprintln!("applied mapping version {} ({} changes)", applied.version, applied.changes.len());
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"changes": applied.changes}))?);

@@ -6,6 +6,7 @@ mod error;
 mod files;
 mod functions;
 pub(crate) mod migrate;
+pub mod pg;
 #[cfg(test)]
 mod query_tests;
 mod readers;

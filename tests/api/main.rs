@@ -23,6 +23,7 @@ mod oidc_logout;
 mod oidc_logout_real;
 mod oidc_pending;
 mod oidc_tokens;
+mod pg_migrate;
 mod process;
 mod raw_target;
 mod saml_admin;

@@ -6,6 +6,7 @@
 pub mod helpers;
 pub mod oidc_forge;
 pub mod oidc_support;
+pub mod postgres;
 pub mod saml_client;
 pub mod saml_idp;
 pub mod saml_signer;
