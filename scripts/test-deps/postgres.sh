@@ -19,7 +19,7 @@ stop_distribution_clusters() {
     $sudo_cmd pg_ctlcluster "$ver" "$name" stop 2>/dev/null \
       || $sudo_cmd runuser -u "$owner" -- "/usr/lib/postgresql/$ver/bin/pg_ctl" -D "$datadir" -m fast stop \
       || true
-  done
+  done || true
 }
 
 if ! have_server; then
