@@ -57,8 +57,8 @@ pub fn insert(conn: &Tx<'_>, s: &SessionRow) -> Result<(), StoreError> {
 pub fn get(conn: &Tx<'_>, jti: &str) -> Result<Option<SessionRow>, StoreError> {
     conn.query_opt(
         "SELECT jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at, revoked_at,
-                idp_subject, idp_session_index, idp_sid, idp_data
-         FROM sessions WHERE jti = ?1",
+                    idp_subject, idp_session_index, idp_sid, idp_data
+             FROM sessions WHERE jti = ?1",
         p![jti],
         session_row,
     )
