@@ -73,7 +73,9 @@ pub fn list(conn: &Tx<'_>, org_id: &str) -> Result<Vec<ConnectionRow>, StoreErro
 /// Ids of the connections whose stored JSON config contains `needle` (a
 /// cheap prefilter: the caller parses each config).
 pub fn ids_with_config_containing(conn: &Tx<'_>, needle: &str) -> Result<Vec<String>, StoreError> {
-    conn.query_vec("SELECT id FROM connections WHERE instr(config, ?1) > 0 ORDER BY id", p![needle], |r| r.get(0))
+    conn.query_vec("SELECT id FROM connections WHERE instr(config, ?1) > 0 ORDER BY id", p![needle], |r| {
+        r.get(0)
+    })
 }
 
 /// Replace name, config and secret; true if the row exists.

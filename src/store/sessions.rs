@@ -89,13 +89,17 @@ pub fn touch(conn: &Tx<'_>, jti: &str, now: &str) -> Result<(), StoreError> {
 }
 
 pub fn revoke(conn: &Tx<'_>, jti: &str, now: &str) -> Result<bool, StoreError> {
-    Ok(conn.exec("UPDATE sessions SET revoked_at = ?2 WHERE jti = ?1 AND revoked_at IS NULL", p![jti, now])?
+    Ok(conn
+        .exec("UPDATE sessions SET revoked_at = ?2 WHERE jti = ?1 AND revoked_at IS NULL", p![jti, now])?
         == 1)
 }
 
 /// End every live session of a user; returns how many.
 pub fn revoke_user(conn: &Tx<'_>, user_id: &str, now: &str) -> Result<usize, StoreError> {
-    conn.exec("UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL", p![user_id, now])
+    conn.exec(
+        "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        p![user_id, now],
+    )
 }
 
 /// End every live session made through a connection (it is being deleted);

@@ -58,10 +58,11 @@ const MATCHES: &str = "e.org_id = w.org_id AND e.id > w.cursor
 /// Insert a new webhook. Its cursor starts at the newest event of the org, so
 /// it receives the changes made from now on.
 pub fn insert(conn: &Tx<'_>, w: &WebhookRow) -> Result<i64, StoreError> {
-    let cursor: i64 =
-        conn.query_one("SELECT COALESCE(MAX(id), 0) FROM change_events WHERE org_id = ?1", p![w.org_id], |r| {
-            r.get(0)
-        })?;
+    let cursor: i64 = conn.query_one(
+        "SELECT COALESCE(MAX(id), 0) FROM change_events WHERE org_id = ?1",
+        p![w.org_id],
+        |r| r.get(0),
+    )?;
     conn.exec(
         "INSERT INTO webhooks (id, org_id, url, events, secret, cursor, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
