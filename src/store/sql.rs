@@ -394,3 +394,21 @@ mod tests {
         assert!(matches!(e, StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows)), "{e:?}");
     }
 }
+
+// ---- Added by group sql-a (users, scim, grants, mapping_grants, mappings, audit) ----
+
+/// The SCIM filter compiler's bound values (`scim_sql::Frag::args`) are still
+/// rusqlite values, because its unit tests (scim_query_tests.rs) bind and
+/// compare them as such; store::scim passes them through as parameters.
+impl Param for rusqlite::types::Value {
+    fn value(&self) -> Value<'_> {
+        use rusqlite::types::Value as Owned;
+        match self {
+            Owned::Null => Value::Null,
+            Owned::Integer(i) => Value::Int(*i),
+            Owned::Real(r) => Value::Real(*r),
+            Owned::Text(s) => Value::Text(Cow::Borrowed(s)),
+            Owned::Blob(b) => Value::Blob(b),
+        }
+    }
+}
