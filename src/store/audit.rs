@@ -25,7 +25,14 @@ pub fn list(conn: &Tx<'_>, org_id: &str, after: i64, limit: u32) -> Result<Vec<A
         |r| {
             let detail: String = r.get(5)?;
             let detail = serde_json::from_str(&detail).unwrap_or(Value::String(detail));
-            Ok(AuditEvent { id: r.get(0)?, at: r.get(1)?, actor: r.get(2)?, action: r.get(3)?, target: r.get(4)?, detail })
+            Ok(AuditEvent {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                action: r.get(3)?,
+                target: r.get(4)?,
+                detail,
+            })
         },
     )
 }

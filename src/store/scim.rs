@@ -303,7 +303,10 @@ pub fn member_ids(conn: &Tx<'_>, group_id: &str) -> Result<Vec<String>, StoreErr
 pub fn add_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result<Vec<String>, StoreError> {
     let mut added = Vec::new();
     for u in user_ids {
-        if conn.exec("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)", p![group_id, u])? == 1
+        if conn.exec(
+            "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)",
+            p![group_id, u],
+        )? == 1
         {
             added.push(u.clone());
         }
@@ -315,7 +318,8 @@ pub fn add_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result
 pub fn remove_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result<Vec<String>, StoreError> {
     let mut removed = Vec::new();
     for u in user_ids {
-        if conn.exec("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2", p![group_id, u])? == 1 {
+        if conn.exec("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2", p![group_id, u])? == 1
+        {
             removed.push(u.clone());
         }
     }
