@@ -50,19 +50,18 @@ pub fn org_facts(conn: &Tx<'_>, org_id: &str) -> Result<HashMap<String, Vec<Fact
 }
 
 pub fn of_user(conn: &Tx<'_>, user_id: &str) -> Result<MappingGrants, StoreError> {
-    let mut out = MappingGrants::default();
-    out.org = conn.query_opt(
+    let org = conn.query_opt(
         "SELECT role FROM org_grants WHERE user_id = ?1 AND source = 'mapping'",
         p![user_id],
         |r| role(r.get(0)?),
     )?;
-    out.projects = conn.query_vec(
+    let projects = conn.query_vec(
         "SELECT p.slug, g.role FROM project_grants g JOIN projects p ON p.id = g.project_id
          WHERE g.user_id = ?1 AND g.source = 'mapping'",
         p![user_id],
         |r| Ok((r.get(0)?, role(r.get(1)?)?)),
     )?;
-    Ok(out)
+    Ok(MappingGrants { org, projects })
 }
 
 pub fn of_org(conn: &Tx<'_>, org_id: &str) -> Result<HashMap<String, MappingGrants>, StoreError> {
