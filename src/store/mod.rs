@@ -193,8 +193,7 @@ mod tests {
             let db = db.clone();
             handles.push(tokio::spawn(async move {
                 db.write(move |c| {
-                    c.execute("INSERT INTO settings (key, value) VALUES (?1, 'x')", [format!("k{i}")])
-                        .map_err(StoreError::from)?;
+                    c.exec("INSERT INTO settings (key, value) VALUES (?1, 'x')", sql::p![format!("k{i}")])?;
                     if i % 3 == 0 { Err(TestError::Refused) } else { Ok(i) }
                 })
                 .await
@@ -210,7 +209,7 @@ mod tests {
         }
         assert_eq!(ok, 200);
         let n: i64 = db
-            .read(|c| Ok::<_, StoreError>(c.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))?))
+            .read(|c| c.query_one("SELECT count(*) FROM settings", sql::p![], |r| r.get::<i64>(0)))
             .await
             .unwrap();
         assert_eq!(n, 200, "failed jobs rolled back, the others committed");

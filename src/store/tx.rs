@@ -4,7 +4,7 @@
 //! domain can call the per-aggregate operations (`store::users::…`, `store::grants::…`)
 //! and nothing else. A second engine adds its own variant of the inner handle.
 
-use rusqlite::{CachedStatement, Connection};
+use rusqlite::Connection;
 
 use super::StoreError;
 use super::sql::{Params, Row, sqlite_params};
@@ -17,30 +17,6 @@ pub struct Tx<'a> {
 impl<'a> Tx<'a> {
     pub(super) fn new(conn: &'a Connection) -> Tx<'a> {
         Tx { conn }
-    }
-
-    pub(in crate::store) fn prepare_cached(&self, sql: &str) -> rusqlite::Result<CachedStatement<'a>> {
-        self.conn.prepare_cached(sql)
-    }
-
-    pub(in crate::store) fn execute<P: rusqlite::Params>(
-        &self,
-        sql: &str,
-        params: P,
-    ) -> rusqlite::Result<usize> {
-        self.conn.execute(sql, params)
-    }
-
-    pub(in crate::store) fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    {
-        self.conn.query_row(sql, params, f)
-    }
-
-    pub(in crate::store) fn last_insert_rowid(&self) -> i64 {
-        self.conn.last_insert_rowid()
     }
 
     // The engine-neutral statements (store::sql): what the per-aggregate files use.
