@@ -1,8 +1,8 @@
 //! Project-scoped API keys: a public prefix and the SHA-256 of the secret.
 
-use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::sql::{Row, p};
 use super::{StoreError, Tx};
 
 #[derive(Clone, Debug, Serialize)]
@@ -23,7 +23,7 @@ pub struct ApiKeyRow {
 
 const COLS: &str = "id, org_id, project_id, user_id, name, prefix, secret_hash, created_at, revoked_at";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
+fn row(r: &Row<'_>) -> Result<ApiKeyRow, StoreError> {
     Ok(ApiKeyRow {
         id: r.get(0)?,
         org_id: r.get(1)?,
@@ -38,9 +38,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
 }
 
 pub fn insert(conn: &Tx<'_>, k: &ApiKeyRow) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         &format!("INSERT INTO api_keys ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-        params![
+        p![
             k.id,
             k.org_id,
             k.project_id,
@@ -56,34 +56,32 @@ pub fn insert(conn: &Tx<'_>, k: &ApiKeyRow) -> Result<(), StoreError> {
 }
 
 pub fn by_prefix(conn: &Tx<'_>, prefix: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {COLS} FROM api_keys WHERE prefix = ?1"))?
-        .query_row(params![prefix], row)
-        .optional()?)
+    conn.query_opt(&format!("SELECT {COLS} FROM api_keys WHERE prefix = ?1"), p![prefix], row)
 }
 
 pub fn by_id(conn: &Tx<'_>, project_id: &str, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND id = ?2"))?
-        .query_row(params![project_id, id], row)
-        .optional()?)
+    conn.query_opt(
+        &format!("SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND id = ?2"),
+        p![project_id, id],
+        row,
+    )
 }
 
 /// Keys of a project, optionally only one user's, newest first.
 pub fn list(conn: &Tx<'_>, project_id: &str, user_id: Option<&str>) -> Result<Vec<ApiKeyRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND (?2 IS NULL OR user_id = ?2)
+    conn.query_vec(
+        &format!(
+            "SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND (?2 IS NULL OR user_id = ?2)
          ORDER BY created_at DESC, id"
-    ))?;
-    let rows = stmt.query_map(params![project_id, user_id], row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        ),
+        p![project_id, user_id],
+        row,
+    )
 }
 
 pub fn revoke(conn: &Tx<'_>, id: &str, now: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute(
-        "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-        params![id, now],
-    )? == 1)
+    Ok(conn.exec("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", p![id, now])?
+        == 1)
 }
 
 /// A key just revoked: its id, owner and project slug (for `api_key.revoked`).
@@ -98,11 +96,11 @@ pub struct RevokedKey {
 const REVOKED: &str =
     "RETURNING id, user_id, (SELECT p.slug FROM projects p WHERE p.id = api_keys.project_id)";
 
-fn revoked(r: &Row<'_>) -> rusqlite::Result<RevokedKey> {
+fn revoked(r: &Row<'_>) -> Result<RevokedKey, StoreError> {
     Ok(RevokedKey {
         id: r.get(0)?,
         user_id: r.get(1)?,
-        project: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+        project: r.get::<Option<String>>(2)?.unwrap_or_default(),
     })
 }
 
@@ -113,25 +111,23 @@ pub fn revoke_user_projects(
     project_ids: &[String],
     now: &str,
 ) -> Result<Vec<RevokedKey>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let sql = format!(
         "UPDATE api_keys SET revoked_at = ?3 WHERE user_id = ?1 AND project_id = ?2 AND revoked_at IS NULL {REVOKED}"
-    ))?;
+    );
     let mut out = Vec::new();
-    for p in project_ids {
-        for k in stmt.query_map(params![user_id, p, now], revoked)? {
-            out.push(k?);
-        }
+    for project_id in project_ids {
+        out.extend(conn.query_vec(&sql, p![user_id, project_id, now], revoked)?);
     }
     Ok(out)
 }
 
 /// Project ids on which a user holds live keys.
 pub fn projects_with_live_keys(conn: &Tx<'_>, user_id: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    conn.query_vec(
         "SELECT DISTINCT project_id FROM api_keys WHERE user_id = ?1 AND revoked_at IS NULL",
-    )?;
-    let rows = stmt.query_map(params![user_id], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        p![user_id],
+        |r| r.get(0),
+    )
 }
 
 /// Users of an org holding at least one live key.
@@ -139,18 +135,24 @@ pub fn users_with_live_keys(
     conn: &Tx<'_>,
     org_id: &str,
 ) -> Result<std::collections::HashSet<String>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT DISTINCT user_id FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL")?;
-    let rows = stmt.query_map(params![org_id], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut users = std::collections::HashSet::new();
+    conn.query_each(
+        "SELECT DISTINCT user_id FROM api_keys WHERE org_id = ?1 AND revoked_at IS NULL",
+        p![org_id],
+        |r| {
+            users.insert(r.get(0)?);
+            Ok(true)
+        },
+    )?;
+    Ok(users)
 }
 
 /// Revoke every live key of a user, on every project (the IdP ended the
 /// person's access: Universal Logout, RISC signals); returns them.
 pub fn revoke_user_all(conn: &Tx<'_>, user_id: &str, now: &str) -> Result<Vec<RevokedKey>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "UPDATE api_keys SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL {REVOKED}"
-    ))?;
-    let rows = stmt.query_map(params![user_id, now], revoked)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec(
+        &format!("UPDATE api_keys SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL {REVOKED}"),
+        p![user_id, now],
+        revoked,
+    )
 }

@@ -2,8 +2,7 @@
 //! a sealed secret part (private keys, client secrets), and what logins
 //! record about the connection (when a groups overage was last seen).
 
-use rusqlite::{OptionalExtension, Row, params};
-
+use super::sql::{Row, p};
 use super::{StoreError, Tx};
 use crate::model::{ConnectionId, ConnectionKind, OrgId};
 
@@ -27,7 +26,7 @@ pub struct ConnectionRow {
 
 const COLS: &str = "id, org_id, kind, name, config, secret, created_at, updated_at, groups_overage_seen_at";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
+fn row(r: &Row<'_>) -> Result<ConnectionRow, StoreError> {
     Ok(ConnectionRow {
         id: r.get(0)?,
         org_id: r.get(1)?,
@@ -42,9 +41,9 @@ fn row(r: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
 }
 
 pub fn insert(conn: &Tx<'_>, c: &ConnectionRow) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         &format!("INSERT INTO connections ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-        params![
+        p![
             c.id,
             c.org_id,
             c.kind,
@@ -60,49 +59,44 @@ pub fn insert(conn: &Tx<'_>, c: &ConnectionRow) -> Result<(), StoreError> {
 }
 
 pub fn by_id(conn: &Tx<'_>, id: &str) -> Result<Option<ConnectionRow>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {COLS} FROM connections WHERE id = ?1"))?
-        .query_row(params![id], row)
-        .optional()?)
+    conn.query_opt(&format!("SELECT {COLS} FROM connections WHERE id = ?1"), p![id], row)
 }
 
 pub fn list(conn: &Tx<'_>, org_id: &str) -> Result<Vec<ConnectionRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLS} FROM connections WHERE org_id = ?1 ORDER BY created_at, id"
-    ))?;
-    let rows = stmt.query_map(params![org_id], row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec(
+        &format!("SELECT {COLS} FROM connections WHERE org_id = ?1 ORDER BY created_at, id"),
+        p![org_id],
+        row,
+    )
 }
 
 /// Ids of the connections whose stored JSON config contains `needle` (a
 /// cheap prefilter: the caller parses each config).
 pub fn ids_with_config_containing(conn: &Tx<'_>, needle: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id FROM connections WHERE instr(config, ?1) > 0 ORDER BY id")?;
-    let rows = stmt.query_map(params![needle], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec("SELECT id FROM connections WHERE instr(config, ?1) > 0 ORDER BY id", p![needle], |r| {
+        r.get(0)
+    })
 }
 
 /// Replace name, config and secret; true if the row exists.
 pub fn update(conn: &Tx<'_>, c: &ConnectionRow) -> Result<bool, StoreError> {
-    Ok(conn.execute(
+    Ok(conn.exec(
         "UPDATE connections SET name = ?2, config = ?3, secret = ?4, updated_at = ?5 WHERE id = ?1",
-        params![c.id, c.name, c.config, c.secret, c.updated_at],
+        p![c.id, c.name, c.config, c.secret, c.updated_at],
     )? == 1)
 }
 
 /// Record that a login of this connection came without the user's groups
 /// (a groups overage) at `at`; true if the row exists.
 pub fn mark_groups_overage(conn: &Tx<'_>, id: &str, at: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("UPDATE connections SET groups_overage_seen_at = ?2 WHERE id = ?1", params![id, at])?
-        == 1)
+    Ok(conn.exec("UPDATE connections SET groups_overage_seen_at = ?2 WHERE id = ?1", p![id, at])? == 1)
 }
 
 /// Forget the recorded groups overage (the operator has dealt with it).
 pub fn clear_groups_overage(conn: &Tx<'_>, id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("UPDATE connections SET groups_overage_seen_at = NULL WHERE id = ?1", params![id])? == 1)
+    Ok(conn.exec("UPDATE connections SET groups_overage_seen_at = NULL WHERE id = ?1", p![id])? == 1)
 }
 
 pub fn delete(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("DELETE FROM connections WHERE org_id = ?1 AND id = ?2", params![org_id, id])? == 1)
+    Ok(conn.exec("DELETE FROM connections WHERE org_id = ?1 AND id = ?2", p![org_id, id])? == 1)
 }

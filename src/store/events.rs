@@ -1,9 +1,9 @@
 //! The change-event outbox: event rows written in the same transaction as the
 //! access change they describe, read by the pull API and the webhook dispatcher.
 
-use rusqlite::params;
 use serde_json::Value;
 
+use super::sql::p;
 use super::{StoreError, Tx};
 
 /// One stored change event.
@@ -21,9 +21,10 @@ pub struct ChangeEvent {
 /// Append an event to the outbox; call it inside the change's own write
 /// transaction. Returns the event's id.
 pub fn append(conn: &Tx<'_>, org_id: &str, kind: &str, at: &str, data: &Value) -> Result<i64, StoreError> {
-    conn.prepare_cached("INSERT INTO change_events (org_id, type, at, data) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![org_id, kind, at, data.to_string()])?;
-    Ok(conn.last_insert_rowid())
+    conn.insert_id(
+        "INSERT INTO change_events (org_id, type, at, data) VALUES (?1, ?2, ?3, ?4)",
+        p![org_id, kind, at, data.to_string()],
+    )
 }
 
 /// Events of one org with id > `after`, oldest first, at most `limit`.
@@ -33,37 +34,34 @@ pub fn list_after(
     after: i64,
     limit: u32,
 ) -> Result<Vec<ChangeEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    conn.query_vec(
         "SELECT id, org_id, type, at, data FROM change_events WHERE org_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![org_id, after, limit], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, org_id, kind, at, data) = row?;
-        let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
-        out.push(ChangeEvent { id, org_id, kind, at, data });
-    }
-    Ok(out)
+        p![org_id, after, limit],
+        |r| {
+            let (id, org_id, kind, at, data) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<String>(4)?);
+            let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+            Ok(ChangeEvent { id, org_id, kind, at, data })
+        },
+    )
 }
 
 /// The newest event id (0 when none).
 pub fn max_id(conn: &Tx<'_>) -> Result<i64, StoreError> {
-    Ok(conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM change_events")?.query_row([], |r| r.get(0))?)
+    conn.query_one("SELECT COALESCE(MAX(id), 0) FROM change_events", p![], |r| r.get(0))
 }
 
 /// (id, type) of every event with id > `after`, in id order (the writer counts
 /// what each commit wrote for `idbridge_events_written_total`).
 pub fn kinds_after(conn: &Tx<'_>, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT id, type FROM change_events WHERE id > ?1 ORDER BY id")?;
-    let rows = stmt.query_map(params![after], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec("SELECT id, type FROM change_events WHERE id > ?1 ORDER BY id", p![after], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
 }
 
 /// Delete events older than `before` (the retention period); returns how many.
 pub fn purge_before(conn: &Tx<'_>, before: &str) -> Result<usize, StoreError> {
-    Ok(conn.execute("DELETE FROM change_events WHERE at < ?1", params![before])?)
+    conn.exec("DELETE FROM change_events WHERE at < ?1", p![before])
 }
 
 #[cfg(test)]

@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::p;
 use super::{StoreError, Tx};
 use crate::model::{Collaborator, GrantRow, GrantSource, Member, Role};
 
@@ -27,36 +26,37 @@ fn better(cur: Option<(Role, GrantSource)>, next: (Role, GrantSource)) -> (Role,
 
 /// Everyone the org knows from its IdP, and everyone holding an org grant.
 pub fn members(conn: &Tx<'_>, org_id: &str) -> Result<Vec<Member>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut out: Vec<Member> = Vec::new();
+    let mut best: Vec<Option<(Role, GrantSource)>> = Vec::new();
+    conn.query_each(
         "SELECT u.id, u.email, u.user_name, u.active, g.role, g.source
          FROM users u LEFT JOIN org_grants g ON g.user_id = u.id
          WHERE u.org_id = ?1 AND u.deleted = 0 AND (g.user_id IS NOT NULL OR u.origin IN ('scim', 'sso'))
          ORDER BY u.user_name_key, u.id",
+        p![org_id],
+        |r| {
+            let id: String = r.get(0)?;
+            let grant = match (r.get::<Option<String>>(4)?, r.get::<Option<String>>(5)?) {
+                (Some(ro), Some(so)) => Some((parse_role(ro)?, source(so)?)),
+                _ => None,
+            };
+            if out.last().map(|m| m.user_id != id).unwrap_or(true) {
+                out.push(Member {
+                    user_id: id.into(),
+                    email: r.get(1)?,
+                    user_name: r.get(2)?,
+                    role: None,
+                    source: None,
+                    active: r.get(3)?,
+                });
+                best.push(None);
+            }
+            if let (Some(g), Some(b)) = (grant, best.last_mut()) {
+                *b = Some(better(*b, g));
+            }
+            Ok(true)
+        },
     )?;
-    let mut rows = stmt.query(params![org_id])?;
-    let mut out: Vec<Member> = Vec::new();
-    let mut best: Vec<Option<(Role, GrantSource)>> = Vec::new();
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let grant = match (r.get::<_, Option<String>>(4)?, r.get::<_, Option<String>>(5)?) {
-            (Some(ro), Some(so)) => Some((parse_role(ro)?, source(so)?)),
-            _ => None,
-        };
-        if out.last().map(|m| m.user_id != id).unwrap_or(true) {
-            out.push(Member {
-                user_id: id.into(),
-                email: r.get(1)?,
-                user_name: r.get(2)?,
-                role: None,
-                source: None,
-                active: r.get(3)?,
-            });
-            best.push(None);
-        }
-        if let (Some(g), Some(b)) = (grant, best.last_mut()) {
-            *b = Some(better(*b, g));
-        }
-    }
     for (m, b) in out.iter_mut().zip(best) {
         m.role = b.map(|x| x.0);
         m.source = b.map(|x| x.1);
@@ -67,38 +67,39 @@ pub fn members(conn: &Tx<'_>, org_id: &str) -> Result<Vec<Member>, StoreError> {
 
 /// Everyone holding a grant on the project.
 pub fn collaborators(conn: &Tx<'_>, org_id: &str, project_id: &str) -> Result<Vec<Collaborator>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut out: Vec<Collaborator> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    conn.query_each(
         "SELECT u.id, u.email, u.user_name, u.active, p.role, p.source,
                 EXISTS (SELECT 1 FROM org_grants og WHERE og.user_id = u.id)
          FROM project_grants p JOIN users u ON u.id = p.user_id
          WHERE p.project_id = ?1 AND u.org_id = ?2
          ORDER BY u.user_name_key, u.id",
+        p![project_id, org_id],
+        |r| {
+            let id: String = r.get(0)?;
+            let g = (parse_role(r.get(4)?)?, source(r.get(5)?)?);
+            let in_org: bool = r.get(6)?;
+            if let Some(&i) = index.get(&id) {
+                let (ro, so) = better(Some((out[i].role, out[i].source)), g);
+                out[i].role = ro;
+                out[i].source = so;
+                return Ok(true);
+            }
+            let email: Option<String> = r.get(1)?;
+            let user_name: String = r.get(2)?;
+            index.insert(id.clone(), out.len());
+            out.push(Collaborator {
+                user_id: id.into(),
+                email: email.or(Some(user_name)),
+                role: g.0,
+                source: g.1,
+                external: !in_org,
+                active: r.get(3)?,
+            });
+            Ok(true)
+        },
     )?;
-    let mut rows = stmt.query(params![project_id, org_id])?;
-    let mut out: Vec<Collaborator> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    while let Some(r) = rows.next()? {
-        let id: String = r.get(0)?;
-        let g = (parse_role(r.get(4)?)?, source(r.get(5)?)?);
-        let in_org: bool = r.get(6)?;
-        if let Some(&i) = index.get(&id) {
-            let (ro, so) = better(Some((out[i].role, out[i].source)), g);
-            out[i].role = ro;
-            out[i].source = so;
-            continue;
-        }
-        let email: Option<String> = r.get(1)?;
-        let user_name: String = r.get(2)?;
-        index.insert(id.clone(), out.len());
-        out.push(Collaborator {
-            user_id: id.into(),
-            email: email.or(Some(user_name)),
-            role: g.0,
-            source: g.1,
-            external: !in_org,
-            active: r.get(3)?,
-        });
-    }
     Ok(out)
 }
 
@@ -110,18 +111,16 @@ pub fn put_manual_project_grant(
     role: Role,
     at: &str,
 ) -> Result<Option<Role>, StoreError> {
-    let before: Option<String> = conn
-        .query_row(
-            "SELECT role FROM project_grants WHERE project_id = ?1 AND user_id = ?2 AND source = 'manual'",
-            params![project_id, user_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    conn.execute(
+    let before: Option<String> = conn.query_opt(
+        "SELECT role FROM project_grants WHERE project_id = ?1 AND user_id = ?2 AND source = 'manual'",
+        p![project_id, user_id],
+        |r| r.get(0),
+    )?;
+    conn.exec(
         "INSERT INTO project_grants (project_id, user_id, source, role, reason, created_at)
          VALUES (?1, ?2, 'manual', ?3, '{\"kind\":\"manual\"}', ?4)
          ON CONFLICT (project_id, user_id, source) DO UPDATE SET role = excluded.role",
-        params![project_id, user_id, role.as_str(), at],
+        p![project_id, user_id, role.as_str(), at],
     )?;
     before.map(parse_role).transpose()
 }
@@ -132,38 +131,35 @@ pub fn delete_manual_project_grant(
     project_id: &str,
     user_id: &str,
 ) -> Result<Option<Role>, StoreError> {
-    let role: Option<String> = conn
-        .query_row(
-            "DELETE FROM project_grants WHERE project_id = ?1 AND user_id = ?2 AND source = 'manual'
+    let role: Option<String> = conn.query_opt(
+        "DELETE FROM project_grants WHERE project_id = ?1 AND user_id = ?2 AND source = 'manual'
              RETURNING role",
-            params![project_id, user_id],
-            |r| r.get(0),
-        )
-        .optional()?;
+        p![project_id, user_id],
+        |r| r.get(0),
+    )?;
     role.map(parse_role).transpose()
 }
 
 /// Every grant a user holds: org grants (project None) then project grants.
 pub fn of_user(conn: &Tx<'_>, user_id: &str) -> Result<Vec<GrantRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let mut out = conn.query_vec(
         "SELECT NULL, role, source, reason, mapping_version, created_at FROM org_grants WHERE user_id = ?1
          UNION ALL
          SELECT p.slug, g.role, g.source, g.reason, g.mapping_version, g.created_at
          FROM project_grants g JOIN projects p ON p.id = g.project_id WHERE g.user_id = ?1",
+        p![user_id],
+        |r| {
+            let reason: String = r.get(3)?;
+            Ok(GrantRow {
+                project: r.get(0)?,
+                role: parse_role(r.get(1)?)?,
+                source: source(r.get(2)?)?,
+                reason: serde_json::from_str(&reason)?,
+                mapping_version: r.get(4)?,
+                created_at: r.get(5)?,
+            })
+        },
     )?;
-    let mut rows = stmt.query(params![user_id])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let reason: String = r.get(3)?;
-        out.push(GrantRow {
-            project: r.get(0)?,
-            role: parse_role(r.get(1)?)?,
-            source: source(r.get(2)?)?,
-            reason: serde_json::from_str(&reason)?,
-            mapping_version: r.get(4)?,
-            created_at: r.get(5)?,
-        });
-    }
     out.sort_by(|a, b| a.project.cmp(&b.project).then(b.role.cmp(&a.role)));
     Ok(out)
 }
@@ -179,23 +175,23 @@ pub struct StoredRoles {
 
 pub fn stored_roles(conn: &Tx<'_>, user_id: &str) -> Result<StoredRoles, StoreError> {
     let mut out = StoredRoles::default();
-    let mut stmt = conn.prepare_cached("SELECT role FROM org_grants WHERE user_id = ?1")?;
-    let mut rows = stmt.query(params![user_id])?;
-    while let Some(r) = rows.next()? {
+    conn.query_each("SELECT role FROM org_grants WHERE user_id = ?1", p![user_id], |r| {
         let ro = parse_role(r.get(0)?)?;
         out.org = out.org.max(Some(ro));
-    }
-    let mut stmt = conn.prepare_cached(
+        Ok(true)
+    })?;
+    conn.query_each(
         "SELECT p.id, p.slug, g.role FROM project_grants g JOIN projects p ON p.id = g.project_id
          WHERE g.user_id = ?1 ORDER BY p.slug",
+        p![user_id],
+        |r| {
+            let (id, slug, ro): (String, String, Role) = (r.get(0)?, r.get(1)?, parse_role(r.get(2)?)?);
+            match out.projects.last_mut() {
+                Some(last) if last.0 == id => last.2 = last.2.max(ro),
+                _ => out.projects.push((id, slug, ro)),
+            }
+            Ok(true)
+        },
     )?;
-    let mut rows = stmt.query(params![user_id])?;
-    while let Some(r) = rows.next()? {
-        let (id, slug, ro): (String, String, Role) = (r.get(0)?, r.get(1)?, parse_role(r.get(2)?)?);
-        match out.projects.last_mut() {
-            Some(last) if last.0 == id => last.2 = last.2.max(ro),
-            _ => out.projects.push((id, slug, ro)),
-        }
-    }
     Ok(out)
 }

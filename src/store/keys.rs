@@ -1,7 +1,6 @@
 //! Session signing keys: the public JWK in clear, the private key sealed.
 
-use rusqlite::params;
-
+use super::sql::p;
 use super::{StoreError, Tx};
 
 #[derive(Clone, Debug)]
@@ -16,38 +15,38 @@ pub struct KeyRow {
 }
 
 pub fn insert(conn: &Tx<'_>, k: &KeyRow) -> Result<(), StoreError> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO signing_keys (kid, alg, public_jwk, private_key, created_at, retired_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![k.kid, k.alg, k.public_jwk, k.private_key, k.created_at, k.retired_at, k.expires_at],
+        p![k.kid, k.alg, k.public_jwk, k.private_key, k.created_at, k.retired_at, k.expires_at],
     )?;
     Ok(())
 }
 
 /// Keys that still verify (not expired at `now`), newest first.
 pub fn live(conn: &Tx<'_>, now: &str) -> Result<Vec<KeyRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    conn.query_vec(
         "SELECT kid, alg, public_jwk, private_key, created_at, retired_at, expires_at FROM signing_keys
          WHERE expires_at IS NULL OR expires_at > ?1 ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
-    )?;
-    let rows = stmt.query_map(params![now], |r| {
-        Ok(KeyRow {
-            kid: r.get(0)?,
-            alg: r.get(1)?,
-            public_jwk: r.get(2)?,
-            private_key: r.get(3)?,
-            created_at: r.get(4)?,
-            retired_at: r.get(5)?,
-            expires_at: r.get(6)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        p![now],
+        |r| {
+            Ok(KeyRow {
+                kid: r.get(0)?,
+                alg: r.get(1)?,
+                public_jwk: r.get(2)?,
+                private_key: r.get(3)?,
+                created_at: r.get(4)?,
+                retired_at: r.get(5)?,
+                expires_at: r.get(6)?,
+            })
+        },
+    )
 }
 
 /// Retire every signing key: they stop signing now and verify until `expires_at`.
 pub fn retire_all(conn: &Tx<'_>, now: &str, expires_at: &str) -> Result<usize, StoreError> {
-    Ok(conn.execute(
+    conn.exec(
         "UPDATE signing_keys SET retired_at = ?1, expires_at = ?2 WHERE retired_at IS NULL",
-        params![now, expires_at],
-    )?)
+        p![now, expires_at],
+    )
 }

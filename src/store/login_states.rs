@@ -2,8 +2,7 @@
 //! OIDC state). `insert` refuses a key that is already there (replay);
 //! `take` deletes and returns a live entry, so each can be used once.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::p;
 use super::{StoreError, Tx};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -20,24 +19,25 @@ pub struct LoginState {
 /// Insert; `StoreError::Conflict` if (kind, key) exists and has not expired.
 pub fn insert(conn: &Tx<'_>, s: &LoginState, now: &str) -> Result<(), StoreError> {
     // An expired entry with the same key no longer blocks.
-    conn.prepare_cached("DELETE FROM login_states WHERE kind = ?1 AND key = ?2 AND expires_at <= ?3")?
-        .execute(params![s.kind, s.key, now])?;
-    conn.prepare_cached(
+    conn.exec(
+        "DELETE FROM login_states WHERE kind = ?1 AND key = ?2 AND expires_at <= ?3",
+        p![s.kind, s.key, now],
+    )?;
+    conn.exec(
         "INSERT INTO login_states (kind, key, connection_id, data, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![s.kind, s.key, s.connection_id, s.data, s.created_at, s.expires_at])?;
+        p![s.kind, s.key, s.connection_id, s.data, s.created_at, s.expires_at],
+    )?;
     Ok(())
 }
 
 /// Delete and return the entry if it exists and has not expired at `now`.
 pub fn take(conn: &Tx<'_>, kind: &str, key: &str, now: &str) -> Result<Option<LoginState>, StoreError> {
-    let row = conn
-        .prepare_cached(
-            "DELETE FROM login_states WHERE kind = ?1 AND key = ?2
+    let row = conn.query_opt(
+        "DELETE FROM login_states WHERE kind = ?1 AND key = ?2
              RETURNING kind, key, connection_id, data, created_at, expires_at",
-        )?
-        .query_row(params![kind, key], |r| {
+        p![kind, key],
+        |r| {
             Ok(LoginState {
                 kind: r.get(0)?,
                 key: r.get(1)?,
@@ -46,14 +46,14 @@ pub fn take(conn: &Tx<'_>, kind: &str, key: &str, now: &str) -> Result<Option<Lo
                 created_at: r.get(4)?,
                 expires_at: r.get(5)?,
             })
-        })
-        .optional()?;
+        },
+    )?;
     Ok(row.filter(|s| s.expires_at.as_str() > now))
 }
 
 /// Remove expired entries; returns how many.
 pub fn purge_expired(conn: &Tx<'_>, now: &str) -> Result<usize, StoreError> {
-    Ok(conn.execute("DELETE FROM login_states WHERE expires_at <= ?1", params![now])?)
+    conn.exec("DELETE FROM login_states WHERE expires_at <= ?1", p![now])
 }
 
 #[cfg(test)]

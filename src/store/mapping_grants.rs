@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::params;
-
+use super::sql::p;
 use super::{StoreError, Tx};
 use crate::model::{Origin, Role};
 
@@ -34,12 +33,11 @@ const ORG_FACTS: &str = "SELECT m.user_id, g.display_name, g.external_id, NULL
      WHERE u.org_id = ?1";
 
 fn collect_facts(conn: &Tx<'_>, sql: &str, key: &str) -> Result<HashMap<String, Vec<Fact>>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params![key])?;
     let mut out: HashMap<String, Vec<Fact>> = HashMap::new();
-    while let Some(r) = rows.next()? {
+    conn.query_each(sql, p![key], |r| {
         out.entry(r.get(0)?).or_default().push((r.get(1)?, r.get(2)?, r.get(3)?));
-    }
+        Ok(true)
+    })?;
     Ok(out)
 }
 
@@ -52,40 +50,39 @@ pub fn org_facts(conn: &Tx<'_>, org_id: &str) -> Result<HashMap<String, Vec<Fact
 }
 
 pub fn of_user(conn: &Tx<'_>, user_id: &str) -> Result<MappingGrants, StoreError> {
-    let mut out = MappingGrants::default();
-    let mut stmt =
-        conn.prepare_cached("SELECT role FROM org_grants WHERE user_id = ?1 AND source = 'mapping'")?;
-    let mut rows = stmt.query(params![user_id])?;
-    if let Some(r) = rows.next()? {
-        out.org = Some(role(r.get(0)?)?);
-    }
-    let mut stmt = conn.prepare_cached(
+    let org = conn.query_opt(
+        "SELECT role FROM org_grants WHERE user_id = ?1 AND source = 'mapping'",
+        p![user_id],
+        |r| role(r.get(0)?),
+    )?;
+    let projects = conn.query_vec(
         "SELECT p.slug, g.role FROM project_grants g JOIN projects p ON p.id = g.project_id
          WHERE g.user_id = ?1 AND g.source = 'mapping'",
+        p![user_id],
+        |r| Ok((r.get(0)?, role(r.get(1)?)?)),
     )?;
-    let mut rows = stmt.query(params![user_id])?;
-    while let Some(r) = rows.next()? {
-        out.projects.push((r.get(0)?, role(r.get(1)?)?));
-    }
-    Ok(out)
+    Ok(MappingGrants { org, projects })
 }
 
 pub fn of_org(conn: &Tx<'_>, org_id: &str) -> Result<HashMap<String, MappingGrants>, StoreError> {
     let mut out: HashMap<String, MappingGrants> = HashMap::new();
-    let mut stmt =
-        conn.prepare_cached("SELECT user_id, role FROM org_grants WHERE org_id = ?1 AND source = 'mapping'")?;
-    let mut rows = stmt.query(params![org_id])?;
-    while let Some(r) = rows.next()? {
-        out.entry(r.get(0)?).or_default().org = Some(role(r.get(1)?)?);
-    }
-    let mut stmt = conn.prepare_cached(
+    conn.query_each(
+        "SELECT user_id, role FROM org_grants WHERE org_id = ?1 AND source = 'mapping'",
+        p![org_id],
+        |r| {
+            out.entry(r.get(0)?).or_default().org = Some(role(r.get(1)?)?);
+            Ok(true)
+        },
+    )?;
+    conn.query_each(
         "SELECT g.user_id, p.slug, g.role FROM project_grants g JOIN projects p ON p.id = g.project_id
          WHERE p.org_id = ?1 AND g.source = 'mapping'",
+        p![org_id],
+        |r| {
+            out.entry(r.get(0)?).or_default().projects.push((r.get(1)?, role(r.get(2)?)?));
+            Ok(true)
+        },
     )?;
-    let mut rows = stmt.query(params![org_id])?;
-    while let Some(r) = rows.next()? {
-        out.entry(r.get(0)?).or_default().projects.push((r.get(1)?, role(r.get(2)?)?));
-    }
     Ok(out)
 }
 
@@ -99,19 +96,18 @@ pub fn put_org(
     version: i64,
     at: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.exec(
         "INSERT INTO org_grants (org_id, user_id, source, role, reason, mapping_version, created_at)
          VALUES (?1, ?2, 'mapping', ?3, ?4, ?5, ?6)
          ON CONFLICT (user_id, source) DO UPDATE SET role = excluded.role, reason = excluded.reason,
              mapping_version = excluded.mapping_version",
-    )?
-    .execute(params![org_id, user_id, role.as_str(), reason, version, at])?;
+        p![org_id, user_id, role.as_str(), reason, version, at],
+    )?;
     Ok(())
 }
 
 pub fn delete_org(conn: &Tx<'_>, user_id: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM org_grants WHERE user_id = ?1 AND source = 'mapping'")?
-        .execute(params![user_id])?;
+    conn.exec("DELETE FROM org_grants WHERE user_id = ?1 AND source = 'mapping'", p![user_id])?;
     Ok(())
 }
 
@@ -124,21 +120,21 @@ pub fn put_project(
     version: i64,
     at: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.exec(
         "INSERT INTO project_grants (project_id, user_id, source, role, reason, mapping_version, created_at)
          VALUES (?1, ?2, 'mapping', ?3, ?4, ?5, ?6)
          ON CONFLICT (project_id, user_id, source) DO UPDATE SET role = excluded.role,
              reason = excluded.reason, mapping_version = excluded.mapping_version",
-    )?
-    .execute(params![project_id, user_id, role.as_str(), reason, version, at])?;
+        p![project_id, user_id, role.as_str(), reason, version, at],
+    )?;
     Ok(())
 }
 
 pub fn delete_project(conn: &Tx<'_>, project_id: &str, user_id: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.exec(
         "DELETE FROM project_grants WHERE project_id = ?1 AND user_id = ?2 AND source = 'mapping'",
-    )?
-    .execute(params![project_id, user_id])?;
+        p![project_id, user_id],
+    )?;
     Ok(())
 }
 
@@ -155,11 +151,9 @@ pub struct OrgUser {
 
 /// Every user of an org, by id.
 pub fn org_users(conn: &Tx<'_>, org_id: &str) -> Result<Vec<OrgUser>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    conn.query_vec(
         "SELECT id, COALESCE(email, user_name), active, origin FROM users WHERE org_id = ?1 ORDER BY id",
-    )?;
-    let rows = stmt.query_map(params![org_id], |r| {
-        Ok(OrgUser { id: r.get(0)?, email: r.get(1)?, active: r.get(2)?, origin: r.get(3)? })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        p![org_id],
+        |r| Ok(OrgUser { id: r.get(0)?, email: r.get(1)?, active: r.get(2)?, origin: r.get(3)? }),
+    )
 }

@@ -10,6 +10,7 @@ pub mod pg;
 #[cfg(test)]
 mod query_tests;
 mod readers;
+pub(crate) mod sql;
 mod tx;
 mod types;
 mod writer;
@@ -61,6 +62,9 @@ pub struct Db {
     events: Arc<tokio::sync::Notify>,
 }
 
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 512;
+
 /// Open a connection with the pragmas every connection needs.
 fn open_conn(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     use rusqlite::OpenFlags;
@@ -77,6 +81,9 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
             | OpenFlags::SQLITE_OPEN_URI
     };
     let conn = Connection::open_with_flags(path, flags)?;
+    // Every statement of the store is prepared once per connection (store::sql); the
+    // store has fewer distinct statements than this, so none is ever evicted.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     functions::register(&conn)?;
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
     // WAL: readers do not block the writer. synchronous=FULL: a committed
@@ -186,8 +193,7 @@ mod tests {
             let db = db.clone();
             handles.push(tokio::spawn(async move {
                 db.write(move |c| {
-                    c.execute("INSERT INTO settings (key, value) VALUES (?1, 'x')", [format!("k{i}")])
-                        .map_err(StoreError::from)?;
+                    c.exec("INSERT INTO settings (key, value) VALUES (?1, 'x')", sql::p![format!("k{i}")])?;
                     if i % 3 == 0 { Err(TestError::Refused) } else { Ok(i) }
                 })
                 .await
@@ -203,7 +209,7 @@ mod tests {
         }
         assert_eq!(ok, 200);
         let n: i64 = db
-            .read(|c| Ok::<_, StoreError>(c.query_row("SELECT count(*) FROM settings", [], |r| r.get(0))?))
+            .read(|c| c.query_one("SELECT count(*) FROM settings", sql::p![], |r| r.get::<i64>(0)))
             .await
             .unwrap();
         assert_eq!(n, 200, "failed jobs rolled back, the others committed");

@@ -10,11 +10,9 @@
 
 use std::collections::HashSet;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{OptionalExtension, Row, params, params_from_iter};
-
 use super::scim_query::{GroupCond, GroupQuery, UserCond, UserQuery};
-use super::scim_sql::{compile, group_order, user_order};
+use super::scim_sql::{Frag, compile, group_order, user_order};
+use super::sql::{Param, Row, p};
 use super::users::{USER_COLUMN_COUNT, USER_COLUMNS, UserFacts, user_row};
 use super::{StoreError, Tx};
 use crate::model::User;
@@ -43,14 +41,12 @@ pub fn replace_user(
     c: &UserFacts,
     now: &str,
 ) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE users SET user_name = ?3, user_name_key = ?4, external_id = ?5, email = ?6, email_key = ?7,
+    Ok(conn.exec(
+        "UPDATE users SET user_name = ?3, user_name_key = ?4, external_id = ?5, email = ?6, email_key = ?7,
                 display_name = ?8, given_name = ?9, family_name = ?10, active = ?11, attributes = ?12,
                 updated_at = ?13, version = version + 1
              WHERE org_id = ?1 AND id = ?2 AND deleted = 0 AND origin IN ('scim', 'sso')", // SCIM_VISIBLE
-        )?
-        .execute(params![
+        p![
             org_id,
             id,
             c.user_name,
@@ -64,31 +60,30 @@ pub fn replace_user(
             c.active,
             c.attributes,
             now
-        ])?
-        == 1)
+        ],
+    )? == 1)
 }
 
 /// A user SCIM may see, as every user read returns it.
 pub fn get_user(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<User>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!(
+    conn.query_opt(
+        &format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0 AND {SCIM_VISIBLE}"
-        ))?
-        .query_row(params![org_id, id], user_row)
-        .optional()?)
+        ),
+        p![org_id, id],
+        user_row,
+    )
 }
 
 /// SCIM DELETE: inactive, hidden from SCIM, userName and externalId freed;
 /// the row stays for manual grants and the audit trail.
 pub fn soft_delete_user(conn: &Tx<'_>, org_id: &str, id: &str, now: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE users SET deleted = 1, active = 0, external_id = NULL,
+    Ok(conn.exec(
+        "UPDATE users SET deleted = 1, active = 0, external_id = NULL,
                 user_name_key = 'deleted:' || id || ':' || user_name_key, updated_at = ?3, version = version + 1
              WHERE org_id = ?1 AND id = ?2 AND deleted = 0 AND origin IN ('scim', 'sso')", // SCIM_VISIBLE
-        )?
-        .execute(params![org_id, id, now])?
-        == 1)
+        p![org_id, id, now],
+    )? == 1)
 }
 
 /// A user's groups as (group id, displayName), ordered by name.
@@ -106,6 +101,18 @@ pub struct Streamed {
 const USER_GROUPS_SQL: &str =
     "(SELECT json_group_array(json_array(g.id, g.display_name) ORDER BY g.display_name_key)
       FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)";
+
+/// A compiled query's parameters: `?` for the org, the condition's, then
+/// (when `page` is given) LIMIT and OFFSET.
+fn query_params<'a>(org_id: &'a dyn Param, w: &'a Frag, page: Option<&'a (i64, i64)>) -> Vec<&'a dyn Param> {
+    let mut all: Vec<&dyn Param> = vec![org_id];
+    all.extend(w.args.iter().map(|a| a as &dyn Param));
+    if let Some((limit, offset)) = page {
+        all.push(limit);
+        all.push(offset);
+    }
+    all
+}
 
 fn decode<T: serde::de::DeserializeOwned>(what: &'static str, json: Option<String>) -> Result<T, StoreError> {
     serde_json::from_str(json.as_deref().unwrap_or("[]"))
@@ -128,21 +135,19 @@ pub fn each_user(
         w.sql,
         user_order(q.sort)
     );
-    let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
-    all.extend(w.args);
-    all.push(SqlValue::Integer(q.paging.limit.unwrap_or(-1)));
-    all.push(SqlValue::Integer(q.paging.offset));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(all))?;
+    let page = (q.paging.limit.unwrap_or(-1), q.paging.offset);
     let mut seen = 0;
-    while let Some(r) = rows.next()? {
+    let mut exhausted = true;
+    conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
         seen += 1;
         let groups = decode("user groups", r.get(USER_COLUMN_COUNT)?)?;
         if !visit(user_row(r)?, groups) {
-            return Ok(Streamed { seen, exhausted: false });
+            exhausted = false;
+            return Ok(false);
         }
-    }
-    Ok(Streamed { seen, exhausted: true })
+        Ok(true)
+    })?;
+    Ok(Streamed { seen, exhausted })
 }
 
 pub fn count_users(conn: &Tx<'_>, org_id: &str, cond: &UserCond) -> Result<i64, StoreError> {
@@ -151,19 +156,17 @@ pub fn count_users(conn: &Tx<'_>, org_id: &str, cond: &UserCond) -> Result<i64, 
         "SELECT count(*) FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})",
         w.sql
     );
-    let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
-    all.extend(w.args);
-    Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(all), |r| r.get(0))?)
+    conn.query_one(&sql, &query_params(&org_id, &w, None), |r| r.get(0))
 }
 
 /// The groups a user belongs to: (group id, displayName).
 pub fn groups_of_user(conn: &Tx<'_>, user_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    conn.query_vec(
         "SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = ?1 ORDER BY g.display_name_key",
-    )?;
-    let rows = stmt.query_map(params![user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        p![user_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 #[derive(Clone, Debug)]
@@ -180,7 +183,7 @@ pub struct ScimGroupRow {
 const GROUP_COLS: &str =
     "g.id, g.display_name, g.external_id, g.attributes, g.version, g.created_at, g.updated_at";
 
-fn group_row(r: &Row<'_>) -> rusqlite::Result<ScimGroupRow> {
+fn group_row(r: &Row<'_>) -> Result<ScimGroupRow, StoreError> {
     Ok(ScimGroupRow {
         id: r.get(0)?,
         display_name: r.get(1)?,
@@ -193,53 +196,40 @@ fn group_row(r: &Row<'_>) -> rusqlite::Result<ScimGroupRow> {
 }
 
 pub fn insert_group(conn: &Tx<'_>, org_id: &str, g: &ScimGroupRow) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.exec(
         "INSERT INTO groups (id, org_id, display_name, display_name_key, external_id, attributes, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-    )?
-    .execute(params![g.id, org_id, g.display_name, g.display_name.to_lowercase(), g.external_id, g.attributes, g.created_at])?;
+        p![g.id, org_id, g.display_name, g.display_name.to_lowercase(), g.external_id, g.attributes, g.created_at],
+    )?;
     Ok(())
 }
 
 /// Replace displayName/externalId/attributes and bump the version.
 pub fn update_group(conn: &Tx<'_>, org_id: &str, g: &ScimGroupRow, now: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE groups SET display_name = ?3, display_name_key = ?4, external_id = ?5, attributes = ?6,
+    Ok(conn.exec(
+        "UPDATE groups SET display_name = ?3, display_name_key = ?4, external_id = ?5, attributes = ?6,
                 updated_at = ?7, version = version + 1
              WHERE org_id = ?1 AND id = ?2",
-        )?
-        .execute(params![
-            org_id,
-            g.id,
-            g.display_name,
-            g.display_name.to_lowercase(),
-            g.external_id,
-            g.attributes,
-            now
-        ])?
-        == 1)
+        p![org_id, g.id, g.display_name, g.display_name.to_lowercase(), g.external_id, g.attributes, now],
+    )? == 1)
 }
 
 /// A membership change: bump version and lastModified only.
 pub fn touch_group(conn: &Tx<'_>, group_id: &str, now: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE groups SET updated_at = ?2, version = version + 1 WHERE id = ?1")?
-        .execute(params![group_id, now])?;
+    conn.exec("UPDATE groups SET updated_at = ?2, version = version + 1 WHERE id = ?1", p![group_id, now])?;
     Ok(())
 }
 
 pub fn get_group(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<ScimGroupRow>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {GROUP_COLS} FROM groups g WHERE g.org_id = ?1 AND g.id = ?2"))?
-        .query_row(params![org_id, id], group_row)
-        .optional()?)
+    conn.query_opt(
+        &format!("SELECT {GROUP_COLS} FROM groups g WHERE g.org_id = ?1 AND g.id = ?2"),
+        p![org_id, id],
+        group_row,
+    )
 }
 
 pub fn delete_group(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached("DELETE FROM groups WHERE org_id = ?1 AND id = ?2")?
-        .execute(params![org_id, id])?
-        == 1)
+    Ok(conn.exec("DELETE FROM groups WHERE org_id = ?1 AND id = ?2", p![org_id, id])? == 1)
 }
 
 /// A group's members as (user id, userName, displayName), ordered by id.
@@ -269,29 +259,25 @@ pub fn each_group(
         w.sql,
         group_order(q.sort)
     );
-    let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
-    all.extend(w.args);
-    all.push(SqlValue::Integer(q.paging.limit.unwrap_or(-1)));
-    all.push(SqlValue::Integer(q.paging.offset));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params_from_iter(all))?;
+    let page = (q.paging.limit.unwrap_or(-1), q.paging.offset);
     let mut seen = 0;
-    while let Some(r) = rows.next()? {
+    let mut exhausted = true;
+    conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
         seen += 1;
         let m = if q.with_members { Some(decode("group members", r.get(7)?)?) } else { None };
         if !visit(group_row(r)?, m) {
-            return Ok(Streamed { seen, exhausted: false });
+            exhausted = false;
+            return Ok(false);
         }
-    }
-    Ok(Streamed { seen, exhausted: true })
+        Ok(true)
+    })?;
+    Ok(Streamed { seen, exhausted })
 }
 
 pub fn count_groups(conn: &Tx<'_>, org_id: &str, cond: &GroupCond) -> Result<i64, StoreError> {
     let w = compile(cond);
     let sql = format!("SELECT count(*) FROM groups g WHERE g.org_id = ? AND ({})", w.sql);
-    let mut all: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_string())];
-    all.extend(w.args);
-    Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(all), |r| r.get(0))?)
+    conn.query_one(&sql, &query_params(&org_id, &w, None), |r| r.get(0))
 }
 
 /// Members of a group: (user id, userName, displayName).
@@ -299,27 +285,29 @@ pub fn members_of(
     conn: &Tx<'_>,
     group_id: &str,
 ) -> Result<Vec<(String, String, Option<String>)>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT u.id, u.user_name, u.display_name FROM group_members m JOIN users u ON u.id = m.user_id
+    conn.query_vec(
+        &format!(
+            "SELECT u.id, u.user_name, u.display_name FROM group_members m JOIN users u ON u.id = m.user_id
              WHERE m.group_id = ?1 AND {SCIM_VISIBLE} ORDER BY u.id"
-    ))?;
-    let rows = stmt.query_map(params![group_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        ),
+        p![group_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 pub fn member_ids(conn: &Tx<'_>, group_id: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT user_id FROM group_members WHERE group_id = ?1")?;
-    let rows = stmt.query_map(params![group_id], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec("SELECT user_id FROM group_members WHERE group_id = ?1", p![group_id], |r| r.get(0))
 }
 
 /// Add members; returns those that were not members before.
 pub fn add_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result<Vec<String>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)")?;
     let mut added = Vec::new();
     for u in user_ids {
-        if stmt.execute(params![group_id, u])? == 1 {
+        if conn.exec(
+            "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)",
+            p![group_id, u],
+        )? == 1
+        {
             added.push(u.clone());
         }
     }
@@ -328,10 +316,10 @@ pub fn add_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result
 
 /// Remove members; returns those that were members.
 pub fn remove_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")?;
     let mut removed = Vec::new();
     for u in user_ids {
-        if stmt.execute(params![group_id, u])? == 1 {
+        if conn.exec("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2", p![group_id, u])? == 1
+        {
             removed.push(u.clone());
         }
     }
@@ -340,12 +328,12 @@ pub fn remove_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Res
 
 /// Which of `ids` are live (not deleted) users of the org that SCIM may see.
 pub fn live_user_ids(conn: &Tx<'_>, org_id: &str, ids: &[String]) -> Result<HashSet<String>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
+    let sql = format!(
         "SELECT 1 FROM users u WHERE u.org_id = ?1 AND u.id = ?2 AND u.deleted = 0 AND {SCIM_VISIBLE}"
-    ))?;
+    );
     let mut out = HashSet::new();
     for id in ids {
-        if stmt.exists(params![org_id, id])? {
+        if conn.query_opt(&sql, p![org_id, id], |_| Ok(()))?.is_some() {
             out.insert(id.clone());
         }
     }
@@ -354,5 +342,5 @@ pub fn live_user_ids(conn: &Tx<'_>, org_id: &str, ids: &[String]) -> Result<Hash
 
 /// Remove a user from every group (SCIM DELETE of the user).
 pub fn remove_user_from_all_groups(conn: &Tx<'_>, user_id: &str) -> Result<usize, StoreError> {
-    Ok(conn.prepare_cached("DELETE FROM group_members WHERE user_id = ?1")?.execute(params![user_id])?)
+    conn.exec("DELETE FROM group_members WHERE user_id = ?1", p![user_id])
 }

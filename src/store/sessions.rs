@@ -1,7 +1,6 @@
 //! Session records: a JWT is valid only while its `jti` row is live.
 
-use rusqlite::{OptionalExtension, params};
-
+use super::sql::{Row, p};
 use super::{StoreError, Tx};
 
 #[derive(Clone, Debug)]
@@ -33,89 +32,90 @@ pub struct IdpSessionRow {
 }
 
 pub fn insert(conn: &Tx<'_>, s: &SessionRow) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    let idp_data = if s.idp.data.is_empty() { "{}" } else { s.idp.data.as_str() };
+    conn.exec(
         "INSERT INTO sessions (jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at,
                                idp_subject, idp_session_index, idp_sid, idp_data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        s.jti,
-        s.user_id,
-        s.org_id,
-        s.connection_id,
-        s.created_at,
-        s.expires_at,
-        s.last_seen_at,
-        s.idp.subject,
-        s.idp.session_index,
-        s.idp.sid,
-        if s.idp.data.is_empty() { "{}" } else { s.idp.data.as_str() },
-    ])?;
+        p![
+            s.jti,
+            s.user_id,
+            s.org_id,
+            s.connection_id,
+            s.created_at,
+            s.expires_at,
+            s.last_seen_at,
+            s.idp.subject,
+            s.idp.session_index,
+            s.idp.sid,
+            idp_data,
+        ],
+    )?;
     Ok(())
 }
 
 pub fn get(conn: &Tx<'_>, jti: &str) -> Result<Option<SessionRow>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at, revoked_at,
+    conn.query_opt(
+        "SELECT jti, user_id, org_id, connection_id, created_at, expires_at, last_seen_at, revoked_at,
                     idp_subject, idp_session_index, idp_sid, idp_data
              FROM sessions WHERE jti = ?1",
-        )?
-        .query_row(params![jti], |r| {
-            Ok(SessionRow {
-                jti: r.get(0)?,
-                user_id: r.get(1)?,
-                org_id: r.get(2)?,
-                connection_id: r.get(3)?,
-                created_at: r.get(4)?,
-                expires_at: r.get(5)?,
-                last_seen_at: r.get(6)?,
-                revoked_at: r.get(7)?,
-                idp: IdpSessionRow {
-                    subject: r.get(8)?,
-                    session_index: r.get(9)?,
-                    sid: r.get(10)?,
-                    data: r.get(11)?,
-                },
-            })
-        })
-        .optional()?)
+        p![jti],
+        session_row,
+    )
+}
+
+fn session_row(r: &Row<'_>) -> Result<SessionRow, StoreError> {
+    Ok(SessionRow {
+        jti: r.get(0)?,
+        user_id: r.get(1)?,
+        org_id: r.get(2)?,
+        connection_id: r.get(3)?,
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+        last_seen_at: r.get(6)?,
+        revoked_at: r.get(7)?,
+        idp: IdpSessionRow {
+            subject: r.get(8)?,
+            session_index: r.get(9)?,
+            sid: r.get(10)?,
+            data: r.get(11)?,
+        },
+    })
 }
 
 pub fn touch(conn: &Tx<'_>, jti: &str, now: &str) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE jti = ?1 AND revoked_at IS NULL")?
-        .execute(params![jti, now])?;
+    conn.exec("UPDATE sessions SET last_seen_at = ?2 WHERE jti = ?1 AND revoked_at IS NULL", p![jti, now])?;
     Ok(())
 }
 
 pub fn revoke(conn: &Tx<'_>, jti: &str, now: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute(
-        "UPDATE sessions SET revoked_at = ?2 WHERE jti = ?1 AND revoked_at IS NULL",
-        params![jti, now],
-    )? == 1)
+    Ok(conn
+        .exec("UPDATE sessions SET revoked_at = ?2 WHERE jti = ?1 AND revoked_at IS NULL", p![jti, now])?
+        == 1)
 }
 
 /// End every live session of a user; returns how many.
 pub fn revoke_user(conn: &Tx<'_>, user_id: &str, now: &str) -> Result<usize, StoreError> {
-    Ok(conn
-        .prepare_cached("UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL")?
-        .execute(params![user_id, now])?)
+    conn.exec(
+        "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        p![user_id, now],
+    )
 }
 
 /// End every live session made through a connection (it is being deleted);
 /// returns the user of each ended session (one entry per session).
 pub fn revoke_connection(conn: &Tx<'_>, connection_id: &str, now: &str) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    conn.query_vec(
         "UPDATE sessions SET revoked_at = ?2 WHERE connection_id = ?1 AND revoked_at IS NULL RETURNING user_id",
-    )?;
-    let rows = stmt.query_map(params![connection_id, now], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        p![connection_id, now],
+        |r| r.get(0),
+    )
 }
 
 /// Delete sessions that expired before `before` (kept a while after expiry
 /// for investigation); returns how many.
 pub fn purge_expired(conn: &Tx<'_>, before: &str) -> Result<usize, StoreError> {
-    Ok(conn.execute("DELETE FROM sessions WHERE expires_at < ?1", params![before])?)
+    conn.exec("DELETE FROM sessions WHERE expires_at < ?1", p![before])
 }
 
 /// End the live sessions a connection's IdP names by subject (SAML NameID, OIDC
@@ -129,14 +129,15 @@ pub fn revoke_by_idp_subject(
     reason: &str,
     now: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let rows = conn.query_vec(
         "UPDATE sessions SET revoked_at = ?5, revoked_reason = ?4
          WHERE connection_id = ?1 AND idp_subject = ?2 AND revoked_at IS NULL
            AND (?3 IS NULL OR idp_session_index = ?3)
          RETURNING user_id",
+        p![connection_id, subject, session_index, reason, now],
+        |r| r.get(0),
     )?;
-    let rows = stmt.query_map(params![connection_id, subject, session_index, reason, now], |r| r.get(0))?;
-    distinct(rows)
+    Ok(distinct(rows))
 }
 
 /// End the live sessions a connection's OpenID Provider names by `sid`
@@ -149,23 +150,23 @@ pub fn revoke_by_idp_sid(
     reason: &str,
     now: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let rows = conn.query_vec(
         "UPDATE sessions SET revoked_at = ?5, revoked_reason = ?4
          WHERE connection_id = ?1 AND idp_sid = ?2 AND revoked_at IS NULL
            AND (?3 IS NULL OR idp_subject = ?3)
          RETURNING user_id",
+        p![connection_id, sid, subject, reason, now],
+        |r| r.get(0),
     )?;
-    let rows = stmt.query_map(params![connection_id, sid, subject, reason, now], |r| r.get(0))?;
-    distinct(rows)
+    Ok(distinct(rows))
 }
 
 /// End every live session of a user, recording `reason`; returns how many.
 pub fn revoke_user_for(conn: &Tx<'_>, user_id: &str, reason: &str, now: &str) -> Result<usize, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
-        )?
-        .execute(params![user_id, reason, now])?)
+    conn.exec(
+        "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        p![user_id, reason, now],
+    )
 }
 
 /// The users a connection's IdP knows by `subject` (SAML NameID, OIDC `sub`):
@@ -178,18 +179,18 @@ pub fn users_by_idp_subject(
     connection_id: &str,
     subject: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    let rows = conn.query_vec(
         "SELECT DISTINCT user_id FROM sessions WHERE org_id = ?1 AND connection_id = ?2 AND idp_subject = ?3",
+        p![org_id, connection_id, subject],
+        |r| r.get(0),
     )?;
-    let rows = stmt.query_map(params![org_id, connection_id, subject], |r| r.get(0))?;
-    distinct(rows)
+    Ok(distinct(rows))
 }
 
-fn distinct(rows: impl Iterator<Item = rusqlite::Result<String>>) -> Result<Vec<String>, StoreError> {
-    let mut users: Vec<String> = rows.collect::<Result<_, _>>()?;
+fn distinct(mut users: Vec<String>) -> Vec<String> {
     users.sort();
     users.dedup();
-    Ok(users)
+    users
 }
 
 #[cfg(test)]

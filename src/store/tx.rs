@@ -4,7 +4,10 @@
 //! domain can call the per-aggregate operations (`store::users::…`, `store::grants::…`)
 //! and nothing else. A second engine adds its own variant of the inner handle.
 
-use rusqlite::{CachedStatement, Connection, Params, Row};
+use rusqlite::Connection;
+
+use super::StoreError;
+use super::sql::{Params, Row, sqlite_params};
 
 /// One transaction (or read snapshot) of the store.
 pub struct Tx<'a> {
@@ -16,24 +19,74 @@ impl<'a> Tx<'a> {
         Tx { conn }
     }
 
-    pub(in crate::store) fn prepare_cached(&self, sql: &str) -> rusqlite::Result<CachedStatement<'a>> {
-        self.conn.prepare_cached(sql)
+    // The engine-neutral statements (store::sql): what the per-aggregate files use.
+
+    /// Run a statement that returns no rows; how many rows it changed.
+    pub(in crate::store) fn exec(&self, sql: &str, params: Params<'_>) -> Result<usize, StoreError> {
+        Ok(self.conn.prepare_cached(sql)?.execute(sqlite_params(params))?)
     }
 
-    pub(in crate::store) fn execute<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.conn.execute(sql, params)
+    /// Run an INSERT into a table with an engine-assigned integer `id`; that id.
+    pub(in crate::store) fn insert_id(&self, sql: &str, params: Params<'_>) -> Result<i64, StoreError> {
+        self.exec(sql, params)?;
+        Ok(self.conn.last_insert_rowid())
     }
 
-    pub(in crate::store) fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: Params,
-        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
-    {
-        self.conn.query_row(sql, params, f)
+    /// Visit each row in order until `visit` answers false.
+    pub(in crate::store) fn query_each(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        mut visit: impl FnMut(&Row<'_>) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(sqlite_params(params))?;
+        while let Some(r) = rows.next()? {
+            if !visit(&Row::sqlite(r))? {
+                break;
+            }
+        }
+        Ok(())
     }
 
-    pub(in crate::store) fn last_insert_rowid(&self) -> i64 {
-        self.conn.last_insert_rowid()
+    /// Every row, mapped.
+    pub(in crate::store) fn query_vec<T>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        mut map: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        self.query_each(sql, params, |r| {
+            out.push(map(r)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// The first row, mapped, if there is one.
+    pub(in crate::store) fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(sqlite_params(params))?;
+        match rows.next()? {
+            Some(r) => map(&Row::sqlite(r)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The first row, mapped; no row is an error (an aggregate such as COUNT always has one).
+    pub(in crate::store) fn query_one<T>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.query_opt(sql, params, map)?.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
     }
 }
 

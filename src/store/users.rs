@@ -3,8 +3,7 @@
 //! one row mapper ([`user_row`]); SCIM's stored resource (`attributes`) and
 //! `version` ride along, never serialised into admin output.
 
-use rusqlite::{OptionalExtension, Row, params};
-
+use super::sql::{Row, p};
 use super::{StoreError, Tx};
 use crate::model::{Origin, User};
 
@@ -18,7 +17,7 @@ pub const USER_COLUMN_COUNT: usize = 14;
 
 /// The one row mapper of a user: every read of `users` (admin, sign-in,
 /// SCIM) returns this shape.
-pub fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+pub fn user_row(r: &Row<'_>) -> Result<User, StoreError> {
     Ok(User {
         id: r.get(0)?,
         org_id: r.get(1)?,
@@ -84,34 +83,34 @@ pub fn insert_facts(
     f: &UserFacts,
     at: (&str, &str),
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.exec(
         "INSERT INTO users (id, org_id, origin, user_name, user_name_key, external_id, email, email_key,
                             display_name, given_name, family_name, active, attributes, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?
-    .execute(params![
-        id,
-        org_id,
-        origin.as_str(),
-        f.user_name,
-        f.user_name.to_lowercase(),
-        f.external_id,
-        f.email,
-        f.email.as_ref().map(|e| e.to_lowercase()),
-        f.display_name,
-        f.given_name,
-        f.family_name,
-        f.active,
-        f.attributes,
-        at.0,
-        at.1
-    ])?;
+        p![
+            id,
+            org_id,
+            origin.as_str(),
+            f.user_name,
+            f.user_name.to_lowercase(),
+            f.external_id,
+            f.email,
+            f.email.as_ref().map(|e| e.to_lowercase()),
+            f.display_name,
+            f.given_name,
+            f.family_name,
+            f.active,
+            f.attributes,
+            at.0,
+            at.1
+        ],
+    )?;
     Ok(())
 }
 
 pub fn by_id(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<User>, StoreError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE org_id = ?1 AND id = ?2");
-    Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, id], user_row).optional()?)
+    conn.query_opt(&sql, p![org_id, id], user_row)
 }
 
 /// The org's rows whose email or userName is the address ?2: two index probes
@@ -136,20 +135,20 @@ pub fn by_email(conn: &Tx<'_>, org_id: &str, email_key: &str) -> Result<Option<U
         "SELECT {USER_COLUMNS} FROM users u WHERE id IN ({BY_ADDRESS}) AND deleted = 0
          ORDER BY {ORIGIN_RANK}, (email_key = ?2) DESC, created_at, id LIMIT 1"
     );
-    Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, email_key], user_row).optional()?)
+    conn.query_opt(&sql, p![org_id, email_key], user_row)
 }
 
 pub fn by_external_id(conn: &Tx<'_>, org_id: &str, external_id: &str) -> Result<Option<User>, StoreError> {
     let sql =
         format!("SELECT {USER_COLUMNS} FROM users u WHERE org_id = ?1 AND external_id = ?2 AND deleted = 0");
-    Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, external_id], user_row).optional()?)
+    conn.query_opt(&sql, p![org_id, external_id], user_row)
 }
 
 pub fn by_user_name(conn: &Tx<'_>, org_id: &str, user_name_key: &str) -> Result<Option<User>, StoreError> {
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users u WHERE org_id = ?1 AND user_name_key = ?2 AND deleted = 0"
     );
-    Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, user_name_key], user_row).optional()?)
+    conn.query_opt(&sql, p![org_id, user_name_key], user_row)
 }
 
 /// Replace a user's raw group claim values with those of this login: only the
@@ -161,12 +160,12 @@ pub fn set_claim_groups(
     connection_id: &str,
     groups: &[String],
 ) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM user_claim_groups WHERE user_id = ?1")?.execute(params![user_id])?;
-    let mut stmt = conn.prepare_cached(
-        "INSERT OR IGNORE INTO user_claim_groups (user_id, connection_id, value) VALUES (?1, ?2, ?3)",
-    )?;
+    conn.exec("DELETE FROM user_claim_groups WHERE user_id = ?1", p![user_id])?;
     for g in groups {
-        stmt.execute(params![user_id, connection_id, g])?;
+        conn.exec(
+            "INSERT OR IGNORE INTO user_claim_groups (user_id, connection_id, value) VALUES (?1, ?2, ?3)",
+            p![user_id, connection_id, g],
+        )?;
     }
     Ok(())
 }
@@ -176,24 +175,26 @@ pub fn set_claim_groups(
 /// drop other connections' (as any login through it does). Returns how many
 /// values were kept.
 pub fn keep_claim_groups_of(conn: &Tx<'_>, user_id: &str, connection_id: &str) -> Result<usize, StoreError> {
-    conn.prepare_cached("DELETE FROM user_claim_groups WHERE user_id = ?1 AND connection_id <> ?2")?
-        .execute(params![user_id, connection_id])?;
-    Ok(conn
-        .prepare_cached("SELECT COUNT(*) FROM user_claim_groups WHERE user_id = ?1 AND connection_id = ?2")?
-        .query_row(params![user_id, connection_id], |r| r.get::<_, i64>(0))? as usize)
+    conn.exec(
+        "DELETE FROM user_claim_groups WHERE user_id = ?1 AND connection_id <> ?2",
+        p![user_id, connection_id],
+    )?;
+    Ok(conn.query_one(
+        "SELECT COUNT(*) FROM user_claim_groups WHERE user_id = ?1 AND connection_id = ?2",
+        p![user_id, connection_id],
+        |r| r.get::<i64>(0),
+    )? as usize)
 }
 
 /// Drop every claim value a connection asserted (the connection is being
 /// deleted); returns the users who had some, ascending.
 pub fn drop_connection_claims(conn: &Tx<'_>, connection_id: &str) -> Result<Vec<String>, StoreError> {
-    let users: Vec<String> = conn
-        .prepare_cached(
-            "SELECT DISTINCT user_id FROM user_claim_groups WHERE connection_id = ?1 ORDER BY user_id",
-        )?
-        .query_map(params![connection_id], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    conn.prepare_cached("DELETE FROM user_claim_groups WHERE connection_id = ?1")?
-        .execute(params![connection_id])?;
+    let users: Vec<String> = conn.query_vec(
+        "SELECT DISTINCT user_id FROM user_claim_groups WHERE connection_id = ?1 ORDER BY user_id",
+        p![connection_id],
+        |r| r.get(0),
+    )?;
+    conn.exec("DELETE FROM user_claim_groups WHERE connection_id = ?1", p![connection_id])?;
     Ok(users)
 }
 
@@ -204,9 +205,8 @@ pub fn manual_by_address(conn: &Tx<'_>, org_id: &str, keys: &[&str]) -> Result<O
         "SELECT {USER_COLUMNS} FROM users u
          WHERE id IN ({BY_ADDRESS}) AND origin = 'manual' AND deleted = 0"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
     for key in keys {
-        if let Some(u) = stmt.query_row(params![org_id, key], user_row).optional()? {
+        if let Some(u) = conn.query_opt(&sql, p![org_id, key], user_row)? {
             return Ok(Some(u));
         }
     }
@@ -229,13 +229,11 @@ pub fn take_over(
     to: Origin,
     at: &str,
 ) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE users SET origin = ?4, updated_at = ?5, version = version + 1
+    Ok(conn.exec(
+        "UPDATE users SET origin = ?4, updated_at = ?5, version = version + 1
              WHERE org_id = ?1 AND id = ?2 AND origin = ?3 AND deleted = 0",
-        )?
-        .execute(params![org_id, id, from, to, at])?
-        == 1)
+        p![org_id, id, from, to, at],
+    )? == 1)
 }
 
 /// Which attribute a just-in-time user is looked up by (a connection's match rule).
@@ -268,32 +266,32 @@ pub fn jit_matching(
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM users u WHERE org_id = ?1 AND origin = 'sso' AND deleted = 0 AND {cond} ORDER BY id"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
     let mut out: Vec<User> = Vec::new();
     for v in values {
-        for u in stmt.query_map(params![org_id, v], user_row)? {
-            let u = u?;
+        conn.query_each(&sql, p![org_id, v], |r| {
+            let u = user_row(r)?;
             if !out.iter().any(|o| o.id == u.id) {
                 out.push(u);
             }
-        }
+            Ok(true)
+        })?;
     }
     Ok(out)
 }
 
 /// Set a user's active flag; true if it changed.
 pub fn set_active(conn: &Tx<'_>, org_id: &str, id: &str, active: bool, at: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute(
+    Ok(conn.exec(
         "UPDATE users SET active = ?3, updated_at = ?4, version = version + 1
          WHERE org_id = ?1 AND id = ?2 AND active != ?3",
-        params![org_id, id, active, at],
+        p![org_id, id, active, at],
     )? == 1)
 }
 
 #[cfg(test)]
 mod plan_tests {
     use super::*;
-    use rusqlite::Connection;
+    use rusqlite::{Connection, params};
 
     /// Address lookups run on every SCIM POST and every sign-in by email: they
     /// must probe the email and userName indexes, never walk the whole org.

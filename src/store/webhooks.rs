@@ -2,9 +2,8 @@
 //! the id of the last event the webhook acknowledged; `events` is a JSON list
 //! of types (`[]` = all), applied in SQL with `json_each`.
 
-use rusqlite::{OptionalExtension, Row, params};
-
 use super::events::ChangeEvent;
+use super::sql::{Row, p};
 use super::{StoreError, Tx};
 
 /// One webhook row with its org's slug.
@@ -32,7 +31,7 @@ pub struct WebhookRow {
 const COLUMNS: &str = "w.id, w.org_id, o.slug, w.url, w.events, w.secret, w.previous_secret, w.previous_until,
      w.cursor, w.attempts, w.next_attempt_at, w.failing_since, w.last_success_at, w.last_failure, w.created_at";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<WebhookRow> {
+fn row(r: &Row<'_>) -> Result<WebhookRow, StoreError> {
     Ok(WebhookRow {
         id: r.get(0)?,
         org_id: r.get(1)?,
@@ -59,14 +58,16 @@ const MATCHES: &str = "e.org_id = w.org_id AND e.id > w.cursor
 /// Insert a new webhook. Its cursor starts at the newest event of the org, so
 /// it receives the changes made from now on.
 pub fn insert(conn: &Tx<'_>, w: &WebhookRow) -> Result<i64, StoreError> {
-    let cursor: i64 = conn
-        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM change_events WHERE org_id = ?1")?
-        .query_row(params![w.org_id], |r| r.get(0))?;
-    conn.prepare_cached(
+    let cursor: i64 = conn.query_one(
+        "SELECT COALESCE(MAX(id), 0) FROM change_events WHERE org_id = ?1",
+        p![w.org_id],
+        |r| r.get(0),
+    )?;
+    conn.exec(
         "INSERT INTO webhooks (id, org_id, url, events, secret, cursor, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![w.id, w.org_id, w.url, w.events, w.secret, cursor, w.created_at])?;
+        p![w.id, w.org_id, w.url, w.events, w.secret, cursor, w.created_at],
+    )?;
     Ok(cursor)
 }
 
@@ -76,7 +77,7 @@ pub fn get(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<Option<WebhookRow>, 
         "SELECT {COLUMNS} FROM webhooks w JOIN orgs o ON o.id = w.org_id
          WHERE w.org_id = ?1 AND w.id = ?2 AND w.deleted_at IS NULL"
     );
-    Ok(conn.prepare_cached(&sql)?.query_row(params![org_id, id], row).optional()?)
+    conn.query_opt(&sql, p![org_id, id], row)
 }
 
 /// A live webhook by id alone (the dispatcher).
@@ -85,7 +86,7 @@ pub fn get_live(conn: &Tx<'_>, id: &str) -> Result<Option<WebhookRow>, StoreErro
         "SELECT {COLUMNS} FROM webhooks w JOIN orgs o ON o.id = w.org_id
          WHERE w.id = ?1 AND w.deleted_at IS NULL"
     );
-    Ok(conn.prepare_cached(&sql)?.query_row(params![id], row).optional()?)
+    conn.query_opt(&sql, p![id], row)
 }
 
 /// Live webhooks of an org, oldest first, each with its pending-event count.
@@ -95,9 +96,7 @@ pub fn list(conn: &Tx<'_>, org_id: &str) -> Result<Vec<(WebhookRow, i64)>, Store
          FROM webhooks w JOIN orgs o ON o.id = w.org_id
          WHERE w.org_id = ?1 AND w.deleted_at IS NULL ORDER BY w.created_at, w.id"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![org_id], |r| Ok((row(r)?, r.get(15)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec(&sql, p![org_id], |r| Ok((row(r)?, r.get(15)?)))
 }
 
 /// Ids of live webhooks that have an event to deliver and are due at `now`.
@@ -107,9 +106,7 @@ pub fn due(conn: &Tx<'_>, now: &str) -> Result<Vec<String>, StoreError> {
          WHERE w.deleted_at IS NULL AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= ?1)
            AND EXISTS (SELECT 1 FROM change_events e WHERE {MATCHES})"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![now], |r| r.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    conn.query_vec(&sql, p![now], |r| r.get(0))
 }
 
 /// The next event this webhook should receive (after its cursor, matching its filter).
@@ -118,12 +115,9 @@ pub fn next_event(conn: &Tx<'_>, w: &WebhookRow) -> Result<Option<ChangeEvent>, 
          WHERE e.org_id = ?1 AND e.id > ?2
            AND (?3 = '[]' OR e.type IN (SELECT value FROM json_each(?3)))
          ORDER BY e.id LIMIT 1";
-    let found = conn
-        .prepare_cached(sql)?
-        .query_row(params![w.org_id, w.cursor, w.events], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
-        })
-        .optional()?;
+    let found = conn.query_opt(sql, p![w.org_id, w.cursor, w.events], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<String>(4)?))
+    })?;
     Ok(found.map(|(id, org_id, kind, at, data)| {
         let data = serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data));
         ChangeEvent { id, org_id, kind, at, data }
@@ -132,11 +126,11 @@ pub fn next_event(conn: &Tx<'_>, w: &WebhookRow) -> Result<Option<ChangeEvent>, 
 
 /// A 2xx for event `cursor`: advance, clear the failure run.
 pub fn record_success(conn: &Tx<'_>, id: &str, cursor: i64, at: &str) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.exec(
         "UPDATE webhooks SET cursor = MAX(cursor, ?2), attempts = 0, next_attempt_at = NULL,
          failing_since = NULL, last_success_at = ?3 WHERE id = ?1",
-    )?
-    .execute(params![id, cursor, at])?;
+        p![id, cursor, at],
+    )?;
     Ok(())
 }
 
@@ -148,11 +142,11 @@ pub fn record_failure(
     next_attempt_at: &str,
     last_failure: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.exec(
         "UPDATE webhooks SET attempts = attempts + 1, next_attempt_at = ?3,
          failing_since = COALESCE(failing_since, ?2), last_failure = ?4 WHERE id = ?1",
-    )?
-    .execute(params![id, at, next_attempt_at, last_failure])?;
+        p![id, at, next_attempt_at, last_failure],
+    )?;
     Ok(())
 }
 
@@ -164,38 +158,37 @@ pub fn rotate(
     previous: &[u8],
     previous_until: &str,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.exec(
         "UPDATE webhooks SET secret = ?2, previous_secret = ?3, previous_until = ?4
          WHERE id = ?1 AND deleted_at IS NULL",
-    )?
-    .execute(params![id, secret, previous, previous_until])?;
+        p![id, secret, previous, previous_until],
+    )?;
     Ok(())
 }
 
 /// Soft-delete; returns whether a live webhook was deleted. Secrets are wiped.
 pub fn delete(conn: &Tx<'_>, org_id: &str, id: &str, at: &str) -> Result<bool, StoreError> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE webhooks SET deleted_at = ?3, secret = x'', previous_secret = NULL
+    let n = conn.exec(
+        "UPDATE webhooks SET deleted_at = ?3, secret = x'', previous_secret = NULL
              WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
-        )?
-        .execute(params![org_id, id, at])?;
+        p![org_id, id, at],
+    )?;
     Ok(n == 1)
 }
 
 /// For the gauges: live webhooks failing since before `before`, and the
 /// `at` of the oldest event some live webhook has not acknowledged.
 pub fn health(conn: &Tx<'_>, before: &str) -> Result<(i64, Option<String>), StoreError> {
-    let failing: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM webhooks WHERE deleted_at IS NULL AND failing_since IS NOT NULL
+    let failing: i64 = conn.query_one(
+        "SELECT count(*) FROM webhooks WHERE deleted_at IS NULL AND failing_since IS NOT NULL
              AND failing_since <= ?1",
-        )?
-        .query_row(params![before], |r| r.get(0))?;
+        p![before],
+        |r| r.get(0),
+    )?;
     let sql = format!(
         "SELECT MIN((SELECT e.at FROM change_events e WHERE {MATCHES} ORDER BY e.id LIMIT 1))
          FROM webhooks w WHERE w.deleted_at IS NULL"
     );
-    let oldest: Option<String> = conn.prepare_cached(&sql)?.query_row([], |r| r.get(0))?;
+    let oldest: Option<String> = conn.query_one(&sql, p![], |r| r.get(0))?;
     Ok((failing, oldest))
 }
