@@ -8,6 +8,8 @@
 use std::collections::BTreeSet;
 
 use rusqlite::{Connection, params, params_from_iter};
+
+use crate::store::sql::Value as Bound;
 use serde_json::{Value, json};
 
 use super::scim::{self as st, ScimGroupRow};
@@ -139,12 +141,24 @@ fn setup() -> crate::store::MemoryDb {
     mem
 }
 
+/// A bound value as the raw test connection takes it.
+fn raw_value(v: &Bound<'_>) -> rusqlite::types::Value {
+    use rusqlite::types::Value as Raw;
+    match v {
+        Bound::Null => Raw::Null,
+        Bound::Int(i) => Raw::Integer(*i),
+        Bound::Real(r) => Raw::Real(*r),
+        Bound::Text(t) => Raw::Text(t.to_string()),
+        Bound::Blob(b) => Raw::Blob(b.to_vec()),
+    }
+}
+
 fn ids(conn: &Connection, table: &str, alias: &str, sql: &Frag) -> BTreeSet<String> {
     let extra = if table == "users" { " AND u.deleted = 0" } else { "" };
     let q =
         format!("SELECT {alias}.id FROM {table} {alias} WHERE {alias}.org_id = ?{extra} AND ({})", sql.sql);
     let mut all = vec![rusqlite::types::Value::Text(ORG.into())];
-    all.extend(sql.args.iter().cloned());
+    all.extend(sql.args.iter().map(raw_value));
     let mut stmt = conn.prepare(&q).unwrap_or_else(|e| panic!("{e}: {q}"));
     stmt.query_map(params_from_iter(all), |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
@@ -239,7 +253,7 @@ fn indexed_filters_compile_with_bound_values() {
     assert_eq!((w.as_str(), n), ("(u.user_name_key = ?)", 1));
     let f = parse_filter(r#"userName eq "Bjensen@Example.com""#).unwrap();
     let s = compile(&user_cond(&f).unwrap());
-    assert_eq!(s.args, vec![rusqlite::types::Value::Text("bjensen@example.com".into())]);
+    assert_eq!(s.args, vec![Bound::Text("bjensen@example.com".into())]);
     let (w, _) = user(r#"externalId eq "x" and not (active eq false)"#).unwrap();
     assert_eq!(w, "((u.external_id IS NOT NULL AND u.external_id = ?) AND (NOT (u.active = 0)))");
     let (w, _) = group(r#"members[value eq "u1"] or displayName sw "Eng""#).unwrap();

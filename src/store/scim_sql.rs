@@ -25,7 +25,7 @@
 //! Every `json_each` over a value sits in a `CASE` branch that has checked the
 //! value's JSON type, so a string that merely looks like JSON is never parsed.
 
-use rusqlite::types::Value as SqlValue;
+use super::sql::Value;
 
 use super::scim_query::{
     Cond, GroupColumn, GroupSort, Json, JsonPath, Literal, Membership, NoMembership, Op, Sort, Test,
@@ -36,7 +36,7 @@ use super::scim_query::{
 #[derive(Debug, Default)]
 pub struct Frag {
     pub sql: String,
-    pub args: Vec<SqlValue>,
+    pub args: Vec<Value<'static>>,
 }
 
 impl Frag {
@@ -49,7 +49,7 @@ impl Frag {
         self
     }
     /// Append a bound value.
-    fn bind(mut self, v: SqlValue) -> Frag {
+    fn bind(mut self, v: Value<'static>) -> Frag {
         self.sql.push('?');
         self.args.push(v);
         self
@@ -130,7 +130,7 @@ impl Members for Membership {
             Membership::Any => Frag::lit("EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id)"),
             Membership::User(id) => {
                 Frag::lit("EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id = ")
-                    .bind(SqlValue::Text(id.clone()))
+                    .bind(Value::Text(id.clone().into()))
                     .t(")")
             }
         }
@@ -175,7 +175,7 @@ pub fn compile<C: Table, M: Members>(cond: &Cond<C, M>) -> Frag {
 }
 
 fn text_compare(c: &str, op: Op, s: &str) -> Frag {
-    let v = || SqlValue::Text(s.to_string());
+    let v = || Value::Text(s.to_string().into());
     let one = |sql: String| Frag { sql, args: vec![v()] };
     match op {
         Op::Eq => one(format!("{c} = ?")),
@@ -229,8 +229,8 @@ fn order(p: &str, col: Option<&str>, descending: bool) -> String {
     }
 }
 
-fn name(s: &str) -> SqlValue {
-    SqlValue::Text(s.to_ascii_lowercase())
+fn name(s: &str) -> Value<'static> {
+    Value::Text(s.to_ascii_lowercase().into())
 }
 
 /// `pr` of one value `x` (columns `x.value`, `x.type` of a json_each row), as
@@ -254,7 +254,7 @@ fn present(x: &str) -> Frag {
 
 /// One value `x` against a literal.
 fn leaf(x: &str, op: Op, value: &Literal, exact: bool) -> Frag {
-    let number = |v: SqlValue| {
+    let number = |v: Value<'static>| {
         let sql_op = match op {
             Op::Eq => "=",
             Op::Ne => "<>",
@@ -269,11 +269,11 @@ fn leaf(x: &str, op: Op, value: &Literal, exact: bool) -> Frag {
     match value {
         Literal::Text(s) => {
             Frag::lit(&format!("({x}.type = 'text' AND scim_str_cmp('{}', {x}.value, ", op.keyword()))
-                .bind(SqlValue::Text(s.clone()))
+                .bind(Value::Text(s.clone().into()))
                 .t(&format!(", {}))", i32::from(exact)))
         }
-        Literal::Integer(i) => number(SqlValue::Integer(*i)),
-        Literal::Real(r) => number(SqlValue::Real(*r)),
+        Literal::Integer(i) => number(Value::Int(*i)),
+        Literal::Real(r) => number(Value::Real(*r)),
         Literal::Bool(b) => match op {
             Op::Eq => Frag::lit(&format!("({x}.type = '{b}')")),
             Op::Ne => Frag::lit(&format!("({x}.type = '{}')", !b)),

@@ -324,24 +324,6 @@ pub(super) fn sqlite_params<'a>(params: Params<'a>) -> impl rusqlite::Params + '
     rusqlite::params_from_iter(params.iter().map(|p| SqliteBind(*p)))
 }
 
-// ---- Added by group sql-a (users, scim, grants, mapping_grants, mappings, audit) ----
-
-/// The SCIM filter compiler's bound values (`scim_sql::Frag::args`) are still
-/// rusqlite values, because its unit tests (scim_query_tests.rs) bind and
-/// compare them as such; store::scim passes them through as parameters.
-impl Param for rusqlite::types::Value {
-    fn value(&self) -> Value<'_> {
-        use rusqlite::types::Value as Owned;
-        match self {
-            Owned::Null => Value::Null,
-            Owned::Integer(i) => Value::Int(*i),
-            Owned::Real(r) => Value::Real(*r),
-            Owned::Text(s) => Value::Text(Cow::Borrowed(s)),
-            Owned::Blob(b) => Value::Blob(b),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
