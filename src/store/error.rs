@@ -29,7 +29,7 @@ pub enum StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e {
-            // A stored kind or origin this code does not know (store/types.rs).
+            // A stored kind or origin this code does not know.
             if let Some(k) = inner.downcast_ref::<crate::model::UnknownConnectionKind>() {
                 return StoreError::Corrupt { what: "connection kind", message: k.to_string() };
             }

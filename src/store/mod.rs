@@ -12,7 +12,6 @@ mod query_tests;
 mod readers;
 pub(crate) mod sql;
 mod tx;
-mod types;
 mod writer;
 
 pub mod api_keys;

@@ -361,6 +361,12 @@ mod tests {
         assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
         let e = tx.query_one("SELECT 'ldap'", p![], |r| r.get::<ConnectionKind>(0)).unwrap_err();
         assert!(matches!(e, StoreError::Corrupt { what: "connection kind", .. }), "{e:?}");
+        let e = tx.query_one("SELECT 'nobody'", p![], |r| r.get::<Origin>(0)).unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { what: "user origin", .. }), "{e:?}");
+        // Typed values are bound as the TEXT they always were.
+        let s =
+            tx.query_one("SELECT ?1 || ?2", p![ConnectionKind::Saml, Origin::Manual], |r| r.get::<String>(0));
+        assert_eq!(s.unwrap(), "samlmanual");
         let e = tx.query_one("SELECT NULL", p![], |r| r.get::<String>(0)).unwrap_err();
         assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
     }
