@@ -147,6 +147,12 @@ impl Body {
     }
 }
 
+/// Read part `T` of `body`, a refusal naming its field (both kinds' name,
+/// secret, poll-token and SAML parts).
+pub fn part<T: DeserializeOwned>(body: &Body) -> Result<T, Error> {
+    body.part::<T>().map_err(FieldError::by_field)
+}
+
 /// A deserialiser of one struct from a body's map, field by field in the
 /// struct's own order, each value's error tagged with its field.
 struct Ordered<'a>(&'a Map<String, Value>);

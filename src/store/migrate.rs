@@ -17,18 +17,24 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_change_events", include_str!("migrations/0008_change_events.sql")),
 ];
 
-/// Apply the migrations the database has not seen yet; returns their numbers.
-pub fn apply(conn: &mut Connection) -> Result<Vec<u32>, StoreError> {
-    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let known = MIGRATIONS.len() as u32;
+/// The versions (1-based) a database at schema version `current` has not seen, of `known`
+/// migrations; a database newer than this binary is refused (either engine).
+pub(crate) fn pending(current: u32, known: usize) -> Result<std::ops::RangeInclusive<u32>, StoreError> {
+    let known = u32::try_from(known).map_err(|_| StoreError::Setup("too many migrations".into()))?;
     if current > known {
         return Err(StoreError::Setup(format!(
             "database schema version {current} is newer than this binary knows ({known}); refusing to run"
         )));
     }
+    Ok(current + 1..=known)
+}
+
+/// Apply the migrations the database has not seen yet; returns their numbers.
+pub fn apply(conn: &mut Connection) -> Result<Vec<u32>, StoreError> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let mut applied = Vec::new();
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = i as u32 + 1;
+    for version in pending(current, MIGRATIONS.len())? {
+        let (name, sql) = MIGRATIONS[version as usize - 1];
         let tx = conn.transaction()?;
         tx.execute_batch(sql).map_err(|e| StoreError::Setup(format!("migration {name}: {e}")))?;
         tx.pragma_update(None, "user_version", version)?;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use serde_json::Value;
 
+pub use crate::connections::body::part;
 use crate::connections::body::{Body, KindField, Patch, PollTokenField, field_names, present};
 use crate::error::Error;
 use crate::oidc::config::OidcDraft;
@@ -287,11 +288,6 @@ pub fn create_body(body: Value) -> Result<Body, Error> {
 /// A PATCH body: an object of known fields.
 pub fn patch_body(body: Value) -> Result<Body, Error> {
     Body::new(body, &patch_parts(), UNKNOWN_FIELD)
-}
-
-/// Read the name, secret or poll token part, the refusal naming its field.
-pub fn part<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, Error> {
-    body.part::<T>().map_err(|e| e.by_field())
 }
 
 /// Read the settings part, a refusal being the body's.

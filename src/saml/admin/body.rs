@@ -8,6 +8,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::connections::body::part;
 use crate::connections::body::{Body, KindField, Patch, PollTokenField, field_names, present};
 use crate::error::Error;
 use crate::saml::config::{AttributeNames, MAX_CLOCK_SKEW_SECS, SamlConfig};
@@ -267,11 +268,6 @@ pub fn create_body(body: Value) -> Result<Body, Error> {
 /// A PATCH body: an object of known fields.
 pub fn patch_body(body: Value) -> Result<Body, Error> {
     Body::new(body, &patch_parts(), UNKNOWN_FIELD)
-}
-
-/// Read one part of a body, the refusal naming its field.
-pub fn part<T: serde::de::DeserializeOwned>(body: &Body) -> Result<T, Error> {
-    body.part::<T>().map_err(|e| e.by_field())
 }
 
 #[cfg(test)]

@@ -61,15 +61,9 @@ pub fn current_version(client: &mut Client) -> Result<u32, StoreError> {
 
 fn apply_locked(client: &mut Client) -> Result<Vec<u32>, StoreError> {
     let current = current_version(client)?;
-    let known = MIGRATIONS.len() as u32;
-    if current > known {
-        return Err(StoreError::Setup(format!(
-            "database schema version {current} is newer than this binary knows ({known}); refusing to run"
-        )));
-    }
     let mut applied = Vec::new();
-    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = i as u32 + 1;
+    for version in crate::store::migrate::pending(current, MIGRATIONS.len())? {
+        let (name, sql) = MIGRATIONS[version as usize - 1];
         apply_one(client, version, name, sql)?;
         tracing::info!(migration = name, engine = "postgres", "applied migration");
         applied.push(version);
