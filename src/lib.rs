@@ -78,10 +78,21 @@ pub struct App {
 impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
-        let path = config.db.display().to_string();
+        let location = config::DbLocation::parse(&config.db);
+        let path = match &location {
+            config::DbLocation::File(p) => p.display().to_string(),
+            config::DbLocation::Postgres(url) => store::pg::redacted(url),
+        };
+        if matches!(location, config::DbLocation::Postgres(_)) && config.secret_key.is_none() {
+            // Every node must seal and open connection secrets with one key: a
+            // key file generated beside one node would differ on the next.
+            return Err(StartError::Config(
+                "IDBRIDGE_SECRET_KEY is required with PostgreSQL (the same value on every node)".into(),
+            ));
+        }
         let db = {
-            let (p, m) = (config.db.clone(), metrics.clone());
-            tokio::task::spawn_blocking(move || Db::open(&p, m))
+            let m = metrics.clone();
+            tokio::task::spawn_blocking(move || open_db(&location, m))
                 .await
                 .map_err(|e| StartError::Config(format!("store open task: {e}")))?
                 .map_err(|source| StartError::Store { path: path.clone(), source })?
@@ -171,6 +182,14 @@ impl App {
         tokio::task::spawn_blocking(move || db.close()).await.ok();
         tracing::info!("stopped");
         served.map_err(StartError::Serve)
+    }
+}
+
+/// Open the database `location` names, either engine (blocking: call off async code).
+pub fn open_db(location: &config::DbLocation, metrics: Arc<Metrics>) -> Result<Db, store::StoreError> {
+    match location {
+        config::DbLocation::File(path) => Db::open(path, metrics),
+        config::DbLocation::Postgres(url) => Db::open_postgres(url, metrics),
     }
 }
 

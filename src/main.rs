@@ -1,5 +1,5 @@
-//! The `idbridge` command line: serve, migrate. `--db` names an SQLite file
-//! or, for `migrate` only in this build, a PostgreSQL URL.
+//! The `idbridge` command line: serve, migrate, mapping, events, keys. `--db`
+//! names an SQLite file or a PostgreSQL URL.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ struct Cli {
 enum Command {
     /// Run the server (admin API, SCIM, SAML, OIDC, sessions).
     Serve {
-        /// SQLite database file.
+        /// SQLite database file, or a postgres://user:password@host:port/dbname URL.
         #[arg(long, env = "IDBRIDGE_DB")]
         db: Option<PathBuf>,
         /// Address to listen on (port 0 picks a free port).
@@ -168,20 +168,24 @@ fn main() -> anyhow::Result<()> {
         Command::Events { action: EventsCmd::Tail { org, db, after, once } } => {
             init_logs(cli.log_format.unwrap_or(LogFormat::Human));
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let db = sqlite_file(db)?;
+            let db = location(db);
             runtime.block_on(events_tail(db, org, after, once))
         }
         Command::Keys { action: KeysCmd::Rotate { db, overlap_secs } } => {
             init_logs(cli.log_format.unwrap_or(LogFormat::Human));
-            let db_path = sqlite_file(db)?;
+            let db = location(db);
+            let env_key = std::env::var("IDBRIDGE_SECRET_KEY").ok().filter(|k| !k.is_empty());
+            let key_file = match &db {
+                DbLocation::File(path) => config::key_file_beside(path),
+                DbLocation::Postgres(_) if env_key.is_none() => {
+                    anyhow::bail!("IDBRIDGE_SECRET_KEY is required with PostgreSQL (the nodes' value)")
+                }
+                DbLocation::Postgres(_) => PathBuf::new(),
+            };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(async move {
-                let store = open_store(&db_path)?;
-                let env_key = std::env::var("IDBRIDGE_SECRET_KEY").ok().filter(|k| !k.is_empty());
-                let sb = idbridge::secrets::SecretBox::load(
-                    env_key.as_deref(),
-                    &config::key_file_beside(&db_path),
-                )?;
+                let store = open_store(&db).await?;
+                let sb = idbridge::secrets::SecretBox::load(env_key.as_deref(), &key_file)?;
                 let kid = idbridge::session::keys::rotate(
                     &store,
                     &sb,
@@ -198,7 +202,7 @@ fn main() -> anyhow::Result<()> {
                 Some(p) => FileConfig::load(p).map_err(anyhow::Error::msg)?,
                 None => FileConfig::default(),
             };
-            let db = sqlite_file(db.or(file.db))?;
+            let db = db.or(file.db).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
             let log_format = cli.log_format.or(file.log_format).unwrap_or(LogFormat::Human);
             init_logs(log_format);
             let listen = listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_string());
@@ -235,21 +239,23 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The SQLite file a command other than `migrate` runs on (the default when
-/// none is given); a PostgreSQL URL is refused: this build serves from SQLite only.
-fn sqlite_file(db: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    match DbLocation::parse(&db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB))) {
-        DbLocation::File(path) => Ok(path),
-        DbLocation::Postgres(url) => anyhow::bail!(
-            "{}: PostgreSQL serving is not available in this build yet; only `idbridge migrate --db <postgres URL>` is",
-            idbridge::store::pg::redacted(&url)
-        ),
-    }
+/// The database a command runs on: `--db` / IDBRIDGE_DB, a file or a
+/// PostgreSQL URL (the default file when none is given).
+fn location(db: Option<PathBuf>) -> DbLocation {
+    DbLocation::parse(&db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB)))
 }
 
-fn open_store(path: &std::path::Path) -> anyhow::Result<idbridge::store::Db> {
+/// Open the store off the async runtime (the PostgreSQL client blocks).
+async fn open_store(db: &DbLocation) -> anyhow::Result<idbridge::store::Db> {
     let metrics = std::sync::Arc::new(idbridge::metrics::Metrics::new());
-    idbridge::store::Db::open(path, metrics).with_context(|| format!("opening {}", path.display()))
+    let shown = match db {
+        DbLocation::File(p) => p.display().to_string(),
+        DbLocation::Postgres(url) => idbridge::store::pg::redacted(url),
+    };
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || idbridge::open_db(&db, metrics))
+        .await?
+        .with_context(|| format!("opening {shown}"))
 }
 
 async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
@@ -258,27 +264,24 @@ async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         doc::parse_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
     };
-    let path = sqlite_file;
     match action {
         MappingCmd::Show { org, db } => {
-            let store = open_store(&path(db)?)?;
+            let store = open_store(&location(db)).await?;
             let current = service::get(&store, &org).await?;
             println!("# version {}", current.version);
             print!("{}", doc::to_toml(&current.mapping)?);
             store.close();
         }
         MappingCmd::Preview { org, file, db } => {
-            let db = path(db)?;
             let d = read(&file)?;
-            let store = open_store(&db)?;
+            let store = open_store(&location(db)).await?;
             let changes = service::preview(&store, &org, d).await?;
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"changes": changes}))?);
             store.close();
         }
         MappingCmd::Apply { org, file, db } => {
-            let db = path(db)?;
             let d = read(&file)?;
-            let store = open_store(&db)?;
+            let store = open_store(&location(db)).await?;
             let applied = service::apply(&store, "cli", &org, d).await?;
             eprintln!("applied mapping version {} ({} changes)", applied.version, applied.changes.len());
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"changes": applied.changes}))?);
@@ -290,10 +293,10 @@ async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
 
 /// `idbridge events tail`: page through the org's events, one JSON line each;
 /// unless `once`, poll every second for new ones until Ctrl-C.
-async fn events_tail(db: PathBuf, org: String, mut after: i64, once: bool) -> anyhow::Result<()> {
+async fn events_tail(db: DbLocation, org: String, mut after: i64, once: bool) -> anyhow::Result<()> {
     use idbridge::events::pull;
     use std::io::Write;
-    let store = open_store(&db)?;
+    let store = open_store(&db).await?;
     let result = async {
         loop {
             let page = pull::after(&store, &org, after, pull::MAX_LIMIT).await?;

@@ -14,7 +14,7 @@ use super::scim_query::{GroupCond, GroupQuery, UserCond, UserQuery};
 use super::scim_sql::{Frag, compile, group_order, user_order};
 use super::sql::{Param, Row, p};
 use super::users::{USER_COLUMN_COUNT, USER_COLUMNS, UserFacts, user_row};
-use super::{StoreError, Tx};
+use super::{Engine, StoreError, Tx};
 use crate::model::User;
 
 /// Insert a SCIM user: `users::insert_facts` with origin `scim`.
@@ -97,10 +97,20 @@ pub struct Streamed {
     pub exhausted: bool,
 }
 
-/// The groups of `u.id`, aggregated in the same statement (no query per user).
-const USER_GROUPS_SQL: &str =
-    "(SELECT json_group_array(json_array(g.id, g.display_name) ORDER BY g.display_name_key)
-      FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)";
+/// The groups of `u.id`, aggregated in the same statement (no query per user):
+/// a JSON array of `[id, displayName]`, `[]` for none.
+fn user_groups_sql(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => {
+            "(SELECT json_group_array(json_array(g.id, g.display_name) ORDER BY g.display_name_key)
+              FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)"
+        }
+        Engine::Postgres => {
+            "(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name_key), '[]')::text
+              FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)"
+        }
+    }
+}
 
 /// A compiled query's parameters: `?` for the org, the condition's, then
 /// (when `page` is given) LIMIT and OFFSET.
@@ -130,8 +140,9 @@ pub fn each_user(
 ) -> Result<Streamed, StoreError> {
     let w = compile(&q.cond);
     let sql = format!(
-        "SELECT {USER_COLUMNS}, {USER_GROUPS_SQL} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
+        "SELECT {USER_COLUMNS}, {} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
          ORDER BY {} LIMIT ? OFFSET ?",
+        user_groups_sql(conn.engine()),
         w.sql,
         user_order(q.sort)
     );
@@ -236,11 +247,17 @@ pub fn delete_group(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<bool, Store
 pub type Members = Vec<(String, String, Option<String>)>;
 
 /// The members of `g.id` SCIM may see, aggregated in the same statement.
-fn group_members_sql() -> String {
-    format!(
-        "(SELECT json_group_array(json_array(u.id, u.user_name, u.display_name) ORDER BY u.id)
-          FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND {SCIM_VISIBLE})"
-    )
+fn group_members_sql(engine: Engine) -> String {
+    match engine {
+        Engine::Sqlite => format!(
+            "(SELECT json_group_array(json_array(u.id, u.user_name, u.display_name) ORDER BY u.id)
+              FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND {SCIM_VISIBLE})"
+        ),
+        Engine::Postgres => format!(
+            "(SELECT COALESCE(json_agg(json_build_array(u.id, u.user_name, u.display_name) ORDER BY u.id), '[]')::text
+              FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND {SCIM_VISIBLE})"
+        ),
+    }
 }
 
 /// Groups matching `q.cond`, like `each_user`; with their members
@@ -251,7 +268,7 @@ pub fn each_group(
     q: &GroupQuery,
     visit: &mut dyn FnMut(ScimGroupRow, Option<Members>) -> bool,
 ) -> Result<Streamed, StoreError> {
-    let members = if q.with_members { group_members_sql() } else { "NULL".to_string() };
+    let members = if q.with_members { group_members_sql(conn.engine()) } else { "NULL".to_string() };
     let w = compile(&q.cond);
     let sql = format!(
         "SELECT {GROUP_COLS}, {members} FROM groups g WHERE g.org_id = ? AND ({})
@@ -304,7 +321,7 @@ pub fn add_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result
     let mut added = Vec::new();
     for u in user_ids {
         if conn.exec(
-            "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)",
+            "INSERT INTO group_members (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             p![group_id, u],
         )? == 1
         {

@@ -397,9 +397,10 @@ fn pg_migrate_binary_prints_the_count_and_hides_the_password() {
 }
 
 #[test]
-fn pg_serve_and_the_other_commands_refuse_a_postgres_url_and_create_nothing() {
+fn every_command_takes_a_postgres_url_and_an_unreachable_one_fails_clearly_creating_nothing() {
     let url = format!("postgresql://idbridge:{PASSWORD}@127.0.0.1:1/idb");
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mapping.toml"), "default_org_role = \"member\"\n").unwrap();
     let commands: &[&[&str]] = &[
         &["serve", "--listen", "127.0.0.1:0"],
         &["mapping", "show", "--org", "acme"],
@@ -410,7 +411,10 @@ fn pg_serve_and_the_other_commands_refuse_a_postgres_url_and_create_nothing() {
     for args in commands {
         for via_env in [false, true] {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_idbridge"));
-            cmd.args(*args).current_dir(dir.path()).env_remove("IDBRIDGE_DB");
+            cmd.args(*args)
+                .current_dir(dir.path())
+                .env_remove("IDBRIDGE_DB")
+                .env("IDBRIDGE_SECRET_KEY", crate::support::helpers::SECRET_KEY);
             if via_env {
                 cmd.env("IDBRIDGE_DB", &url);
             } else {
@@ -418,14 +422,21 @@ fn pg_serve_and_the_other_commands_refuse_a_postgres_url_and_create_nothing() {
             }
             let out = cmd.output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(!out.status.success(), "{args:?} accepted a postgres URL");
-            assert!(
-                stderr.contains("PostgreSQL serving is not available in this build yet")
-                    && stderr.contains("idbridge migrate"),
-                "{args:?}: {stderr}"
-            );
+            assert!(!out.status.success(), "{args:?} succeeded against an unreachable server");
+            assert!(stderr.contains("postgresql://idbridge:***@127.0.0.1:1/idb"), "{args:?}: {stderr}");
             assert!(!stderr.contains(PASSWORD), "{stderr}");
-            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{args:?} created a file");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{args:?} created a file");
         }
     }
+    // Without the shared secret key, serving from PostgreSQL is refused before connecting.
+    let out = Command::new(env!("CARGO_BIN_EXE_idbridge"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", &url])
+        .current_dir(dir.path())
+        .env_remove("IDBRIDGE_SECRET_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("IDBRIDGE_SECRET_KEY is required with PostgreSQL"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
 }

@@ -73,7 +73,7 @@ pub async fn spawn_app_in(dir: tempfile::TempDir) -> TestApp {
 /// Like `spawn_app_in`, with a chance to change the configuration.
 pub async fn spawn_app_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestApp {
     init_test_log();
-    let mut cfg = Config::for_db(dir.path().join("idbridge.db"));
+    let mut cfg = Config::for_db(db_path(&dir));
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.admin_token = Some(Secret::new(ADMIN_TOKEN));
     cfg.secret_key = Some(Secret::new(SECRET_KEY));
@@ -236,8 +236,44 @@ pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
     }
 }
 
+/// Which engine the suite runs on: `IDBRIDGE_TEST_DB=postgres` runs every
+/// app and process of the integration suite on a real PostgreSQL (a fresh
+/// database per test directory); unset or `sqlite`, on an SQLite file.
+pub fn on_postgres() -> bool {
+    match std::env::var("IDBRIDGE_TEST_DB").as_deref() {
+        Ok("postgres") => true,
+        Ok("") | Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("IDBRIDGE_TEST_DB={other:?}: expected sqlite or postgres"),
+    }
+}
+
+/// The database of a test directory, as `--db` takes it: `DIR/idbridge.db`,
+/// or on PostgreSQL a fresh database whose URL is kept in `DIR/pg-url`, so a
+/// restarted app or process on the same directory finds the same data.
 pub fn db_path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("idbridge.db")
+    if !on_postgres() {
+        return dir.path().join("idbridge.db");
+    }
+    let keep = dir.path().join("pg-url");
+    if let Ok(url) = std::fs::read_to_string(&keep) {
+        return PathBuf::from(url);
+    }
+    // Off whatever runtime the caller is on: the PostgreSQL client blocks.
+    let url = std::thread::spawn(crate::support::postgres::fresh_database_blocking).join().unwrap();
+    std::fs::write(&keep, &url).unwrap();
+    PathBuf::from(url)
+}
+
+/// Tests that read the SQLite file itself (its bytes, its file mode, rows
+/// through rusqlite) have no PostgreSQL counterpart: they return early there.
+#[macro_export]
+macro_rules! sqlite_only {
+    () => {
+        if $crate::support::helpers::on_postgres() {
+            eprintln!("SQLite-only test: skipped on PostgreSQL");
+            return;
+        }
+    };
 }
 
 impl TestApp {
@@ -431,7 +467,7 @@ impl Scim<'_> {
 pub struct RawDb(rusqlite::Connection);
 
 pub fn raw_db(app: &TestApp) -> RawDb {
-    let c = rusqlite::Connection::open(app.state.db.path()).unwrap();
+    let c = rusqlite::Connection::open(app.state.db.path().expect("raw_db is SQLite-only: use sqlite_only!()")).unwrap();
     c.busy_timeout(Duration::from_secs(5)).unwrap();
     RawDb(c)
 }
