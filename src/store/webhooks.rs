@@ -133,7 +133,7 @@ pub fn next_event(conn: &Tx<'_>, w: &WebhookRow) -> Result<Option<ChangeEvent>, 
         Engine::Postgres => {
             "SELECT e.id, e.org_id, e.type, e.at, e.data FROM change_events e
              WHERE e.org_id = ?1 AND e.id > ?2
-               AND (?3 = '[]' OR e.type IN (SELECT jsonb_array_elements_text(CAST(?3 AS TEXT)::jsonb)))
+               AND (CAST(?3 AS TEXT) = '[]' OR e.type IN (SELECT jsonb_array_elements_text(CAST(?3 AS TEXT)::jsonb)))
              ORDER BY e.id LIMIT 1"
         }
     };
@@ -190,10 +190,11 @@ pub fn rotate(
 
 /// Soft-delete; returns whether a live webhook was deleted. Secrets are wiped.
 pub fn delete(conn: &Tx<'_>, org_id: &str, id: &str, at: &str) -> Result<bool, StoreError> {
+    let wiped: &[u8] = &[];
     let n = conn.exec(
-        "UPDATE webhooks SET deleted_at = ?3, secret = x'', previous_secret = NULL
+        "UPDATE webhooks SET deleted_at = ?3, secret = ?4, previous_secret = NULL
              WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
-        p![org_id, id, at],
+        p![org_id, id, at, wiped],
     )?;
     Ok(n == 1)
 }
