@@ -71,10 +71,11 @@ pub fn live_stamps(conn: &Tx<'_>, now: &str) -> Result<Vec<KeyStamp>, StoreError
 
 /// Whether `kid` names a key that still verifies at `now` (one primary-key read).
 pub fn is_live(conn: &Tx<'_>, kid: &str, now: &str) -> Result<bool, StoreError> {
+    // The kid itself is read back (not a literal 1, whose integer type differs between engines).
     let found = conn.query_opt(
-        "SELECT 1 FROM signing_keys WHERE kid = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+        "SELECT kid FROM signing_keys WHERE kid = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
         p![kid, now],
-        |r| r.get::<i64>(0),
+        |r| r.get::<String>(0),
     )?;
     Ok(found.is_some())
 }

@@ -148,6 +148,35 @@ async fn nodes_login_start_rate_limit_counts_across_nodes() {
     assert_eq!(rows, 0, "ended windows are purged");
 }
 
+#[tokio::test]
+async fn nodes_api_key_revoked_on_a_is_refused_on_b_at_once() {
+    let (a, b) = two_nodes().await;
+    a.org("acme").await;
+    a.project("acme", "research").await;
+    let rules = json!({"default_org_role": "member", "rules": [
+        {"group": "Research", "org_role": "member", "projects": {"research": "member"}}]});
+    let (s, body) = a.put_mapping("acme", rules).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let session = a.login("acme", "ann@acme.com", &["Research"]).await.unwrap();
+    let keys = "/v1/orgs/acme/projects/research/api-keys";
+    let (s, k) = a.send(reqwest::Method::POST, keys, Some(&session), Some(json!({"name": "ci"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    let (key, id) = (k["key"].as_str().unwrap().to_string(), k["id"].as_str().unwrap().to_string());
+    assert!(key_allowed(&b, &key).await, "a key made through A works on B");
+    let (s, body) = a.send(reqwest::Method::DELETE, &format!("{keys}/{id}"), Some(&session), None).await;
+    assert!(s.is_success(), "{s} {body}");
+    assert!(!key_allowed(&b, &key).await, "B reads the key's revocation from the store on every check");
+    assert!(!key_allowed(&a, &key).await);
+}
+
+/// Whether `node` allows the API key `key` to use the research project's models.
+async fn key_allowed(node: &TestApp, key: &str) -> bool {
+    let body = json!({"credential": key, "action": "models.use", "org": "acme", "project": "research"});
+    let (s, v) = node.send(reqwest::Method::POST, "/v1/authz/check", None, Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["allow"] == true
+}
+
 async fn saml_org(a: &TestApp) -> Conn {
     a.org("acme").await;
     let (s, _) = a.put_mapping("acme", json!({"default_org_role": "member", "rules": []})).await;
