@@ -115,6 +115,7 @@ impl App {
             .await
             .map_err(|e| StartError::Config(format!("session keys: {e}")))?;
         let sessions = Arc::new(session::Sessions { keys, config: config.session });
+        let login_starts = Arc::new(http::limit::RateLimiter::new(db.clone()));
         let state = AppState {
             db,
             metrics,
@@ -124,7 +125,7 @@ impl App {
             admin_body_limit: config.admin_body_limit,
             sessions,
             scim_tokens: Arc::new(directory::tokens::TokenCache::default()),
-            login_starts: Arc::new(http::limit::RateLimiter::default()),
+            login_starts,
             outbound: config.outbound_policy(),
             saml: Arc::new(saml::SamlState::default()),
             oidc: Arc::new(oidc::OidcState::new(config.outbound_policy())),
@@ -142,9 +143,26 @@ impl App {
     /// the write queue and close the store.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let db = self.state.db.clone();
-        // Every minute: pick up keys rotated by `idbridge keys rotate` in
-        // another process, drop expired login state and long-expired sessions,
-        // and change events past their retention.
+        // Every second: pick up keys rotated or retired by another node or by
+        // `idbridge keys rotate` (a cheap check; the ring is rebuilt only when
+        // the stored keys changed), so every node signs with the same key and
+        // stops accepting an expired one within about a second.
+        let key_reload = {
+            let s = self.state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(session::keys::RELOAD_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = s.sessions.keys.reload_if_changed(&s.db, &s.secret_box).await {
+                        tracing::warn!(error = %e, "reloading session keys failed");
+                    }
+                }
+            })
+        };
+        // Every minute: drop expired login state, long-expired sessions and
+        // ended rate-limit windows, and change events past their retention.
         let reload = {
             let s = self.state.clone();
             let retention = self.event_retention;
@@ -153,9 +171,6 @@ impl App {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    if let Err(e) = s.sessions.keys.reload(&s.db, &s.secret_box).await {
-                        tracing::warn!(error = %e, "reloading session keys failed");
-                    }
                     if let Err(e) = housekeeping(&s.db).await {
                         tracing::warn!(error = %e, "housekeeping failed");
                     }
@@ -177,6 +192,7 @@ impl App {
         let listener = http::listener::RepairingListener(self.listener);
         let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
         reload.abort();
+        key_reload.abort();
         poller.abort();
         dispatcher.abort();
         tokio::task::spawn_blocking(move || db.close()).await.ok();
@@ -196,12 +212,16 @@ pub fn open_db(location: &config::DbLocation, metrics: Arc<Metrics>) -> Result<D
 /// How long an expired session row is kept (for investigation) before it is deleted.
 const SESSION_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
-/// Delete expired single-use login state and sessions expired for a week.
+/// Delete expired single-use login state, sessions expired for a week and
+/// ended rate-limit windows; returns (login states, sessions) deleted.
 pub async fn housekeeping(db: &Db) -> Result<(usize, usize), store::StoreError> {
     db.write(|tx| {
         let now = clock::now();
         let states = store::login_states::purge_expired(tx, &clock::format(now))?;
         let sessions = store::sessions::purge_expired(tx, &clock::format(now - SESSION_RETENTION))?;
+        // The limiter purges too (http/limit.rs); this bounds the table when no
+        // login starts arrive. The previous window is kept for clock skew between nodes.
+        store::rate_limits::purge_before(tx, now.unix_timestamp() - 1)?;
         Ok((states, sessions))
     })
     .await

@@ -193,7 +193,7 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await?;
                 store.close();
-                println!("new signing key {kid}; running servers pick it up within a minute");
+                println!("new signing key {kid}; running servers sign with it within about a second");
                 Ok(())
             })
         }

@@ -67,7 +67,7 @@ async fn oidc_login_get(
     Path(connection_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Some(limited) = login_pages::login_start_limited(&state, "oidc", &connection_id) {
+    if let Some(limited) = login_pages::login_start_limited(&state, "oidc", &connection_id).await {
         return limited;
     }
     let started = login::start(&(&state).into(), &connection_id, query.as_deref()).await;

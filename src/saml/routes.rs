@@ -120,7 +120,7 @@ async fn saml_login_get(
     Path(id): Path<String>,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    if let Some(limited) = login_pages::login_start_limited(&state, "saml", &id) {
+    if let Some(limited) = login_pages::login_start_limited(&state, "saml", &id).await {
         return limited;
     }
     match login::start(&(&state).into(), &id, q.relay_state.as_deref()).await {

@@ -24,6 +24,7 @@ pub mod login_states;
 pub mod mapping_grants;
 pub mod mappings;
 pub mod orgs;
+pub mod rate_limits;
 pub mod scim;
 pub mod scim_query;
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod hardening_login;
 mod hardening_outbound;
 mod http_edges;
 mod layering;
+mod nodes;
 mod oidc_admin;
 mod oidc_login;
 mod oidc_logout;
