@@ -43,7 +43,8 @@ pub fn users() -> Vec<Value> {
                "name": {"givenName": "Ίρις", "familyName": "ẞTRASSE"},
                "emails": [{"value": "Élodie@Exemple.FR", "type": "Work"}],
                "x-e": "ÉCOLE", "x-sharp": "Straße", "x-sigma": "ΣΑΣ ΣΑΣ.", "x-kelvin": "\u{212A}elvin",
-               "x-\u{212A}ey": "v", "x-ratio": 2.25}),
+               "x-\u{212A}ey": "v", "x-ratio": 2.25,
+               "urn:example:scalar:1.0:User": "not an object"}),
     ]
 }
 
@@ -149,6 +150,12 @@ pub const FILTERS: &[&str] = &[
     "x-key pr",
     "x-ratio lt 2.3 and x-ratio gt 2.2",
     "x-ratio eq 2.25",
+    // Paths through values of the wrong kind: never walked, never an error.
+    "urn:example:scalar:1.0:User:title pr",
+    "title.sub pr",
+    r#"x-tags.value eq "a""#,
+    r#"x-tags[value eq "a"]"#,
+    r#"x-e[value eq "école"] or x-e.value pr"#,
 ];
 
 /// Groups (normalized as SCIM POST bodies, `schemas` added by the tests).

@@ -32,6 +32,12 @@ use fixtures::{ENT, FILTERS, GROUP_FILTERS, groups, users};
 
 const ORG: &str = "org-1";
 
+/// Filters PostgreSQL answers as the evaluator does and SQLite does not:
+/// an integer against a decimal literal compares as f64 in the evaluator
+/// (9007199254740993 rounds to 9007199254740992.0), and SQLite compares an
+/// INTEGER with a REAL exactly.
+const PG_ONLY_FILTERS: &[&str] = &["x-big eq 9007199254740992.0", "x-big gt 9007199254740992.0"];
+
 /// Run `f` where the blocking driver may run (never on the async runtime's threads).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
@@ -170,7 +176,7 @@ async fn pg_sql_selects_exactly_what_the_evaluator_selects_for_users() {
         let rendered = load_users(&mut c);
         let exact = |p: &AttrPath| case_exact(Kind::User, p);
         let mut split = 0;
-        for text in FILTERS {
+        for text in FILTERS.iter().chain(PG_ONLY_FILTERS) {
             let f = parse_filter(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             let cond = user_cond(&f).unwrap_or_else(|| panic!("{text} is not compiled to SQL"));
             let want: BTreeSet<String> =
