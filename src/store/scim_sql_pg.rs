@@ -337,10 +337,10 @@ pub mod testing {
     use postgres::Client;
     use postgres::types::ToSql;
 
-    use super::super::scim_query::{GroupCond, GroupSort, Sort, UserCond, UserSort};
-    use super::super::scim_sql::Frag;
-    use super::super::sql::Value;
     use super::{compile, group_order, user_order};
+    use crate::store::scim_query::{GroupCond, GroupSort, Sort, UserCond, UserSort};
+    use crate::store::scim_sql::Frag;
+    use crate::store::sql::Value;
 
     /// `?` → `$1, $2, …` in textual order (the rendered SQL holds no `?`
     /// inside a literal: every value is bound).
@@ -375,7 +375,7 @@ pub mod testing {
         let sql = numbered(sql);
         let rows = client
             .query(&sql, &refs)
-            .map_err(|e| format!("{}\nSQL {sql}", super::super::pg::describe(&e)))?;
+            .map_err(|e| format!("{}\nSQL {sql}", crate::store::pg::describe(&e)))?;
         rows.iter().map(|r| r.try_get::<_, String>(0).map_err(|e| e.to_string())).collect()
     }
 
