@@ -30,6 +30,9 @@ pub mod scim_query;
 #[cfg(test)]
 mod scim_query_tests;
 pub(crate) mod scim_sql;
+pub(crate) mod scim_sql_pg;
+#[doc(hidden)]
+pub use scim_sql_pg::testing as scim_sql_pg_testing;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;

@@ -11,7 +11,9 @@
 use std::collections::HashSet;
 
 use super::scim_query::{GroupCond, GroupQuery, UserCond, UserQuery};
-use super::scim_sql::{Frag, compile, group_order, user_order};
+use super::scim_query::{Cond, GroupSort, Sort, UserSort};
+use super::scim_sql::{Frag, Members as MemberCond, Table};
+use super::{scim_sql, scim_sql_pg};
 use super::sql::{Param, Row, p};
 use super::users::{USER_COLUMN_COUNT, USER_COLUMNS, UserFacts, user_row};
 use super::{Engine, StoreError, Tx};
@@ -112,6 +114,31 @@ fn user_groups_sql(engine: Engine) -> &'static str {
     }
 }
 
+/// The filter compiled for the engine under `conn`.
+fn compile<C: Table, M: MemberCond>(conn: &Tx<'_>, cond: &Cond<C, M>) -> Frag {
+    match conn.engine() {
+        Engine::Sqlite => scim_sql::compile(cond),
+        Engine::Postgres => scim_sql_pg::compile(cond),
+    }
+}
+
+fn user_order(conn: &Tx<'_>, s: Sort<UserSort>) -> String {
+    match conn.engine() {
+        Engine::Sqlite => scim_sql::user_order(s),
+        Engine::Postgres => scim_sql_pg::user_order(s),
+    }
+}
+
+fn group_order(conn: &Tx<'_>, s: Sort<GroupSort>) -> String {
+    match conn.engine() {
+        Engine::Sqlite => scim_sql::group_order(s),
+        Engine::Postgres => scim_sql_pg::group_order(s),
+    }
+}
+
+/// "No limit" as both engines take it in `LIMIT ?` (SQLite's -1 is an error in PostgreSQL).
+const NO_LIMIT: i64 = i64::MAX;
+
 /// A compiled query's parameters: `?` for the org, the condition's, then
 /// (when `page` is given) LIMIT and OFFSET.
 fn query_params<'a>(org_id: &'a dyn Param, w: &'a Frag, page: Option<&'a (i64, i64)>) -> Vec<&'a dyn Param> {
@@ -138,15 +165,15 @@ pub fn each_user(
     q: &UserQuery,
     visit: &mut dyn FnMut(User, UserGroups) -> bool,
 ) -> Result<Streamed, StoreError> {
-    let w = compile(&q.cond);
+    let w = compile(conn, &q.cond);
     let sql = format!(
         "SELECT {USER_COLUMNS}, {} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
          ORDER BY {} LIMIT ? OFFSET ?",
         user_groups_sql(conn.engine()),
         w.sql,
-        user_order(q.sort)
+        user_order(conn, q.sort)
     );
-    let page = (q.paging.limit.unwrap_or(-1), q.paging.offset);
+    let page = (q.paging.limit.unwrap_or(NO_LIMIT), q.paging.offset);
     let mut seen = 0;
     let mut exhausted = true;
     conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
@@ -162,7 +189,7 @@ pub fn each_user(
 }
 
 pub fn count_users(conn: &Tx<'_>, org_id: &str, cond: &UserCond) -> Result<i64, StoreError> {
-    let w = compile(cond);
+    let w = compile(conn, cond);
     let sql = format!(
         "SELECT count(*) FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})",
         w.sql
@@ -269,14 +296,14 @@ pub fn each_group(
     visit: &mut dyn FnMut(ScimGroupRow, Option<Members>) -> bool,
 ) -> Result<Streamed, StoreError> {
     let members = if q.with_members { group_members_sql(conn.engine()) } else { "NULL".to_string() };
-    let w = compile(&q.cond);
+    let w = compile(conn, &q.cond);
     let sql = format!(
         "SELECT {GROUP_COLS}, {members} FROM groups g WHERE g.org_id = ? AND ({})
          ORDER BY {} LIMIT ? OFFSET ?",
         w.sql,
-        group_order(q.sort)
+        group_order(conn, q.sort)
     );
-    let page = (q.paging.limit.unwrap_or(-1), q.paging.offset);
+    let page = (q.paging.limit.unwrap_or(NO_LIMIT), q.paging.offset);
     let mut seen = 0;
     let mut exhausted = true;
     conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
@@ -292,7 +319,7 @@ pub fn each_group(
 }
 
 pub fn count_groups(conn: &Tx<'_>, org_id: &str, cond: &GroupCond) -> Result<i64, StoreError> {
-    let w = compile(cond);
+    let w = compile(conn, cond);
     let sql = format!("SELECT count(*) FROM groups g WHERE g.org_id = ? AND ({})", w.sql);
     conn.query_one(&sql, &query_params(&org_id, &w, None), |r| r.get(0))
 }

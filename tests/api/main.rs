@@ -35,6 +35,7 @@ mod saml_slo;
 mod saml_wrapping;
 mod scim_conformance;
 mod scim_entra_patch;
+mod scim_filter_pg;
 mod scim_groups;
 mod scim_one_user;
 mod scim_patch;
