@@ -47,6 +47,10 @@ fn domain(e: Error) -> WireError {
             WireError::new(StatusCode::BAD_REQUEST, Some("invalidValue"), detail)
         }
         Error::Forbidden { .. } => WireError::new(StatusCode::FORBIDDEN, None, detail),
+        Error::Store(inner @ crate::store::StoreError::Unavailable(_)) => {
+            tracing::error!(error = %inner, "store unavailable on SCIM request");
+            WireError::new(StatusCode::SERVICE_UNAVAILABLE, None, "the database cannot be reached; retry shortly")
+        }
         Error::Store(inner) => {
             tracing::error!(error = %inner, "store failure on SCIM request");
             WireError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error; see the server log")
