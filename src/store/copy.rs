@@ -324,12 +324,16 @@ impl Side {
                 conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(lerr(db, what))
             }
             Side::Postgres { db, client, .. } => {
+                // Two statements: a query naming a missing table fails at parse time,
+                // whatever a CASE around it says.
+                let ledger = client
+                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[&PG_LEDGER])
+                    .map_err(perr(db, what))?;
+                if !ledger.get::<_, bool>(0) {
+                    return Ok(0);
+                }
                 let row = client
-                    .query_one(
-                        "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0
-                                ELSE (SELECT coalesce(max(version), 0) FROM schema_migrations) END",
-                        &[],
-                    )
+                    .query_one("SELECT coalesce(max(version), 0) FROM schema_migrations", &[])
                     .map_err(perr(db, what))?;
                 let v: i32 = row.get(0);
                 Ok(u32::try_from(v).unwrap_or(0))
@@ -814,8 +818,8 @@ fn copy_into(
     counts: &[u64],
     progress: &mut dyn Write,
 ) -> Result<Summary, CopyError> {
-    target.lock(tables)?;
     target.check_schema(tables)?;
+    target.lock(tables)?;
     // Again inside the transaction: a node that started on the target meanwhile may have written.
     let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
     if let Some(table) = target.first_nonempty(&names)? {
@@ -853,6 +857,17 @@ fn copy_into(
             });
         }
         summary.tables.push((t.name.clone(), copied));
+    }
+    // Once more over every table at the end, as the commit will leave them.
+    for (t, &expected) in tables.iter().zip(counts) {
+        let copied = target.count(&t.name)?;
+        if copied != expected {
+            return Err(CopyError::CountMismatch {
+                table: t.name.clone(),
+                source_rows: expected,
+                target_rows: copied,
+            });
+        }
     }
     Ok(summary)
 }

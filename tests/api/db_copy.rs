@@ -326,7 +326,7 @@ async fn a_source_at_another_schema_version_is_refused_and_nothing_is_created() 
         c.execute_batch(include_str!("../../src/store/migrations/0001_init.sql")).unwrap();
         c.pragma_update(None, "user_version", 1).unwrap();
     }
-    let pg_newer = fresh_database().await;
+    let (pg_newer, pg_never) = (fresh_database().await, fresh_database().await);
     let target = dir.path().join("target.db");
     let (pg, t) = (pg_newer.clone(), target.clone());
     blocking(move || {
@@ -345,6 +345,10 @@ async fn a_source_at_another_schema_version_is_refused_and_nothing_is_created() 
             (
                 Endpoint::Sqlite(older.clone()),
                 "schema version 1, this binary's is 8; run `idbridge migrate --db ",
+            ),
+            (
+                Endpoint::Postgres(pg_never),
+                "schema version 0, this binary's is 8; run `idbridge migrate --db postgres://idbridge:***@",
             ),
         ];
         for (from, wanted) in cases {
