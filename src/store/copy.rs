@@ -61,6 +61,9 @@ pub enum CopyError {
     /// A value whose type the target column does not take (or the copy does not know).
     #[error("{table}.{column}: cannot copy a {kind} value into a {target_type} column")]
     Value { table: String, column: String, kind: &'static str, target_type: String },
+    /// A source column of a type the copy does not read (the schema has none).
+    #[error("{table}.{column}: column type {type_name} is not one the copy knows")]
+    UnknownType { table: String, column: String, type_name: String },
     /// The two endpoints name the same database.
     #[error("{0}: --from and --to name the same database")]
     SameDatabase(String),
@@ -579,11 +582,10 @@ impl Side {
                     let mut values = Vec::with_capacity(t.columns.len());
                     for (i, c) in r.columns().iter().enumerate() {
                         values.push(pg_value(&r, i, c.type_()).map_err(perr(db, what))?.ok_or_else(
-                            || CopyError::Value {
+                            || CopyError::UnknownType {
                                 table: t.name.clone(),
                                 column: c.name().to_string(),
-                                kind: "PostgreSQL",
-                                target_type: c.type_().name().to_string(),
+                                type_name: c.type_().name().to_string(),
                             },
                         )?);
                     }
