@@ -69,6 +69,33 @@ enum Command {
         #[command(subcommand)]
         action: KeysCmd,
     },
+    /// Database tools: copy a deployment between SQLite and PostgreSQL.
+    Db {
+        #[command(subcommand)]
+        action: DbCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCmd {
+    /// Copy a whole deployment into a new, empty database (SQLite or PostgreSQL, either way).
+    ///
+    /// The source must be at this binary's schema version (run `idbridge migrate` on it first)
+    /// and is read in one consistent snapshot, never changed; the target is migrated, must be
+    /// empty, and is written in one transaction (all or nothing), then its row counts are
+    /// checked against the source's. Secrets (connection secrets, signing keys, webhook
+    /// secrets) are copied still encrypted: start the target deployment with the same
+    /// secret key as the source (IDBRIDGE_SECRET_KEY, or the contents of the source's
+    /// `<db>.key` file). Stop the source's servers first, or changes made after the snapshot
+    /// are not copied.
+    Copy {
+        /// The deployment to copy: an SQLite file or a postgres://user:password@host:port/dbname URL.
+        #[arg(long, value_name = "FILE_OR_URL")]
+        from: PathBuf,
+        /// The new, empty database: an SQLite file (created owner-only) or a PostgreSQL URL.
+        #[arg(long, value_name = "FILE_OR_URL")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -197,6 +224,10 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Command::Db { action: DbCmd::Copy { from, to } } => {
+            init_logs(cli.log_format.unwrap_or(LogFormat::Human));
+            db_copy(&from, &to)
+        }
         Command::Serve { db, listen, public_url, config, outbound_allow_private, event_retention_days } => {
             let file = match &config {
                 Some(p) => FileConfig::load(p).map_err(anyhow::Error::msg)?,
@@ -243,6 +274,32 @@ fn main() -> anyhow::Result<()> {
 /// PostgreSQL URL (the default file when none is given).
 fn location(db: Option<PathBuf>) -> DbLocation {
     DbLocation::parse(&db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB)))
+}
+
+/// `idbridge db copy`: progress on stderr, the verified summary on stdout.
+fn db_copy(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    use idbridge::store::copy::{self, Endpoint};
+    let endpoint = |value: &std::path::Path| match DbLocation::parse(value) {
+        DbLocation::File(path) => Endpoint::Sqlite(path),
+        DbLocation::Postgres(url) => Endpoint::Postgres(url),
+    };
+    let (from, to) = (endpoint(from), endpoint(to));
+    let summary = copy::copy(&from, &to, &mut std::io::stderr().lock())?;
+    println!("copied {} -> {}", from.shown(), to.shown());
+    for (table, rows) in &summary.tables {
+        println!("  {table:<20} {rows:>10}");
+    }
+    let total: u64 = summary.tables.iter().map(|(_, n)| n).sum();
+    println!("{total} row(s) in {} tables; row counts verified on both sides", summary.tables.len());
+    let key_file = match &from {
+        Endpoint::Sqlite(path) => format!(", or the contents of {}", config::key_file_beside(path).display()),
+        Endpoint::Postgres(_) => String::new(),
+    };
+    eprintln!(
+        "note: secrets were copied still encrypted; start the target with the source's secret key \
+         (IDBRIDGE_SECRET_KEY{key_file})"
+    );
+    Ok(())
 }
 
 /// Open the store off the async runtime (the PostgreSQL client blocks).

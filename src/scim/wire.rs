@@ -49,7 +49,11 @@ fn domain(e: Error) -> WireError {
         Error::Forbidden { .. } => WireError::new(StatusCode::FORBIDDEN, None, detail),
         Error::Store(inner @ crate::store::StoreError::Unavailable(_)) => {
             tracing::error!(error = %inner, "store unavailable on SCIM request");
-            WireError::new(StatusCode::SERVICE_UNAVAILABLE, None, "the database cannot be reached; retry shortly")
+            WireError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "the database cannot be reached; retry shortly",
+            )
         }
         Error::Store(inner) => {
             tracing::error!(error = %inner, "store failure on SCIM request");

@@ -17,6 +17,7 @@ mod writer;
 pub mod api_keys;
 pub mod audit;
 pub mod connections;
+pub mod copy;
 pub mod events;
 pub mod grants;
 pub mod keys;

@@ -82,7 +82,8 @@ impl Drop for Readers {
             Err(p) => std::mem::take(p.into_inner()),
         };
         if conns.iter().any(|c| matches!(c, ReadConn::Pg(_))) {
-            let _ = std::thread::Builder::new().name("idbridge-store-close".into()).spawn(move || drop(conns));
+            let _ =
+                std::thread::Builder::new().name("idbridge-store-close".into()).spawn(move || drop(conns));
         }
     }
 }

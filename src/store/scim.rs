@@ -10,13 +10,13 @@
 
 use std::collections::HashSet;
 
-use super::scim_query::{GroupCond, GroupQuery, UserCond, UserQuery};
 use super::scim_query::{Cond, GroupSort, Sort, UserSort};
+use super::scim_query::{GroupCond, GroupQuery, UserCond, UserQuery};
 use super::scim_sql::{Frag, Members as MemberCond, Table};
-use super::{scim_sql, scim_sql_pg};
 use super::sql::{Param, Row, p};
 use super::users::{USER_COLUMN_COUNT, USER_COLUMNS, UserFacts, user_row};
 use super::{Engine, StoreError, Tx};
+use super::{scim_sql, scim_sql_pg};
 use crate::model::User;
 
 /// Insert a SCIM user: `users::insert_facts` with origin `scim`.

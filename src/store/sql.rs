@@ -284,9 +284,9 @@ impl<'r> Row<'r> {
                 T::from_column(from_sqlite(v)).map_err(|e| column_error(idx, e))
             }
             RowInner::Pg(r) => {
-                let cell = r
-                    .try_get::<usize, super::pg::conn::PgCell<'_>>(idx)
-                    .map_err(|e| StoreError::Corrupt { what: "column", message: format!("column {idx}: {e}") })?;
+                let cell = r.try_get::<usize, super::pg::conn::PgCell<'_>>(idx).map_err(|e| {
+                    StoreError::Corrupt { what: "column", message: format!("column {idx}: {e}") }
+                })?;
                 T::from_column(cell.0).map_err(|e| column_error(idx, e))
             }
         }

@@ -253,7 +253,9 @@ fn run_pg_batch(conn: &PgConn, batch: &mut [Box<dyn Job>]) -> Result<(), BatchFa
             let ok = job.run(&tx);
             let statement_failed = conn.take_failed();
             if ok && statement_failed {
-                tracing::error!("a write job continued after a failed statement; its changes are rolled back");
+                tracing::error!(
+                    "a write job continued after a failed statement; its changes are rolled back"
+                );
                 job.poison("a statement of this write failed; nothing of it was written");
             }
             let keep = ok && !statement_failed;

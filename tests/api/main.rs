@@ -5,6 +5,7 @@ mod access_mapping;
 mod admin_orgs;
 mod admin_people;
 mod authz;
+mod db_copy;
 mod docs;
 mod durability;
 mod events;

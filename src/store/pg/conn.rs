@@ -74,7 +74,10 @@ impl PgConn {
         self.with_client(|c| c.batch_execute(sql))
     }
 
-    fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
+    fn with_client<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
         let mut slot = self.client.borrow_mut();
         let Some(client) = slot.as_mut() else {
             return Err(StoreError::Unavailable("not connected to PostgreSQL".into()));
@@ -120,8 +123,9 @@ impl PgConn {
 
 /// A client with the store's session settings.
 fn open(url: &str) -> Result<Client, StoreError> {
-    let mut config: postgres::Config =
-        url.parse().map_err(|e: postgres::Error| StoreError::Setup(format!("{}: {}", super::redacted(url), e)))?;
+    let mut config: postgres::Config = url
+        .parse()
+        .map_err(|e: postgres::Error| StoreError::Setup(format!("{}: {}", super::redacted(url), e)))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -131,9 +135,9 @@ fn open(url: &str) -> Result<Client, StoreError> {
     if config.get_application_name().is_none() {
         config.application_name("idbridge");
     }
-    let mut client = config
-        .connect(NoTls)
-        .map_err(|e| StoreError::Unavailable(format!("{}: connecting: {}", super::redacted(url), super::describe(&e))))?;
+    let mut client = config.connect(NoTls).map_err(|e| {
+        StoreError::Unavailable(format!("{}: connecting: {}", super::redacted(url), super::describe(&e)))
+    })?;
     // Text compares and sorts by code point on every node whatever the
     // server's defaults; timestamps are stored as text, so the time zone is moot.
     client
@@ -157,7 +161,9 @@ pub(crate) fn error(e: &postgres::Error) -> StoreError {
                 .and_then(|d| d.split_once(")=("))
                 .map(|(cols, _)| cols.to_string());
             let what = match cols {
-                Some(cols) => cols.split(", ").map(|c| format!("{table}.{}", c.trim())).collect::<Vec<_>>().join(", "),
+                Some(cols) => {
+                    cols.split(", ").map(|c| format!("{table}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+                }
                 None => format!("{table}.{}", db.constraint().unwrap_or("?")),
             };
             return StoreError::Conflict { what };

@@ -467,7 +467,9 @@ impl Scim<'_> {
 pub struct RawDb(rusqlite::Connection);
 
 pub fn raw_db(app: &TestApp) -> RawDb {
-    let c = rusqlite::Connection::open(app.state.db.path().expect("raw_db is SQLite-only: use sqlite_only!()")).unwrap();
+    let c =
+        rusqlite::Connection::open(app.state.db.path().expect("raw_db is SQLite-only: use sqlite_only!()"))
+            .unwrap();
     c.busy_timeout(Duration::from_secs(5)).unwrap();
     RawDb(c)
 }
