@@ -171,6 +171,10 @@ impl App {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
+                    // With several nodes on PostgreSQL, one of them does this.
+                    if !s.db.leading() {
+                        continue;
+                    }
                     if let Err(e) = housekeeping(&s.db).await {
                         tracing::warn!(error = %e, "housekeeping failed");
                     }

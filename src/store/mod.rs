@@ -68,6 +68,8 @@ pub struct Db {
     readers: Arc<readers::Readers>,
     location: Arc<Location>,
     events: Arc<tokio::sync::Notify>,
+    /// PostgreSQL: whether this node runs the deployment's background work.
+    leader: Option<pg::leader::Leadership>,
 }
 
 /// Where the data is.
@@ -135,6 +137,7 @@ impl Db {
             readers: Arc::new(readers::Readers::new(pool)),
             location: Arc::new(Location::File(path.to_path_buf())),
             events,
+            leader: None,
         })
     }
 
@@ -154,7 +157,15 @@ impl Db {
             readers: Arc::new(readers::Readers::new(pool)),
             location: Arc::new(Location::Postgres(url.to_string())),
             events,
+            leader: Some(pg::leader::Leadership::start(url.to_string())),
         })
+    }
+
+    /// Whether this node should run the deployment's background work now
+    /// (webhook delivery, housekeeping, SSF polling). SQLite: always (one
+    /// server per file); PostgreSQL: the one node holding the leadership lock.
+    pub fn leading(&self) -> bool {
+        self.leader.as_ref().is_none_or(pg::leader::Leadership::leading)
     }
 
     /// The engine this handle stores in.
@@ -217,6 +228,9 @@ impl Db {
 
     /// Stop the writer after the jobs already queued; waits for the thread.
     pub fn close(&self) {
+        if let Some(l) = &self.leader {
+            l.stop();
+        }
         self.writer.close();
     }
 }

@@ -6,6 +6,7 @@
 //! No TLS yet (`NoTls`): reach the server over a trusted network or a socket.
 
 pub(crate) mod conn;
+pub mod leader;
 pub mod migrate;
 
 use postgres::{Client, NoTls};
