@@ -20,13 +20,13 @@ use crate::support::saml_signer::*;
 /// Node A, then node B on A's database file with A's public URL.
 async fn two_nodes() -> (TestApp, TestApp) {
     let a = spawn_app().await;
-    let (db, public) = (a.dir.path().join("idbridge.db"), a.base.clone());
+    let (db, public) = (crate::support::helpers::db_path(&a.dir), a.base.clone());
     let b = spawn_app_with(tempfile::tempdir().unwrap(), move |c| {
         c.db = db;
         c.public_url = Some(public);
     })
     .await;
-    assert_eq!(a.state.db.path(), b.state.db.path(), "both nodes use one database");
+    assert_eq!(a.state.db.describe(), b.state.db.describe(), "both nodes use one database");
     (a, b)
 }
 
