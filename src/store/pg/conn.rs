@@ -122,16 +122,22 @@ impl PgConn {
 }
 
 /// A client with the store's session settings.
-fn open(url: &str) -> Result<Client, StoreError> {
+pub(crate) fn open(url: &str) -> Result<Client, StoreError> {
     let mut config: postgres::Config = url
         .parse()
         .map_err(|e: postgres::Error| StoreError::Setup(format!("{}: {}", super::redacted(url), e)))?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    // A dead peer is noticed by TCP keepalives rather than never.
+    // A dead server or a cut network is noticed in seconds rather than the
+    // kernel's default of hours.
     config.keepalives(true);
-    config.keepalives_idle(Duration::from_secs(30));
+    config.keepalives_idle(Duration::from_secs(10));
+    config.keepalives_interval(Duration::from_secs(2));
+    config.keepalives_retries(3);
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(20));
+    }
     if config.get_application_name().is_none() {
         config.application_name("idbridge");
     }
@@ -140,8 +146,16 @@ fn open(url: &str) -> Result<Client, StoreError> {
     })?;
     // Text compares and sorts by code point on every node whatever the
     // server's defaults; timestamps are stored as text, so the time zone is moot.
+    // The server side of the same: a node that vanishes mid-transaction (its
+    // machine lost, the network cut) must not hold the deployment's write lock
+    // or the leadership for long — the server drops such a session after about
+    // 16 s of silence, or 15 s idle inside a transaction (a batch never is).
     client
-        .batch_execute("SET client_encoding = 'UTF8'")
+        .batch_execute(
+            "SET client_encoding = 'UTF8';
+             SET idle_in_transaction_session_timeout = '15s';
+             SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3",
+        )
         .map_err(|e| StoreError::Unavailable(super::describe(&e)))?;
     Ok(client)
 }

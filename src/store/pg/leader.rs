@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 /// "idbridgh": the leadership lock (the write lock's key plus one).
 const LEADER_LOCK: i64 = super::super::writer::PG_WRITE_LOCK + 1;
@@ -54,13 +54,16 @@ impl Leadership {
         let mut client: Option<Client> = None;
         while !self.stop.load(Ordering::Acquire) {
             let held = match client.as_mut() {
-                None => match Client::connect(url, NoTls) {
-                    Ok(c) => {
+                None => match super::conn::open(url) {
+                    // The server notices a vanished leader within seconds and
+                    // frees the lock: check the client every second, too.
+                    Ok(mut c) => {
+                        let _ = c.batch_execute("SET client_connection_check_interval = '1s'");
                         client = Some(c);
                         continue;
                     }
                     Err(e) => {
-                        tracing::debug!(error = %super::describe(&e), "leadership: cannot connect");
+                        tracing::debug!(error = %e, "leadership: cannot connect");
                         false
                     }
                 },
