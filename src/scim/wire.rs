@@ -231,6 +231,11 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
                 ScimError::syntax(format!("cannot read body: {}", e.body_text()))
             }
         })?;
+        if crate::model::json_has_nul(&bytes) {
+            return Err(ScimError::syntax(
+                "the body holds a U+0000 character, which no attribute may contain",
+            ));
+        }
         let v: Value =
             serde_json::from_slice(&bytes).map_err(|e| ScimError::syntax(format!("malformed JSON: {e}")))?;
         if !v.is_object() {

@@ -101,7 +101,12 @@ async fn pg_a_database_recorded_as_newer_is_refused() {
         c.execute("INSERT INTO schema_migrations VALUES (99, '0099_future', 'x')", &[]).unwrap();
         match pg::migrate_url(&url) {
             Err(StoreError::Setup(m)) => {
-                assert!(m.contains(&format!("database schema version 99 is newer than this binary knows ({KNOWN})")), "{m}");
+                assert!(
+                    m.contains(&format!(
+                        "database schema version 99 is newer than this binary knows ({KNOWN})"
+                    )),
+                    "{m}"
+                );
                 assert!(!m.contains(PASSWORD), "password leaked: {m}");
             }
             other => panic!("expected a refusal, got {other:?}"),

@@ -28,6 +28,13 @@ pub fn read_string(input: &str, start: usize) -> Result<(String, usize), FilterE
                     't' => '\t',
                     'u' => {
                         let (c, consumed) = unicode_escape(input, pos)?;
+                        if c == '\0' {
+                            // No stored attribute can hold it (bodies with it are refused).
+                            return Err(FilterError::InvalidEscape {
+                                pos,
+                                reason: "\\u0000 (U+0000) is not allowed in a value",
+                            });
+                        }
                         // `consumed` counts the bytes after `\u`; all are ASCII.
                         for _ in 0..consumed {
                             chars.next();
