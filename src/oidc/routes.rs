@@ -155,6 +155,9 @@ fn login_status(e: &LoginError) -> StatusCode {
         | LoginError::UserinfoSubject { .. }
         | LoginError::GroupsOverage { .. }
         | LoginError::EmailNotVerified { .. } => StatusCode::FORBIDDEN,
+        LoginError::Login(LoginRefused::Store(crate::error::Error::Store(
+            crate::store::StoreError::Unavailable(_),
+        ))) => StatusCode::SERVICE_UNAVAILABLE,
         LoginError::Login(LoginRefused::Store(_)) | LoginError::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

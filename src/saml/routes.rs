@@ -60,6 +60,7 @@ pub fn status(e: &SamlError) -> StatusCode {
         // The connection exists but is not in a state to sign anyone in.
         Pending { .. } => StatusCode::CONFLICT,
         Misconfigured { .. } | Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::FORBIDDEN,
     }
 }
@@ -90,6 +91,9 @@ fn refuse_login(state: &AppState, connection_id: &str, e: &LoginRefused) -> Resp
         }
         LoginRefused::ProvisionedMismatch { .. } => {
             (StatusCode::FORBIDDEN, crate::session::login::PROVISIONED_MISMATCH_PAGE)
+        }
+        LoginRefused::Store(crate::error::Error::Store(crate::store::StoreError::Unavailable(_))) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "Sign-in is not available right now.")
         }
         LoginRefused::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Sign-in is not available right now."),
     };
