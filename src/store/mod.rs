@@ -150,10 +150,10 @@ impl Db {
         let writer = pg::conn::PgConn::connect(url)?;
         let mut pool = Vec::with_capacity(PG_READERS);
         for _ in 0..PG_READERS {
-            pool.push(readers::ReadConn::Pg(pg::conn::PgConn::connect(url)?));
+            pool.push(readers::ReadConn::Pg(Box::new(pg::conn::PgConn::connect(url)?)));
         }
         Ok(Db {
-            writer: writer::Writer::start(writer::WriteConn::Pg(writer), metrics, events.clone())?,
+            writer: writer::Writer::start(writer::WriteConn::Pg(Box::new(writer)), metrics, events.clone())?,
             readers: Arc::new(readers::Readers::new(pool)),
             location: Arc::new(Location::Postgres(url.to_string())),
             events,

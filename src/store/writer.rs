@@ -28,7 +28,7 @@ use crate::metrics::Metrics;
 /// transaction per node amortises the lock and the commit's fsync.
 pub enum WriteConn {
     Sqlite(Connection),
-    Pg(PgConn),
+    Pg(Box<PgConn>),
 }
 
 /// The advisory lock every PostgreSQL write transaction takes first
