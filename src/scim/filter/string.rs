@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(read(r#""\u6771""#), Ok(("東".into(), 8)));
         assert_eq!(read(r#""\uD83D\uDE00!""#), Ok(("😀!".into(), 15)));
         assert_eq!(read(r#""\ud83d\ude00""#), Ok(("😀".into(), 14)));
-        assert_eq!(read(r#""\u0000""#), Ok(("\u{0}".into(), 8)));
+        assert!(
+            matches!(read(r#""\u0000""#), Err(FilterError::InvalidEscape { .. })),
+            "U+0000 is refused: no stored value can hold it"
+        );
     }
 
     #[test]
