@@ -159,15 +159,8 @@ async fn key_rotation_keeps_old_sessions_valid_and_signs_with_the_new_key() {
     // Private keys are sealed at rest: the stored blob is not the raw seed
     // and does not open without the secret key.
     let sealed: Vec<u8> = crate::support::helpers::raw_db(&app)
-        .read(move |c| {
-            Ok::<_, idbridge::store::StoreError>(c.query_row(
-                "SELECT private_key FROM signing_keys WHERE kid = ?1",
-                [&old_kid],
-                |r| r.get(0),
-            )?)
-        })
-        .await
-        .unwrap();
+        .one_blob("SELECT private_key FROM signing_keys WHERE kid = ?1", &[old_kid.as_str().into()])
+        .await;
     assert!(sealed.len() > 32 + 24);
     let wrong = idbridge::secrets::SecretBox::from_key(&[9u8; 32]);
     assert!(wrong.open("signing_key:x", &sealed).is_err());
