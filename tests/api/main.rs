@@ -19,6 +19,7 @@ mod hardening_outbound;
 mod http_edges;
 mod layering;
 mod nodes;
+mod nodes_pg;
 mod nul_values;
 mod oidc_admin;
 mod oidc_login;

@@ -141,7 +141,8 @@ async fn nodes_login_start_rate_limit_counts_across_nodes() {
     // The counter is bounded: ended windows are purged by housekeeping.
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     idbridge::housekeeping(&b.state.db).await.unwrap();
-    let rows: i64 = crate::support::helpers::raw_db(&a).one_i64("SELECT count(*) FROM rate_limits", &[]).await;
+    let rows: i64 =
+        crate::support::helpers::raw_db(&a).one_i64("SELECT count(*) FROM rate_limits", &[]).await;
     assert_eq!(rows, 0, "ended windows are purged");
 }
 

@@ -9,8 +9,8 @@
 //! at-least-once and keeps its cursor monotonic, so that costs at most a
 //! duplicate delivery, never a lost one).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use postgres::Client;
@@ -20,76 +20,88 @@ const LEADER_LOCK: i64 = super::super::writer::PG_WRITE_LOCK + 1;
 /// How often a leader checks its connection and a follower tries the lock.
 pub const CHECK_EVERY: Duration = Duration::from_millis(500);
 
-/// Whether this node leads; shared with the thread that keeps it.
+/// Whether this node leads. Clones share one state; the thread that keeps
+/// the lock holds it weakly and ends (closing its connection, which releases
+/// the lock) once every handle is gone or `stop` was called.
 #[derive(Clone)]
 pub struct Leadership {
-    leading: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    leading: AtomicBool,
+    stop: AtomicBool,
 }
 
 impl Leadership {
     /// Start competing for the lead of the database at `url`.
     pub fn start(url: String) -> Leadership {
-        let l =
-            Leadership { leading: Arc::new(AtomicBool::new(false)), stop: Arc::new(AtomicBool::new(false)) };
-        let keep = l.clone();
+        let shared = Arc::new(Shared { leading: AtomicBool::new(false), stop: AtomicBool::new(false) });
+        let weak = Arc::downgrade(&shared);
         let spawned =
-            std::thread::Builder::new().name("idbridge-leader".into()).spawn(move || keep.run(&url));
+            std::thread::Builder::new().name("idbridge-leader".into()).spawn(move || run(&weak, &url));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the leadership thread; this node will not run background work");
         }
-        l
+        Leadership { shared }
     }
 
     pub fn leading(&self) -> bool {
-        self.leading.load(Ordering::Acquire)
+        self.shared.leading.load(Ordering::Acquire)
     }
 
     /// Stop competing (the lock is released with the connection).
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::Release);
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.leading.store(false, Ordering::Release);
     }
+}
 
-    fn run(&self, url: &str) {
-        let mut client: Option<Client> = None;
-        while !self.stop.load(Ordering::Acquire) {
-            let held = match client.as_mut() {
-                None => match super::conn::open(url) {
-                    // The server notices a vanished leader within seconds and
-                    // frees the lock: check the client every second, too.
-                    Ok(mut c) => {
-                        let _ = c.batch_execute("SET client_connection_check_interval = '1s'");
-                        client = Some(c);
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "leadership: cannot connect");
-                        false
-                    }
-                },
-                Some(c) if self.leading() => c.simple_query("SELECT 1").is_ok(),
-                Some(c) => match c.query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK]) {
-                    Ok(row) => row.try_get::<usize, bool>(0).unwrap_or(false),
-                    Err(e) => {
-                        tracing::debug!(error = %super::describe(&e), "leadership: trying the lock failed");
-                        client = None;
-                        false
-                    }
-                },
-            };
-            if !held && client.as_ref().is_some_and(Client::is_closed) {
-                client = None;
-            }
-            let was = self.leading.swap(held, Ordering::AcqRel);
-            if was != held {
-                if held {
-                    tracing::info!("this node now runs the deployment's background work");
-                } else {
-                    tracing::warn!("this node no longer runs the deployment's background work");
+/// The handles' state, while a handle is left and none said stop.
+fn alive(weak: &Weak<Shared>) -> Option<Arc<Shared>> {
+    weak.upgrade().filter(|s| !s.stop.load(Ordering::Acquire))
+}
+
+fn run(weak: &Weak<Shared>, url: &str) {
+    let mut client: Option<Client> = None;
+    while let Some(this) = alive(weak) {
+        let leading = this.leading.load(Ordering::Acquire);
+        let held = match client.as_mut() {
+            None => match super::conn::open(url) {
+                // The server notices a vanished leader within seconds and frees
+                // the lock; have it check the client every second, too.
+                Ok(mut c) => {
+                    let _ = c.batch_execute("SET client_connection_check_interval = '1s'");
+                    client = Some(c);
+                    continue;
                 }
-            }
-            std::thread::sleep(CHECK_EVERY);
+                Err(e) => {
+                    tracing::debug!(error = %e, "leadership: cannot connect");
+                    false
+                }
+            },
+            Some(c) if leading => c.simple_query("SELECT 1").is_ok(),
+            Some(c) => match c.query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK]) {
+                Ok(row) => row.try_get::<usize, bool>(0).unwrap_or(false),
+                Err(e) => {
+                    tracing::debug!(error = %super::describe(&e), "leadership: trying the lock failed");
+                    client = None;
+                    false
+                }
+            },
+        };
+        if !held && client.as_ref().is_some_and(Client::is_closed) {
+            client = None;
         }
-        self.leading.store(false, Ordering::Release);
+        let was = this.leading.swap(held, Ordering::AcqRel);
+        if was != held {
+            if held {
+                tracing::info!("this node now runs the deployment's background work");
+            } else {
+                tracing::warn!("this node no longer runs the deployment's background work");
+            }
+        }
+        drop(this);
+        std::thread::sleep(CHECK_EVERY);
     }
 }
