@@ -209,6 +209,14 @@ pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
         .stderr(Stdio::piped());
     let log = test_log();
     if let Some(directive) = &log {
+        // The "listening on" line below is an info event of the crate root: a
+        // quieter filter (TEST_LOG=warn) would hide it and this would wait in
+        // vain, so idbridge stays at info unless the directive names it.
+        let directive = if directive.contains("idbridge=") {
+            directive.clone()
+        } else {
+            format!("{directive},idbridge=info")
+        };
         cmd.env("IDBRIDGE_LOG", directive);
     }
     for (k, v) in extra_env {
@@ -230,7 +238,9 @@ pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).expect("server did not print its listening line");
+        let line = rx.recv_timeout(left).unwrap_or_else(|e| {
+            panic!("server did not print its listening line ({e}); does IDBRIDGE_LOG/TEST_LOG hide idbridge info?")
+        });
         if let Some(i) = line.find("listening on http://") {
             let addr: String = line[i + "listening on ".len()..]
                 .chars()
