@@ -48,14 +48,16 @@ const ADMIN_TOKEN_KEY: &str = "admin_token_sha256";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The store could not be opened or migrated.
-    #[error("database {path}: {source}")]
-    Store { path: String, source: store::StoreError },
+    /// (`error`, not `source`: the message already carries it, so a report of
+    /// the chain prints it once.)
+    #[error("database {path}: {error}")]
+    Store { path: String, error: store::StoreError },
     /// The secret key could not be loaded.
     #[error(transparent)]
     Secret(#[from] secrets::SecretError),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot listen on {addr}: {error}")]
+    Bind { addr: SocketAddr, error: std::io::Error },
     /// A configuration value is invalid.
     #[error("configuration: {0}")]
     Config(String),
@@ -95,18 +97,17 @@ impl App {
             tokio::task::spawn_blocking(move || open_db(&location, m))
                 .await
                 .map_err(|e| StartError::Config(format!("store open task: {e}")))?
-                .map_err(|source| StartError::Store { path: path.clone(), source })?
+                .map_err(|error| StartError::Store { path: path.clone(), error })?
         };
         let secret_box =
             SecretBox::load(config.secret_key.as_ref().map(|s| s.expose()), &config.secret_key_file)?;
         let (admin_token_hash, generated_admin_token) = admin_token(&db, config.admin_token.clone())
             .await
-            .map_err(|source| StartError::Store { path, source })?;
+            .map_err(|error| StartError::Store { path, error })?;
         let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let addr =
-            listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+            .map_err(|error| StartError::Bind { addr: config.listen, error })?;
+        let addr = listener.local_addr().map_err(|error| StartError::Bind { addr: config.listen, error })?;
         let public_url = match &config.public_url {
             Some(u) => config::normalize_public_url(u).map_err(StartError::Config)?,
             None => format!("http://{addr}"),

@@ -87,13 +87,7 @@ impl<'a> Tx<'a> {
                     }
                 }
             }
-            Inner::Pg(c) => {
-                for r in &c.query(sql, params)? {
-                    if !visit(&Row::pg(r))? {
-                        break;
-                    }
-                }
-            }
+            Inner::Pg(c) => c.query_each(sql, params, &mut |r| visit(&Row::pg(r)))?,
         }
         Ok(())
     }

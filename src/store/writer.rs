@@ -110,7 +110,9 @@ where
             (Ok(()), Some(r)) => r,
             (Err(f), Some(Ok(_))) => Err(E::from(f.error())),
             (_, Some(Err(e))) => Err(e),
-            (_, None) => Err(E::from(StoreError::Panicked)),
+            // The batch failed before this job ran (BEGIN on a lost connection).
+            (Err(f), None) => Err(E::from(f.error())),
+            (Ok(()), None) => Err(E::from(StoreError::Panicked)),
         };
         let _ = self.reply.send(answer);
     }

@@ -150,6 +150,8 @@ const MUST_HAVE_ROWS: &[&str] = &[
 
 #[tokio::test]
 async fn a_deployment_copied_through_every_direction_keeps_every_row_and_serves_from_the_copy() {
+    // The source is an SQLite deployment by design (the copy goes to and from PostgreSQL itself).
+    crate::sqlite_only!();
     let app = spawn_app().await;
     let (scim_token, ann) = populate(&app).await;
     let dir = app.stop().await;
@@ -268,6 +270,8 @@ async fn a_deployment_copied_through_every_direction_keeps_every_row_and_serves_
 
 #[tokio::test]
 async fn a_non_empty_target_is_refused_and_left_unchanged() {
+    // The source is an SQLite deployment by design (the copy goes to and from PostgreSQL itself).
+    crate::sqlite_only!();
     let app = spawn_app().await;
     app.org("acme").await;
     let dir = app.stop().await;
@@ -392,6 +396,8 @@ fn idbridge(args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn the_binary_copies_with_progress_and_a_summary_and_never_prints_the_password() {
+    // The source is an SQLite deployment by design (the copy goes to and from PostgreSQL itself).
+    crate::sqlite_only!();
     let app = spawn_app().await;
     app.org("acme").await;
     let dir = app.stop().await;

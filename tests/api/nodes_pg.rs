@@ -610,7 +610,7 @@ fn nodes_pg_serve_on_an_unreachable_database_refuses_to_start_with_a_clear_error
 }
 
 #[test]
-#[ignore = "server defect: serve's start-up error is three lines, the cause repeated under `Caused by:` (anyhow context that already embeds its source)"]
+
 fn nodes_pg_serve_on_an_unreachable_database_says_so_in_one_line() {
     let (status, _, stderr, _, _) = serve_on_a_closed_port();
     assert!(!status.success());
@@ -698,7 +698,7 @@ async fn nodes_pg_a_lost_database_is_503_on_every_node_and_service_resumes_by_it
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server defect: a write batch whose BEGIN fails on a cut connection answers 'store job panicked' (500), not 503 (store/writer.rs Typed::finish: (Err(_), None) => Panicked)"]
+
 async fn nodes_pg_the_first_write_after_the_connection_is_cut_is_503() {
     let (a, b, url) = two_nodes().await;
     let token = acme(&a).await;

@@ -78,7 +78,14 @@ impl PgConn {
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        let mut slot = self.client.borrow_mut();
+        // A statement run from inside a streamed query's visitor would need the
+        // client the stream holds: an error, not a panic.
+        let Ok(mut slot) = self.client.try_borrow_mut() else {
+            self.failed.set(true);
+            return Err(StoreError::Postgres(
+                "a statement ran while a streamed query held the connection".into(),
+            ));
+        };
         let Some(client) = slot.as_mut() else {
             return Err(StoreError::Unavailable("not connected to PostgreSQL".into()));
         };
@@ -110,6 +117,36 @@ impl PgConn {
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         let n = self.with_client(|c| c.execute(&stmt, &refs))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// Run a query and hand each row to `visit` as it arrives (memory stays
+    /// bounded by one row, as SQLite's stepping does) until it answers false.
+    pub fn query_each(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        visit: &mut dyn FnMut(&postgres::Row) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let stmt = self.statement(sql)?;
+        let values: Vec<Value<'_>> = params.iter().map(|p| p.value()).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let mut outcome: Result<(), StoreError> = Ok(());
+        let streamed = self.with_client(|c| {
+            let mut rows = c.query_raw(&stmt, refs.iter().copied())?;
+            while let Some(row) = rows.next()? {
+                match visit(&row) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+            }
+            Ok(())
+        });
+        streamed.and(outcome)
     }
 
     /// Run a query; all its rows.
