@@ -20,7 +20,7 @@ impl ReadConn {
         match self {
             ReadConn::Sqlite(c) => Ok(Tx::new(c)),
             ReadConn::Pg(c) => {
-                c.ensure()?;
+                c.ensure_fresh()?;
                 c.take_failed();
                 Ok(Tx::pg(c))
             }

@@ -240,10 +240,20 @@ impl WriteConn {
 /// One PostgreSQL transaction for the batch, under the deployment-wide write
 /// lock; a savepoint per job when there are several.
 fn run_pg_batch(conn: &PgConn, batch: &mut [Box<dyn Job>]) -> Result<(), BatchFailure> {
-    conn.ensure().map_err(BatchFailure::of)?;
+    conn.ensure_fresh().map_err(BatchFailure::of)?;
     conn.take_failed();
     let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})");
-    conn.batch(&begin).map_err(BatchFailure::of)?;
+    match conn.batch(&begin) {
+        Ok(()) => {}
+        // The session died since its last use (a server restart, a terminated
+        // backend): nothing has run yet, so reconnect and begin once more.
+        Err(StoreError::Unavailable(_)) => {
+            conn.take_failed();
+            conn.ensure().map_err(BatchFailure::of)?;
+            conn.batch(&begin).map_err(BatchFailure::of)?;
+        }
+        Err(e) => return Err(BatchFailure::of(e)),
+    }
     let tx = Tx::pg(conn);
     let single = batch.len() == 1;
     let mut wrote = false;

@@ -572,6 +572,9 @@ fn serve_on_a_closed_port() -> (std::process::ExitStatus, String, String, u16, &
         .env("IDBRIDGE_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("IDBRIDGE_SECRET_KEY", crate::support::helpers::SECRET_KEY)
         .env_remove("IDBRIDGE_DB")
+        // anyhow appends a backtrace when these are set (as a test run often has them).
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
         .env_remove("IDBRIDGE_LOG")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, NoTls, Statement};
@@ -22,6 +22,9 @@ use crate::store::sql::{Params, Value, ValueRef};
 /// Statements kept prepared per connection (the store has fewer distinct ones;
 /// SCIM filters make new texts, so the cache is bounded).
 const STATEMENT_CACHE: usize = 512;
+
+/// A connection idle this long is checked before it is used.
+const IDLE_CHECK: Duration = Duration::from_secs(2);
 
 /// How long connecting may take before the store answers "unavailable".
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,6 +38,8 @@ pub struct PgConn {
     /// A statement failed since the last [`PgConn::take_failed`]: PostgreSQL
     /// then refuses everything until the savepoint is rolled back.
     failed: Cell<bool>,
+    /// When a statement last succeeded here.
+    last_ok: Cell<Option<Instant>>,
 }
 
 impl PgConn {
@@ -45,6 +50,7 @@ impl PgConn {
             client: RefCell::new(None),
             statements: RefCell::new(HashMap::new()),
             failed: Cell::new(false),
+            last_ok: Cell::new(None),
         };
         conn.ensure()?;
         Ok(conn)
@@ -61,6 +67,20 @@ impl PgConn {
         *slot = None;
         let client = open(&self.url)?;
         *slot = Some(client);
+        Ok(())
+    }
+
+    /// `ensure`, and for a connection idle longer than [`IDLE_CHECK`], one
+    /// round trip to see that the server still has it (a restart or a
+    /// terminated session shows only when the connection is next used): so the
+    /// first request after an outage finds a live connection, not a dead one.
+    pub fn ensure_fresh(&self) -> Result<(), StoreError> {
+        self.ensure()?;
+        let idle = self.last_ok.get().is_none_or(|t| t.elapsed() >= IDLE_CHECK);
+        if idle && self.batch("").is_err() {
+            self.take_failed();
+            self.ensure()?;
+        }
         Ok(())
     }
 
@@ -90,8 +110,16 @@ impl PgConn {
             return Err(StoreError::Unavailable("not connected to PostgreSQL".into()));
         };
         let r = f(client).map_err(|e| error(&e));
-        if r.is_err() {
+        if r.is_ok() {
+            self.last_ok.set(Some(Instant::now()));
+        }
+        if let Err(e) = &r {
             self.failed.set(true);
+            // The driver runs its connection only inside calls, so a session the
+            // server ended may not look closed yet: drop it, reconnect on next use.
+            if matches!(e, StoreError::Unavailable(_)) {
+                *slot = None;
+            }
         }
         r
     }
