@@ -527,7 +527,7 @@ async fn nodes_pg_webhooks_are_delivered_once_in_order_and_continue_after_the_le
     let got = receiver.wait_for(first.len(), 10).await;
     // Let a duplicate, if some node were to send one, arrive before counting.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let got_ids: Vec<i64> = receiver.got().iter().map(|r| hook_event_id(r)).collect();
+    let got_ids: Vec<i64> = receiver.got().iter().map(hook_event_id).collect();
     let want: Vec<i64> = first.iter().map(|e| e["id"].as_i64().unwrap()).collect();
     assert_eq!(got_ids, want, "every event once, in commit order (deliveries: {got:?})");
     let hook_ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
@@ -546,13 +546,13 @@ async fn nodes_pg_webhooks_are_delivered_once_in_order_and_continue_after_the_le
     let all = events(survivor).await;
     let want: Vec<i64> = all.iter().map(|e| e["id"].as_i64().unwrap()).collect();
     within!(Duration::from_secs(5), "events after the kill were not delivered by the surviving node", {
-        let got: BTreeSet<i64> = receiver.got().iter().map(|r| hook_event_id(r)).collect();
+        let got: BTreeSet<i64> = receiver.got().iter().map(hook_event_id).collect();
         want.iter().all(|id| got.contains(id))
     });
     eprintln!("delivery continued on {} within {:?} of the kill", survivor.name, killed.elapsed());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got = receiver.got();
-    let got_ids: Vec<i64> = got.iter().map(|r| hook_event_id(r)).collect();
+    let got_ids: Vec<i64> = got.iter().map(hook_event_id).collect();
     // Everything before the kill had been delivered (and its cursor stored):
     // nothing is delivered twice, and the order holds across the failover.
     assert_eq!(got_ids, want, "deliveries after the failover: {got:?}");
