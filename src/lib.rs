@@ -48,14 +48,16 @@ const ADMIN_TOKEN_KEY: &str = "admin_token_sha256";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The store could not be opened or migrated.
-    #[error("database {path}: {source}")]
-    Store { path: String, source: store::StoreError },
+    /// (`error`, not `source`: the message already carries it, so a report of
+    /// the chain prints it once.)
+    #[error("database {path}: {error}")]
+    Store { path: String, error: store::StoreError },
     /// The secret key could not be loaded.
     #[error(transparent)]
     Secret(#[from] secrets::SecretError),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot listen on {addr}: {error}")]
+    Bind { addr: SocketAddr, error: std::io::Error },
     /// A configuration value is invalid.
     #[error("configuration: {0}")]
     Config(String),
@@ -78,24 +80,34 @@ pub struct App {
 impl App {
     pub async fn build(config: Config) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
-        let path = config.db.display().to_string();
+        let location = config::DbLocation::parse(&config.db);
+        let path = match &location {
+            config::DbLocation::File(p) => p.display().to_string(),
+            config::DbLocation::Postgres(url) => store::pg::redacted(url),
+        };
+        if matches!(location, config::DbLocation::Postgres(_)) && config.secret_key.is_none() {
+            // Every node must seal and open connection secrets with one key: a
+            // key file generated beside one node would differ on the next.
+            return Err(StartError::Config(
+                "IDBRIDGE_SECRET_KEY is required with PostgreSQL (the same value on every node)".into(),
+            ));
+        }
         let db = {
-            let (p, m) = (config.db.clone(), metrics.clone());
-            tokio::task::spawn_blocking(move || Db::open(&p, m))
+            let m = metrics.clone();
+            tokio::task::spawn_blocking(move || open_db(&location, m))
                 .await
                 .map_err(|e| StartError::Config(format!("store open task: {e}")))?
-                .map_err(|source| StartError::Store { path: path.clone(), source })?
+                .map_err(|error| StartError::Store { path: path.clone(), error })?
         };
         let secret_box =
             SecretBox::load(config.secret_key.as_ref().map(|s| s.expose()), &config.secret_key_file)?;
         let (admin_token_hash, generated_admin_token) = admin_token(&db, config.admin_token.clone())
             .await
-            .map_err(|source| StartError::Store { path, source })?;
+            .map_err(|error| StartError::Store { path, error })?;
         let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        let addr =
-            listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+            .map_err(|error| StartError::Bind { addr: config.listen, error })?;
+        let addr = listener.local_addr().map_err(|error| StartError::Bind { addr: config.listen, error })?;
         let public_url = match &config.public_url {
             Some(u) => config::normalize_public_url(u).map_err(StartError::Config)?,
             None => format!("http://{addr}"),
@@ -104,6 +116,7 @@ impl App {
             .await
             .map_err(|e| StartError::Config(format!("session keys: {e}")))?;
         let sessions = Arc::new(session::Sessions { keys, config: config.session });
+        let login_starts = Arc::new(http::limit::RateLimiter::new(db.clone()));
         let state = AppState {
             db,
             metrics,
@@ -113,7 +126,7 @@ impl App {
             admin_body_limit: config.admin_body_limit,
             sessions,
             scim_tokens: Arc::new(directory::tokens::TokenCache::default()),
-            login_starts: Arc::new(http::limit::RateLimiter::default()),
+            login_starts,
             outbound: config.outbound_policy(),
             saml: Arc::new(saml::SamlState::default()),
             oidc: Arc::new(oidc::OidcState::new(config.outbound_policy())),
@@ -131,9 +144,26 @@ impl App {
     /// the write queue and close the store.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let db = self.state.db.clone();
-        // Every minute: pick up keys rotated by `idbridge keys rotate` in
-        // another process, drop expired login state and long-expired sessions,
-        // and change events past their retention.
+        // Every second: pick up keys rotated or retired by another node or by
+        // `idbridge keys rotate` (a cheap check; the ring is rebuilt only when
+        // the stored keys changed), so every node signs with the same key and
+        // stops accepting an expired one within about a second.
+        let key_reload = {
+            let s = self.state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(session::keys::RELOAD_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = s.sessions.keys.reload_if_changed(&s.db, &s.secret_box).await {
+                        tracing::warn!(error = %e, "reloading session keys failed");
+                    }
+                }
+            })
+        };
+        // Every minute: drop expired login state, long-expired sessions and
+        // ended rate-limit windows, and change events past their retention.
         let reload = {
             let s = self.state.clone();
             let retention = self.event_retention;
@@ -142,8 +172,9 @@ impl App {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    if let Err(e) = s.sessions.keys.reload(&s.db, &s.secret_box).await {
-                        tracing::warn!(error = %e, "reloading session keys failed");
+                    // With several nodes on PostgreSQL, one of them does this.
+                    if !s.db.leading() {
+                        continue;
                     }
                     if let Err(e) = housekeeping(&s.db).await {
                         tracing::warn!(error = %e, "housekeeping failed");
@@ -166,6 +197,7 @@ impl App {
         let listener = http::listener::RepairingListener(self.listener);
         let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
         reload.abort();
+        key_reload.abort();
         poller.abort();
         dispatcher.abort();
         tokio::task::spawn_blocking(move || db.close()).await.ok();
@@ -174,15 +206,27 @@ impl App {
     }
 }
 
+/// Open the database `location` names, either engine (blocking: call off async code).
+pub fn open_db(location: &config::DbLocation, metrics: Arc<Metrics>) -> Result<Db, store::StoreError> {
+    match location {
+        config::DbLocation::File(path) => Db::open(path, metrics),
+        config::DbLocation::Postgres(url) => Db::open_postgres(url, metrics),
+    }
+}
+
 /// How long an expired session row is kept (for investigation) before it is deleted.
 const SESSION_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
-/// Delete expired single-use login state and sessions expired for a week.
+/// Delete expired single-use login state, sessions expired for a week and
+/// ended rate-limit windows; returns (login states, sessions) deleted.
 pub async fn housekeeping(db: &Db) -> Result<(usize, usize), store::StoreError> {
     db.write(|tx| {
         let now = clock::now();
         let states = store::login_states::purge_expired(tx, &clock::format(now))?;
         let sessions = store::sessions::purge_expired(tx, &clock::format(now - SESSION_RETENTION))?;
+        // The limiter purges too (http/limit.rs); this bounds the table when no
+        // login starts arrive. The previous window is kept for clock skew between nodes.
+        store::rate_limits::purge_before(tx, now.unix_timestamp() - 1)?;
         Ok((states, sessions))
     })
     .await

@@ -1,5 +1,5 @@
-//! The `idbridge` command line: serve, migrate. `--db` names an SQLite file
-//! or, for `migrate` only in this build, a PostgreSQL URL.
+//! The `idbridge` command line: serve, migrate, mapping, events, keys. `--db`
+//! names an SQLite file or a PostgreSQL URL.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,7 +28,7 @@ struct Cli {
 enum Command {
     /// Run the server (admin API, SCIM, SAML, OIDC, sessions).
     Serve {
-        /// SQLite database file.
+        /// SQLite database file, or a postgres://user:password@host:port/dbname URL.
         #[arg(long, env = "IDBRIDGE_DB")]
         db: Option<PathBuf>,
         /// Address to listen on (port 0 picks a free port).
@@ -68,6 +68,33 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysCmd,
+    },
+    /// Database tools: copy a deployment between SQLite and PostgreSQL.
+    Db {
+        #[command(subcommand)]
+        action: DbCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCmd {
+    /// Copy a whole deployment into a new, empty database (SQLite or PostgreSQL, either way).
+    ///
+    /// The source must be at this binary's schema version (run `idbridge migrate` on it first)
+    /// and is read in one consistent snapshot, never changed; the target is migrated, must be
+    /// empty, and is written in one transaction (all or nothing), then its row counts are
+    /// checked against the source's. Secrets (connection secrets, signing keys, webhook
+    /// secrets) are copied still encrypted: start the target deployment with the same
+    /// secret key as the source (IDBRIDGE_SECRET_KEY, or the contents of the source's
+    /// `<db>.key` file). Stop the source's servers first, or changes made after the snapshot
+    /// are not copied.
+    Copy {
+        /// The deployment to copy: an SQLite file or a postgres://user:password@host:port/dbname URL.
+        #[arg(long, value_name = "FILE_OR_URL")]
+        from: PathBuf,
+        /// The new, empty database: an SQLite file (created owner-only) or a PostgreSQL URL.
+        #[arg(long, value_name = "FILE_OR_URL")]
+        to: PathBuf,
     },
 }
 
@@ -168,20 +195,24 @@ fn main() -> anyhow::Result<()> {
         Command::Events { action: EventsCmd::Tail { org, db, after, once } } => {
             init_logs(cli.log_format.unwrap_or(LogFormat::Human));
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let db = sqlite_file(db)?;
+            let db = location(db);
             runtime.block_on(events_tail(db, org, after, once))
         }
         Command::Keys { action: KeysCmd::Rotate { db, overlap_secs } } => {
             init_logs(cli.log_format.unwrap_or(LogFormat::Human));
-            let db_path = sqlite_file(db)?;
+            let db = location(db);
+            let env_key = std::env::var("IDBRIDGE_SECRET_KEY").ok().filter(|k| !k.is_empty());
+            let key_file = match &db {
+                DbLocation::File(path) => config::key_file_beside(path),
+                DbLocation::Postgres(_) if env_key.is_none() => {
+                    anyhow::bail!("IDBRIDGE_SECRET_KEY is required with PostgreSQL (the nodes' value)")
+                }
+                DbLocation::Postgres(_) => PathBuf::new(),
+            };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(async move {
-                let store = open_store(&db_path)?;
-                let env_key = std::env::var("IDBRIDGE_SECRET_KEY").ok().filter(|k| !k.is_empty());
-                let sb = idbridge::secrets::SecretBox::load(
-                    env_key.as_deref(),
-                    &config::key_file_beside(&db_path),
-                )?;
+                let store = open_store(&db).await?;
+                let sb = idbridge::secrets::SecretBox::load(env_key.as_deref(), &key_file)?;
                 let kid = idbridge::session::keys::rotate(
                     &store,
                     &sb,
@@ -189,16 +220,20 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await?;
                 store.close();
-                println!("new signing key {kid}; running servers pick it up within a minute");
+                println!("new signing key {kid}; running servers sign with it within about a second");
                 Ok(())
             })
+        }
+        Command::Db { action: DbCmd::Copy { from, to } } => {
+            init_logs(cli.log_format.unwrap_or(LogFormat::Human));
+            db_copy(&from, &to)
         }
         Command::Serve { db, listen, public_url, config, outbound_allow_private, event_retention_days } => {
             let file = match &config {
                 Some(p) => FileConfig::load(p).map_err(anyhow::Error::msg)?,
                 None => FileConfig::default(),
             };
-            let db = sqlite_file(db.or(file.db))?;
+            let db = db.or(file.db).unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB));
             let log_format = cli.log_format.or(file.log_format).unwrap_or(LogFormat::Human);
             init_logs(log_format);
             let listen = listen.or(file.listen).unwrap_or_else(|| config::DEFAULT_LISTEN.to_string());
@@ -235,21 +270,49 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// The SQLite file a command other than `migrate` runs on (the default when
-/// none is given); a PostgreSQL URL is refused: this build serves from SQLite only.
-fn sqlite_file(db: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    match DbLocation::parse(&db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB))) {
-        DbLocation::File(path) => Ok(path),
-        DbLocation::Postgres(url) => anyhow::bail!(
-            "{}: PostgreSQL serving is not available in this build yet; only `idbridge migrate --db <postgres URL>` is",
-            idbridge::store::pg::redacted(&url)
-        ),
-    }
+/// The database a command runs on: `--db` / IDBRIDGE_DB, a file or a
+/// PostgreSQL URL (the default file when none is given).
+fn location(db: Option<PathBuf>) -> DbLocation {
+    DbLocation::parse(&db.unwrap_or_else(|| PathBuf::from(config::DEFAULT_DB)))
 }
 
-fn open_store(path: &std::path::Path) -> anyhow::Result<idbridge::store::Db> {
+/// `idbridge db copy`: progress on stderr, the verified summary on stdout.
+fn db_copy(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    use idbridge::store::copy::{self, Endpoint};
+    let endpoint = |value: &std::path::Path| match DbLocation::parse(value) {
+        DbLocation::File(path) => Endpoint::Sqlite(path),
+        DbLocation::Postgres(url) => Endpoint::Postgres(url),
+    };
+    let (from, to) = (endpoint(from), endpoint(to));
+    let summary = copy::copy(&from, &to, &mut std::io::stderr().lock())?;
+    println!("copied {} -> {}", from.shown(), to.shown());
+    for (table, rows) in &summary.tables {
+        println!("  {table:<20} {rows:>10}");
+    }
+    let total: u64 = summary.tables.iter().map(|(_, n)| n).sum();
+    println!("{total} row(s) in {} tables; row counts verified on both sides", summary.tables.len());
+    let key_file = match &from {
+        Endpoint::Sqlite(path) => format!(", or the contents of {}", config::key_file_beside(path).display()),
+        Endpoint::Postgres(_) => String::new(),
+    };
+    eprintln!(
+        "note: secrets were copied still encrypted; start the target with the source's secret key \
+         (IDBRIDGE_SECRET_KEY{key_file})"
+    );
+    Ok(())
+}
+
+/// Open the store off the async runtime (the PostgreSQL client blocks).
+async fn open_store(db: &DbLocation) -> anyhow::Result<idbridge::store::Db> {
     let metrics = std::sync::Arc::new(idbridge::metrics::Metrics::new());
-    idbridge::store::Db::open(path, metrics).with_context(|| format!("opening {}", path.display()))
+    let shown = match db {
+        DbLocation::File(p) => p.display().to_string(),
+        DbLocation::Postgres(url) => idbridge::store::pg::redacted(url),
+    };
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || idbridge::open_db(&db, metrics))
+        .await?
+        .with_context(|| format!("opening {shown}"))
 }
 
 async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
@@ -258,27 +321,24 @@ async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         doc::parse_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
     };
-    let path = sqlite_file;
     match action {
         MappingCmd::Show { org, db } => {
-            let store = open_store(&path(db)?)?;
+            let store = open_store(&location(db)).await?;
             let current = service::get(&store, &org).await?;
             println!("# version {}", current.version);
             print!("{}", doc::to_toml(&current.mapping)?);
             store.close();
         }
         MappingCmd::Preview { org, file, db } => {
-            let db = path(db)?;
             let d = read(&file)?;
-            let store = open_store(&db)?;
+            let store = open_store(&location(db)).await?;
             let changes = service::preview(&store, &org, d).await?;
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"changes": changes}))?);
             store.close();
         }
         MappingCmd::Apply { org, file, db } => {
-            let db = path(db)?;
             let d = read(&file)?;
-            let store = open_store(&db)?;
+            let store = open_store(&location(db)).await?;
             let applied = service::apply(&store, "cli", &org, d).await?;
             eprintln!("applied mapping version {} ({} changes)", applied.version, applied.changes.len());
             println!("{}", serde_json::to_string_pretty(&serde_json::json!({"changes": applied.changes}))?);
@@ -290,10 +350,10 @@ async fn mapping(action: MappingCmd) -> anyhow::Result<()> {
 
 /// `idbridge events tail`: page through the org's events, one JSON line each;
 /// unless `once`, poll every second for new ones until Ctrl-C.
-async fn events_tail(db: PathBuf, org: String, mut after: i64, once: bool) -> anyhow::Result<()> {
+async fn events_tail(db: DbLocation, org: String, mut after: i64, once: bool) -> anyhow::Result<()> {
     use idbridge::events::pull;
     use std::io::Write;
-    let store = open_store(&db)?;
+    let store = open_store(&db).await?;
     let result = async {
         loop {
             let page = pull::after(&store, &org, after, pull::MAX_LIMIT).await?;

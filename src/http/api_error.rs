@@ -53,6 +53,14 @@ impl From<Error> for ApiError {
                 e2.details = Some(details);
                 e2
             }
+            Error::Store(inner @ StoreError::Unavailable(_)) => {
+                tracing::error!(error = %inner, "store unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database cannot be reached; retry shortly",
+                )
+            }
             Error::Store(inner) => {
                 tracing::error!(error = %inner, "store failure");
                 ApiError::internal()

@@ -32,6 +32,9 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if crate::model::json_has_nul(bytes) {
+        return Err(ApiError::bad_request("the body holds a U+0000 character, which no value may contain"));
+    }
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 

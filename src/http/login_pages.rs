@@ -36,11 +36,21 @@ pub fn login_refused(status: StatusCode, message: &str) -> Response {
 }
 
 /// Whether a login start through `connection_id` may proceed; when it may not,
-/// the 429 page to answer (counted as `surface`/`rate_limited`).
-pub fn login_start_limited(state: &AppState, surface: &str, connection_id: &str) -> Option<Response> {
-    if state.login_starts.allow(&format!("{surface}:{connection_id}"), super::limit::LOGIN_STARTS_PER_SECOND)
-    {
-        return None;
+/// the 429 page to answer (counted as `surface`/`rate_limited`), or a 503 page
+/// when the shared counter could not be reached (the start would have to store
+/// its state there too).
+pub async fn login_start_limited(state: &AppState, surface: &str, connection_id: &str) -> Option<Response> {
+    let key = format!("{surface}:{connection_id}");
+    match state.login_starts.allow(&key, super::limit::LOGIN_STARTS_PER_SECOND).await {
+        Ok(true) => return None,
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(surface, error = %e, "login start refused: the rate-limit counter failed");
+            return Some(login_refused(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable right now; please try again in a moment.",
+            ));
+        }
     }
     tracing::warn!(surface, connection = %connection_id.chars().take(64).collect::<String>(), "login start refused: rate limited");
     state.metrics.refusal(surface, "rate_limited");

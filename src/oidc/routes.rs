@@ -67,7 +67,7 @@ async fn oidc_login_get(
     Path(connection_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Some(limited) = login_pages::login_start_limited(&state, "oidc", &connection_id) {
+    if let Some(limited) = login_pages::login_start_limited(&state, "oidc", &connection_id).await {
         return limited;
     }
     let started = login::start(&(&state).into(), &connection_id, query.as_deref()).await;
@@ -155,6 +155,9 @@ fn login_status(e: &LoginError) -> StatusCode {
         | LoginError::UserinfoSubject { .. }
         | LoginError::GroupsOverage { .. }
         | LoginError::EmailNotVerified { .. } => StatusCode::FORBIDDEN,
+        LoginError::Login(LoginRefused::Store(crate::error::Error::Store(
+            crate::store::StoreError::Unavailable(_),
+        ))) => StatusCode::SERVICE_UNAVAILABLE,
         LoginError::Login(LoginRefused::Store(_)) | LoginError::Internal(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }

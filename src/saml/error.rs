@@ -130,6 +130,9 @@ pub enum SamlError {
     /// The store failed.
     #[error("store: {0}")]
     Store(String),
+    /// The database cannot be reached now (503; retry shortly).
+    #[error("store: {0}")]
+    Unavailable(String),
 }
 
 impl SamlError {
@@ -178,6 +181,7 @@ impl SamlError {
             UnknownConnection { .. } => "unknown_connection",
             Pending { .. } => "connection_pending",
             Store(_) => "internal",
+            Unavailable(_) => "database_unavailable",
         }
     }
 
@@ -206,7 +210,7 @@ impl SamlError {
                 "Sign-in through this connection is not set up yet: its set-up is unfinished. \
                  Please try again once your administrator has completed it."
             }
-            Misconfigured { .. } | Store(_) => "Sign-in is not available right now.",
+            Misconfigured { .. } | Store(_) | Unavailable(_) => "Sign-in is not available right now.",
             _ => "The sign-in message from your identity provider was not accepted.",
         }
     }
@@ -214,12 +218,18 @@ impl SamlError {
 
 impl From<crate::store::StoreError> for SamlError {
     fn from(e: crate::store::StoreError) -> Self {
-        SamlError::Store(e.to_string())
+        match e {
+            crate::store::StoreError::Unavailable(_) => SamlError::Unavailable(e.to_string()),
+            other => SamlError::Store(other.to_string()),
+        }
     }
 }
 
 impl From<crate::error::Error> for SamlError {
     fn from(e: crate::error::Error) -> Self {
-        SamlError::Store(e.to_string())
+        match e {
+            crate::error::Error::Store(inner) => inner.into(),
+            other => SamlError::Store(other.to_string()),
+        }
     }
 }

@@ -60,6 +60,7 @@ pub fn status(e: &SamlError) -> StatusCode {
         // The connection exists but is not in a state to sign anyone in.
         Pending { .. } => StatusCode::CONFLICT,
         Misconfigured { .. } | Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::FORBIDDEN,
     }
 }
@@ -91,6 +92,9 @@ fn refuse_login(state: &AppState, connection_id: &str, e: &LoginRefused) -> Resp
         LoginRefused::ProvisionedMismatch { .. } => {
             (StatusCode::FORBIDDEN, crate::session::login::PROVISIONED_MISMATCH_PAGE)
         }
+        LoginRefused::Store(crate::error::Error::Store(crate::store::StoreError::Unavailable(_))) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "Sign-in is not available right now.")
+        }
         LoginRefused::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Sign-in is not available right now."),
     };
     login_pages::login_refused(status, message)
@@ -120,7 +124,7 @@ async fn saml_login_get(
     Path(id): Path<String>,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    if let Some(limited) = login_pages::login_start_limited(&state, "saml", &id) {
+    if let Some(limited) = login_pages::login_start_limited(&state, "saml", &id).await {
         return limited;
     }
     match login::start(&(&state).into(), &id, q.relay_state.as_deref()).await {

@@ -52,7 +52,9 @@ pub fn refuse(state: &AppState, connection_id: &str, e: &SamlError) -> Response 
     state.metrics.refusal("saml_slo", e.reason());
     let message = match e {
         SamlError::UnknownConnection { .. } => "This sign-in connection does not exist.",
-        SamlError::Misconfigured { .. } | SamlError::Store(_) => "Sign-out is not available right now.",
+        SamlError::Misconfigured { .. } | SamlError::Store(_) | SamlError::Unavailable(_) => {
+            "Sign-out is not available right now."
+        }
         _ => "The sign-out message from your identity provider was not accepted; nothing was changed.",
     };
     page(

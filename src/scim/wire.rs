@@ -47,6 +47,14 @@ fn domain(e: Error) -> WireError {
             WireError::new(StatusCode::BAD_REQUEST, Some("invalidValue"), detail)
         }
         Error::Forbidden { .. } => WireError::new(StatusCode::FORBIDDEN, None, detail),
+        Error::Store(inner @ crate::store::StoreError::Unavailable(_)) => {
+            tracing::error!(error = %inner, "store unavailable on SCIM request");
+            WireError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "the database cannot be reached; retry shortly",
+            )
+        }
         Error::Store(inner) => {
             tracing::error!(error = %inner, "store failure on SCIM request");
             WireError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error; see the server log")
@@ -223,6 +231,11 @@ impl<S: Send + Sync> FromRequest<S> for ScimJson {
                 ScimError::syntax(format!("cannot read body: {}", e.body_text()))
             }
         })?;
+        if crate::model::json_has_nul(&bytes) {
+            return Err(ScimError::syntax(
+                "the body holds a U+0000 character, which no attribute may contain",
+            ));
+        }
         let v: Value =
             serde_json::from_slice(&bytes).map_err(|e| ScimError::syntax(format!("malformed JSON: {e}")))?;
         if !v.is_object() {

@@ -1,12 +1,17 @@
 //! Session signing keys (Ed25519, JWS alg EdDSA): generated on first start,
 //! private halves sealed with the secret key, rotated with overlap by
 //! `idbridge keys rotate` (the old key stops signing and keeps verifying until
-//! every session it signed has expired). The key ring is reloaded from the
-//! store periodically and, rate-limited, when a token names an unknown `kid`.
+//! every session it signed has expired). Every node reads the same keys from
+//! the store: it checks them every `RELOAD_EVERY` (a cheap read of the keys'
+//! ids and dates, the ring rebuilt only when they changed) and at once when a
+//! token names a `kid` the ring lacks but the store holds. So a key rotated
+//! through any node verifies everywhere on first sight, signs everywhere within
+//! about a second, and a key past its `expires_at` stops verifying everywhere
+//! within about a second too (docs/deployment.md).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,14 +22,16 @@ use serde_json::{Value, json};
 use crate::clock;
 use crate::error::Error;
 use crate::secrets::{self, SecretBox};
-use crate::store::keys::KeyRow;
+use crate::store::keys::{KeyRow, KeyStamp};
 use crate::store::{self, Db, StoreError};
 
 /// The only signing algorithm idbridge issues and accepts for its sessions.
 pub const ALG: &str = "EdDSA";
-/// At most one reload for an unknown kid per this interval (no reload storms
-/// from forged tokens).
-const UNKNOWN_KID_RELOAD_EVERY: Duration = Duration::from_secs(10);
+/// How often a node checks the store for keys rotated or retired elsewhere.
+/// The check reads a few short rows (no private keys); the contract is that
+/// signing switches and an expired key stops verifying on every node within
+/// about a second.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
 /// PKCS#8 v1 prefix for an Ed25519 private key (RFC 8410 §7): the 32-byte seed follows.
 const PKCS8_ED25519_PREFIX: [u8; 16] =
@@ -34,11 +41,13 @@ pub struct KeyRing {
     pub signing: Option<(String, EncodingKey)>,
     pub verifying: HashMap<String, DecodingKey>,
     pub jwks: Value,
+    /// The keys this ring was built from, as the store listed them: the
+    /// periodic check compares them with the store's current list.
+    pub stamps: Vec<KeyStamp>,
 }
 
 pub struct Keys {
     ring: RwLock<Arc<KeyRing>>,
-    last_unknown_reload: Mutex<Option<Instant>>,
 }
 
 fn context(kid: &str) -> String {
@@ -84,7 +93,8 @@ fn build_ring(rows: &[KeyRow], sb: &SecretBox) -> Result<KeyRing, Error> {
             signing = Some((row.kid.clone(), EncodingKey::from_ed_der(&der)));
         }
     }
-    Ok(KeyRing { signing, verifying, jwks: json!({ "keys": jwks }) })
+    let stamps = rows.iter().map(KeyStamp::from).collect();
+    Ok(KeyRing { signing, verifying, jwks: json!({ "keys": jwks }), stamps })
 }
 
 impl Keys {
@@ -104,7 +114,7 @@ impl Keys {
             })
             .await?;
         let ring = build_ring(&rows, sb)?;
-        Ok(Keys { ring: RwLock::new(Arc::new(ring)), last_unknown_reload: Mutex::new(None) })
+        Ok(Keys { ring: RwLock::new(Arc::new(ring)) })
     }
 
     pub fn ring(&self) -> Arc<KeyRing> {
@@ -128,19 +138,33 @@ impl Keys {
         Ok(())
     }
 
-    /// Reload for an unknown kid, at most once per interval; true if reloaded.
-    pub async fn reload_for_unknown_kid(&self, db: &Db, sb: &SecretBox) -> bool {
-        {
-            let mut last = match self.last_unknown_reload.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_RELOAD_EVERY) {
-                return false;
-            }
-            *last = Some(Instant::now());
+    /// Reload only if the stored keys differ from the ring's (rotated,
+    /// retired, expired or removed); true if the ring was rebuilt.
+    pub async fn reload_if_changed(&self, db: &Db, sb: &SecretBox) -> Result<bool, Error> {
+        let stamps = db.read(|c| Ok::<_, Error>(store::keys::live_stamps(c, &clock::now_str())?)).await?;
+        if stamps.is_empty() || stamps == self.ring().stamps {
+            return Ok(false);
         }
-        self.reload(db, sb).await.is_ok()
+        self.reload(db, sb).await?;
+        Ok(true)
+    }
+
+    /// A token named `kid`, which the ring lacks: reload if the store holds it
+    /// as a live key (rotated through another node moments ago); true if
+    /// reloaded. Not rate-limited: a made-up kid costs one primary-key read
+    /// (as a session's jti lookup does on every request) and never a rebuild,
+    /// and a real new kid must verify on first sight, not after a throttle.
+    pub async fn reload_for_unknown_kid(&self, db: &Db, sb: &SecretBox, kid: &str) -> bool {
+        let kid = kid.to_string();
+        let live = db.read(move |c| Ok::<_, Error>(store::keys::is_live(c, &kid, &clock::now_str())?)).await;
+        match live {
+            Ok(true) => self.reload(db, sb).await.is_ok(),
+            Ok(false) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "checking an unknown session key id failed");
+                false
+            }
+        }
     }
 }
 

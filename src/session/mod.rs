@@ -96,8 +96,8 @@ pub struct SessionService {
 pub async fn authenticate(service: &SessionService, token: &str) -> Result<SessionContext, SessionError> {
     let sessions = &service.sessions;
     let claims = match token::verify(&sessions.keys.ring(), &service.public_url, token) {
-        Err(token::TokenError::UnknownKey { .. })
-            if sessions.keys.reload_for_unknown_kid(&service.db, &service.secret_box).await =>
+        Err(token::TokenError::UnknownKey { kid: Some(kid) })
+            if sessions.keys.reload_for_unknown_kid(&service.db, &service.secret_box, &kid).await =>
         {
             token::verify(&sessions.keys.ring(), &service.public_url, token)?
         }

@@ -122,7 +122,10 @@ pub fn spawn(state: Service, interval: Duration) -> tokio::task::JoinHandle<()> 
         tick.tick().await;
         loop {
             tick.tick().await;
-            poll_round(state.clone()).await;
+            // With several nodes on PostgreSQL, the leading one polls.
+            if state.db.leading() {
+                poll_round(state.clone()).await;
+            }
         }
     })
 }

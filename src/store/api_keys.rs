@@ -71,7 +71,7 @@ pub fn by_id(conn: &Tx<'_>, project_id: &str, id: &str) -> Result<Option<ApiKeyR
 pub fn list(conn: &Tx<'_>, project_id: &str, user_id: Option<&str>) -> Result<Vec<ApiKeyRow>, StoreError> {
     conn.query_vec(
         &format!(
-            "SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND (?2 IS NULL OR user_id = ?2)
+            "SELECT {COLS} FROM api_keys WHERE project_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR user_id = ?2)
          ORDER BY created_at DESC, id"
         ),
         p![project_id, user_id],

@@ -3,7 +3,7 @@
 //! record about the connection (when a groups overage was last seen).
 
 use super::sql::{Row, p};
-use super::{StoreError, Tx};
+use super::{Engine, StoreError, Tx};
 use crate::model::{ConnectionId, ConnectionKind, OrgId};
 
 #[derive(Clone, Debug)]
@@ -73,9 +73,11 @@ pub fn list(conn: &Tx<'_>, org_id: &str) -> Result<Vec<ConnectionRow>, StoreErro
 /// Ids of the connections whose stored JSON config contains `needle` (a
 /// cheap prefilter: the caller parses each config).
 pub fn ids_with_config_containing(conn: &Tx<'_>, needle: &str) -> Result<Vec<String>, StoreError> {
-    conn.query_vec("SELECT id FROM connections WHERE instr(config, ?1) > 0 ORDER BY id", p![needle], |r| {
-        r.get(0)
-    })
+    let sql = match conn.engine() {
+        Engine::Sqlite => "SELECT id FROM connections WHERE instr(config, ?1) > 0 ORDER BY id",
+        Engine::Postgres => "SELECT id FROM connections WHERE strpos(config, ?1) > 0 ORDER BY id",
+    };
+    conn.query_vec(sql, p![needle], |r| r.get(0))
 }
 
 /// Replace name, config and secret; true if the row exists.

@@ -21,6 +21,16 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("corrupt stored value in {what}: {message}")]
     Corrupt { what: &'static str, message: String },
+    /// A statement that must return a row returned none.
+    #[error("the query returned no row")]
+    NoRow,
+    /// The database cannot be reached now (PostgreSQL down or the connection
+    /// lost): answered 503, and the store reconnects by itself.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other PostgreSQL error (its message and causes).
+    #[error("postgres: {0}")]
+    Postgres(String),
     /// Any other SQLite error.
     #[error("sqlite: {0}")]
     Sqlite(rusqlite::Error),

@@ -23,11 +23,16 @@ pub fn insert(conn: &Tx<'_>, s: &LoginState, now: &str) -> Result<(), StoreError
         "DELETE FROM login_states WHERE kind = ?1 AND key = ?2 AND expires_at <= ?3",
         p![s.kind, s.key, now],
     )?;
-    conn.exec(
+    // DO NOTHING rather than a failed statement: a replay is an answer, not
+    // an error, and PostgreSQL refuses the rest of a transaction after one.
+    let inserted = conn.exec(
         "INSERT INTO login_states (kind, key, connection_id, data, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
         p![s.kind, s.key, s.connection_id, s.data, s.created_at, s.expires_at],
     )?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict { what: "login_states.kind, login_states.key".into() });
+    }
     Ok(())
 }
 

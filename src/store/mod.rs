@@ -17,6 +17,7 @@ mod writer;
 pub mod api_keys;
 pub mod audit;
 pub mod connections;
+pub mod copy;
 pub mod events;
 pub mod grants;
 pub mod keys;
@@ -24,11 +25,15 @@ pub mod login_states;
 pub mod mapping_grants;
 pub mod mappings;
 pub mod orgs;
+pub mod rate_limits;
 pub mod scim;
 pub mod scim_query;
 #[cfg(test)]
 mod scim_query_tests;
 pub(crate) mod scim_sql;
+pub(crate) mod scim_sql_pg;
+#[doc(hidden)]
+pub use scim_sql_pg::testing as scim_sql_pg_testing;
 pub mod sessions;
 pub mod settings;
 pub mod tokens;
@@ -41,7 +46,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 #[cfg(test)]
 pub use tx::MemoryDb;
-pub use tx::Tx;
+pub use tx::{Engine, Tx};
 
 use rusqlite::Connection;
 
@@ -52,13 +57,26 @@ const READERS: usize = 4;
 /// How long a connection waits on a lock before SQLITE_BUSY.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
+/// How many PostgreSQL read connections each node holds (reads wait on the
+/// network, not the CPU, so more than SQLite's).
+const PG_READERS: usize = 8;
+
 /// Shared handle to the database: cheap to clone.
 #[derive(Clone)]
 pub struct Db {
     writer: writer::Writer,
     readers: Arc<readers::Readers>,
-    path: Arc<PathBuf>,
+    location: Arc<Location>,
     events: Arc<tokio::sync::Notify>,
+    /// PostgreSQL: whether this node runs the deployment's background work.
+    leader: Option<pg::leader::Leadership>,
+}
+
+/// Where the data is.
+enum Location {
+    File(PathBuf),
+    /// The URL (with its password: keep it out of messages, see `pg::redacted`).
+    Postgres(String),
 }
 
 /// Prepared statements kept per connection.
@@ -112,14 +130,58 @@ impl Db {
         for _ in 0..READERS {
             let c = open_conn(path, true)?;
             c.execute_batch("PRAGMA query_only = ON;")?;
-            pool.push(c);
+            pool.push(readers::ReadConn::Sqlite(c));
         }
         Ok(Db {
-            writer: writer::Writer::start(conn, metrics, events.clone())?,
+            writer: writer::Writer::start(writer::WriteConn::Sqlite(conn), metrics, events.clone())?,
             readers: Arc::new(readers::Readers::new(pool)),
-            path: Arc::new(path.to_path_buf()),
+            location: Arc::new(Location::File(path.to_path_buf())),
             events,
+            leader: None,
         })
+    }
+
+    /// Connect to the PostgreSQL database at `url` (blocking), apply its
+    /// migrations (under the advisory lock, so nodes starting together do not
+    /// race), and start the writer and the readers.
+    pub fn open_postgres(url: &str, metrics: Arc<Metrics>) -> Result<Db, StoreError> {
+        pg::migrate_url(url)?;
+        let events = Arc::new(tokio::sync::Notify::new());
+        let writer = pg::conn::PgConn::connect(url)?;
+        let mut pool = Vec::with_capacity(PG_READERS);
+        for _ in 0..PG_READERS {
+            pool.push(readers::ReadConn::Pg(Box::new(pg::conn::PgConn::connect(url)?)));
+        }
+        Ok(Db {
+            writer: writer::Writer::start(writer::WriteConn::Pg(Box::new(writer)), metrics, events.clone())?,
+            readers: Arc::new(readers::Readers::new(pool)),
+            location: Arc::new(Location::Postgres(url.to_string())),
+            events,
+            leader: Some(pg::leader::Leadership::start(url.to_string())),
+        })
+    }
+
+    /// Whether this node should run the deployment's background work now
+    /// (webhook delivery, housekeeping, SSF polling). SQLite: always (one
+    /// server per file); PostgreSQL: the one node holding the leadership lock.
+    pub fn leading(&self) -> bool {
+        self.leader.as_ref().is_none_or(pg::leader::Leadership::leading)
+    }
+
+    /// The engine this handle stores in.
+    pub fn engine(&self) -> Engine {
+        match &*self.location {
+            Location::File(_) => Engine::Sqlite,
+            Location::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// The database, for messages: the file, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match &*self.location {
+            Location::File(p) => p.display().to_string(),
+            Location::Postgres(url) => pg::redacted(url),
+        }
     }
 
     /// Notified after each commit that wrote change events.
@@ -134,9 +196,12 @@ impl Db {
         migrate::apply(&mut conn)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The database file (SQLite only).
+    pub fn path(&self) -> Option<&Path> {
+        match &*self.location {
+            Location::File(p) => Some(p),
+            Location::Postgres(_) => None,
+        }
     }
 
     /// Run `job` on the writer thread inside a transaction (batched with other
@@ -148,7 +213,7 @@ impl Db {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        self.writer.submit(move |c| job(&Tx::new(c))).await
+        self.writer.submit(job).await
     }
 
     /// Run `job` on a pooled read connection off the async runtime.
@@ -158,11 +223,14 @@ impl Db {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        self.readers.run(move |c| job(&Tx::new(c))).await
+        self.readers.run(job).await
     }
 
     /// Stop the writer after the jobs already queued; waits for the thread.
     pub fn close(&self) {
+        if let Some(l) = &self.leader {
+            l.stop();
+        }
         self.writer.close();
     }
 }

@@ -5,15 +5,36 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
-use super::StoreError;
+use super::pg::conn::PgConn;
+use super::{StoreError, Tx};
+
+/// A read connection of either engine.
+pub enum ReadConn {
+    Sqlite(Connection),
+    Pg(Box<PgConn>),
+}
+
+impl ReadConn {
+    /// The handle over this connection; on PostgreSQL, reconnected first if it was lost.
+    fn tx(&self) -> Result<Tx<'_>, StoreError> {
+        match self {
+            ReadConn::Sqlite(c) => Ok(Tx::new(c)),
+            ReadConn::Pg(c) => {
+                c.ensure_fresh()?;
+                c.take_failed();
+                Ok(Tx::pg(c))
+            }
+        }
+    }
+}
 
 pub struct Readers {
-    conns: Mutex<Vec<Connection>>,
+    conns: Mutex<Vec<ReadConn>>,
     permits: Semaphore,
 }
 
 impl Readers {
-    pub fn new(conns: Vec<Connection>) -> Self {
+    pub fn new(conns: Vec<ReadConn>) -> Self {
         let n = conns.len();
         Readers { conns: Mutex::new(conns), permits: Semaphore::new(n) }
     }
@@ -22,7 +43,7 @@ impl Readers {
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, E> + Send + 'static,
     {
         // The permit guarantees a connection is in the vector when we take one.
         let permit = self.permits.acquire().await.map_err(|_| StoreError::WriterGone)?;
@@ -35,7 +56,10 @@ impl Readers {
             let Some(conn) = conn else {
                 return Err(E::from(StoreError::Setup("reader pool empty".into())));
             };
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match conn.tx() {
+                Ok(tx) => job(&tx),
+                Err(e) => Err(E::from(e)),
+            }));
             match pool.conns.lock() {
                 Ok(mut v) => v.push(conn),
                 Err(poisoned) => poisoned.into_inner().push(conn),
@@ -45,5 +69,21 @@ impl Readers {
         .await;
         drop(permit);
         out.unwrap_or_else(|_| Err(E::from(StoreError::Panicked)))
+    }
+}
+
+impl Drop for Readers {
+    /// The PostgreSQL client closes its connection by blocking on its own
+    /// runtime, which must not happen on an async worker (the last `Db`
+    /// handle may be dropped there): hand the connections to a plain thread.
+    fn drop(&mut self) {
+        let conns = match self.conns.get_mut() {
+            Ok(v) => std::mem::take(v),
+            Err(p) => std::mem::take(p.into_inner()),
+        };
+        if conns.iter().any(|c| matches!(c, ReadConn::Pg(_))) {
+            let _ =
+                std::thread::Builder::new().name("idbridge-store-close".into()).spawn(move || drop(conns));
+        }
     }
 }

@@ -10,11 +10,13 @@
 
 use std::collections::HashSet;
 
+use super::scim_query::{Cond, GroupSort, Sort, UserSort};
 use super::scim_query::{GroupCond, GroupQuery, UserCond, UserQuery};
-use super::scim_sql::{Frag, compile, group_order, user_order};
+use super::scim_sql::{Frag, Members as MemberCond, Table};
 use super::sql::{Param, Row, p};
 use super::users::{USER_COLUMN_COUNT, USER_COLUMNS, UserFacts, user_row};
-use super::{StoreError, Tx};
+use super::{Engine, StoreError, Tx};
+use super::{scim_sql, scim_sql_pg};
 use crate::model::User;
 
 /// Insert a SCIM user: `users::insert_facts` with origin `scim`.
@@ -97,10 +99,45 @@ pub struct Streamed {
     pub exhausted: bool,
 }
 
-/// The groups of `u.id`, aggregated in the same statement (no query per user).
-const USER_GROUPS_SQL: &str =
-    "(SELECT json_group_array(json_array(g.id, g.display_name) ORDER BY g.display_name_key)
-      FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)";
+/// The groups of `u.id`, aggregated in the same statement (no query per user):
+/// a JSON array of `[id, displayName]`, `[]` for none.
+fn user_groups_sql(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => {
+            "(SELECT json_group_array(json_array(g.id, g.display_name) ORDER BY g.display_name_key)
+              FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)"
+        }
+        Engine::Postgres => {
+            "(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name_key), '[]')::text
+              FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)"
+        }
+    }
+}
+
+/// The filter compiled for the engine under `conn`.
+fn compile<C: Table, M: MemberCond>(conn: &Tx<'_>, cond: &Cond<C, M>) -> Frag {
+    match conn.engine() {
+        Engine::Sqlite => scim_sql::compile(cond),
+        Engine::Postgres => scim_sql_pg::compile(cond),
+    }
+}
+
+fn user_order(conn: &Tx<'_>, s: Sort<UserSort>) -> String {
+    match conn.engine() {
+        Engine::Sqlite => scim_sql::user_order(s),
+        Engine::Postgres => scim_sql_pg::user_order(s),
+    }
+}
+
+fn group_order(conn: &Tx<'_>, s: Sort<GroupSort>) -> String {
+    match conn.engine() {
+        Engine::Sqlite => scim_sql::group_order(s),
+        Engine::Postgres => scim_sql_pg::group_order(s),
+    }
+}
+
+/// "No limit" as both engines take it in `LIMIT ?` (SQLite's -1 is an error in PostgreSQL).
+const NO_LIMIT: i64 = i64::MAX;
 
 /// A compiled query's parameters: `?` for the org, the condition's, then
 /// (when `page` is given) LIMIT and OFFSET.
@@ -128,14 +165,15 @@ pub fn each_user(
     q: &UserQuery,
     visit: &mut dyn FnMut(User, UserGroups) -> bool,
 ) -> Result<Streamed, StoreError> {
-    let w = compile(&q.cond);
+    let w = compile(conn, &q.cond);
     let sql = format!(
-        "SELECT {USER_COLUMNS}, {USER_GROUPS_SQL} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
+        "SELECT {USER_COLUMNS}, {} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
          ORDER BY {} LIMIT ? OFFSET ?",
+        user_groups_sql(conn.engine()),
         w.sql,
-        user_order(q.sort)
+        user_order(conn, q.sort)
     );
-    let page = (q.paging.limit.unwrap_or(-1), q.paging.offset);
+    let page = (q.paging.limit.unwrap_or(NO_LIMIT), q.paging.offset);
     let mut seen = 0;
     let mut exhausted = true;
     conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
@@ -151,7 +189,7 @@ pub fn each_user(
 }
 
 pub fn count_users(conn: &Tx<'_>, org_id: &str, cond: &UserCond) -> Result<i64, StoreError> {
-    let w = compile(cond);
+    let w = compile(conn, cond);
     let sql = format!(
         "SELECT count(*) FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})",
         w.sql
@@ -236,11 +274,17 @@ pub fn delete_group(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<bool, Store
 pub type Members = Vec<(String, String, Option<String>)>;
 
 /// The members of `g.id` SCIM may see, aggregated in the same statement.
-fn group_members_sql() -> String {
-    format!(
-        "(SELECT json_group_array(json_array(u.id, u.user_name, u.display_name) ORDER BY u.id)
-          FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND {SCIM_VISIBLE})"
-    )
+fn group_members_sql(engine: Engine) -> String {
+    match engine {
+        Engine::Sqlite => format!(
+            "(SELECT json_group_array(json_array(u.id, u.user_name, u.display_name) ORDER BY u.id)
+              FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND {SCIM_VISIBLE})"
+        ),
+        Engine::Postgres => format!(
+            "(SELECT COALESCE(json_agg(json_build_array(u.id, u.user_name, u.display_name) ORDER BY u.id), '[]')::text
+              FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND {SCIM_VISIBLE})"
+        ),
+    }
 }
 
 /// Groups matching `q.cond`, like `each_user`; with their members
@@ -251,15 +295,15 @@ pub fn each_group(
     q: &GroupQuery,
     visit: &mut dyn FnMut(ScimGroupRow, Option<Members>) -> bool,
 ) -> Result<Streamed, StoreError> {
-    let members = if q.with_members { group_members_sql() } else { "NULL".to_string() };
-    let w = compile(&q.cond);
+    let members = if q.with_members { group_members_sql(conn.engine()) } else { "NULL".to_string() };
+    let w = compile(conn, &q.cond);
     let sql = format!(
         "SELECT {GROUP_COLS}, {members} FROM groups g WHERE g.org_id = ? AND ({})
          ORDER BY {} LIMIT ? OFFSET ?",
         w.sql,
-        group_order(q.sort)
+        group_order(conn, q.sort)
     );
-    let page = (q.paging.limit.unwrap_or(-1), q.paging.offset);
+    let page = (q.paging.limit.unwrap_or(NO_LIMIT), q.paging.offset);
     let mut seen = 0;
     let mut exhausted = true;
     conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
@@ -275,7 +319,7 @@ pub fn each_group(
 }
 
 pub fn count_groups(conn: &Tx<'_>, org_id: &str, cond: &GroupCond) -> Result<i64, StoreError> {
-    let w = compile(cond);
+    let w = compile(conn, cond);
     let sql = format!("SELECT count(*) FROM groups g WHERE g.org_id = ? AND ({})", w.sql);
     conn.query_one(&sql, &query_params(&org_id, &w, None), |r| r.get(0))
 }
@@ -304,7 +348,7 @@ pub fn add_members(conn: &Tx<'_>, group_id: &str, user_ids: &[String]) -> Result
     let mut added = Vec::new();
     for u in user_ids {
         if conn.exec(
-            "INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?1, ?2)",
+            "INSERT INTO group_members (group_id, user_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             p![group_id, u],
         )? == 1
         {

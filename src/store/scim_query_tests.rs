@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use rusqlite::{Connection, params, params_from_iter};
 
 use crate::store::sql::Value as Bound;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::scim::{self as st, ScimGroupRow};
 use super::scim_query::{Cond, UserCond};
@@ -20,118 +20,11 @@ use crate::scim::filter::{AttrPath, matches, parse_filter};
 use crate::scim::resource::{group_resource, normalize_group, normalize_user, user_resource};
 use crate::scim::schema::{Kind, case_exact};
 
-const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+#[path = "scim_query_fixtures.rs"]
+mod fixtures;
+use fixtures::{ENT, FILTERS, GROUP_FILTERS, groups, users};
+
 const ORG: &str = "org-1";
-
-fn users() -> Vec<Value> {
-    vec![
-        json!({"userName": "bjensen@example.com", "externalId": "e1", "active": true, "title": "Tour Guide",
-               "displayName": "Babs Jensen", "nickName": "Babs", "userType": "Employee",
-               "name": {"givenName": "Barbara", "familyName": "Jensen", "middleName": ""},
-               "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true},
-                          {"value": "babs@jensen.org", "type": "home"}],
-               "phoneNumbers": [{"value": "555-555-8377", "type": "work"}],
-               "x-score": 42, "x-ratio": 2.5, "x-flag": true,
-               ENT: {"employeeNumber": "701984", "department": "Tour Operations",
-                     "manager": {"value": "26118915-6090", "displayName": "John Smith"}}}),
-        json!({"userName": "ÉMILE@exemple.fr", "active": false, "title": "", "displayName": "Émile Zola",
-               "name": {"givenName": "Émile", "familyName": "Zola"},
-               "emails": [{"value": "Emile@Exemple.FR", "type": "Work"}, null],
-               "x-score": 7, "x-flag": false, "x-tags": ["a", "b", null], "x-empty": [],
-               ENT: {"department": "tour operations", "manager": "m-2"}}),
-        json!({"userName": "Title-Case@example.com", "active": true, "Title": "Engineer",
-               "NAME": {"FamilyName": "Upper"}, "EMAILS": [{"VALUE": "upper@example.com", "TYPE": "work"}],
-               "x-nested": [["x"], [null]], "x-obj-empty": {"k": "", "l": null}, "x-obj": {"k": "v"},
-               "x-looks-like-json": "{\"value\": \"x\"}", "x-num-string": "42",
-               "urn:example:custom:1.0:User": {"title": "Custom"}}),
-        json!({"userName": "min@example.com", "active": true, "title": null, "emails": [],
-               "addresses": [{"type": "work", "locality": "Hollywood", "primary": true},
-                             {"type": "home", "locality": "Paris"}],
-               "x-score": -3, "x-big": 9007199254740993u64,
-               "roles": ["admin", {"value": "Auditor", "primary": true}],
-               "ims": {"value": "single-object", "type": "aim"}}),
-        json!({"userName": "nobody@example.com", "active": true}),
-    ]
-}
-
-const FILTERS: &[&str] = &[
-    "title pr",
-    "not (title pr)",
-    r#"title eq "tour guide""#,
-    r#"title ne "Tour Guide""#,
-    r#"title co "GUIDE" or title sw "eng""#,
-    r#"title ew "neer""#,
-    r#"title gt "M" and title lt "z""#,
-    "title eq null",
-    "title ne null",
-    "Title pr",
-    "displayName pr",
-    r#"displayName sw "é""#,
-    r#"displayName co "zola""#,
-    "nickName pr and userType pr",
-    "name pr",
-    "name.middleName pr",
-    r#"name.familyName sw "j""#,
-    r#"name.familyName eq "UPPER""#,
-    r#"name.givenName eq "émile""#,
-    r#"name[givenName eq "barbara"]"#,
-    "emails pr",
-    r#"emails co "example""#,
-    r#"emails eq "EMILE@exemple.fr""#,
-    r#"emails.value ew ".org""#,
-    r#"emails.type eq "work""#,
-    r#"emails.type ne "work""#,
-    r#"emails[type eq "work" and value co "example"]"#,
-    r#"emails[type eq "work" and primary eq true]"#,
-    r#"emails[not (type eq "home")]"#,
-    "emails[primary pr]",
-    r#"emails[value pr] and not (emails[type eq "home"])"#,
-    "phoneNumbers pr or addresses pr",
-    r#"addresses[type eq "work" and locality eq "hollywood"]"#,
-    r#"addresses.locality gt "M""#,
-    r#"roles eq "ADMIN""#,
-    r#"roles eq "auditor""#,
-    "roles.primary eq true",
-    r#"ims eq "single-object""#,
-    r#"ims.type eq "AIM""#,
-    "x-score gt 10",
-    "x-score ge 7 and x-score le 42",
-    "x-score lt 0",
-    "x-score eq 42.0",
-    "x-score ne 7",
-    "x-ratio gt 2",
-    "x-big gt 9007199254740992",
-    r#"x-score eq "42" or x-num-string eq 42"#,
-    r#"x-score co "4""#,
-    "x-flag eq true",
-    "x-flag eq false",
-    "x-flag ne true",
-    "x-flag pr",
-    r#"x-tags eq "b""#,
-    r#"x-tags ne "a""#,
-    "x-tags pr and x-empty pr",
-    "x-empty eq null",
-    "x-nested pr",
-    "x-obj-empty pr",
-    "x-obj pr",
-    r#"x-obj eq "v""#,
-    r#"x-looks-like-json eq "x" or x-looks-like-json co "value""#,
-    r#"x-looks-like-json[value eq "x"]"#,
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"TOUR OPERATIONS\"",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber pr",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"26118915-6090\"",
-    // manager.value is caseExact (RFC 7643 §4.3).
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq \"M-2\"",
-    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager pr",
-    r#"urn:example:custom:1.0:User:title eq "custom""#,
-    r#"urn:ietf:params:scim:schemas:core:2.0:User:title co "o""#,
-    r#"userName sw "b" or title pr"#,
-    r#"active eq true and emails[type eq "work"]"#,
-    r#"externalId eq "e1" or name.familyName pr"#,
-    r#"not (userName eq "nobody@example.com") and not (title pr)"#,
-    "missing pr or missing.sub pr",
-    r#"missing eq "x" or missing ne "x""#,
-];
 
 fn setup() -> crate::store::MemoryDb {
     let mem = crate::store::MemoryDb::new();
@@ -197,13 +90,8 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_groups() {
     let mem = setup();
     let tx = mem.tx();
     let conn = mem.raw();
-    let bodies = [
-        json!({"displayName": "Engineering", "externalId": "g-1", "description": "Builds", "x-size": 3}),
-        json!({"displayName": "Ops", "Description": "", "labels": [{"value": "oncall", "type": "Team"}]}),
-        json!({"displayName": "Empty"}),
-    ];
     let mut rendered = Vec::new();
-    for (i, mut body) in bodies.into_iter().enumerate() {
+    for (i, mut body) in groups().into_iter().enumerate() {
         body["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]);
         let (display_name, external_id, attributes, _) = normalize_group(body).unwrap();
         let row = ScimGroupRow {
@@ -219,14 +107,7 @@ fn sql_selects_exactly_what_the_evaluator_selects_for_groups() {
         rendered.push((row.id.clone(), group_resource("http://x", &row, Some(&[]))));
     }
     let exact = |p: &AttrPath| case_exact(Kind::Group, p);
-    for text in [
-        "description pr",
-        r#"description co "BUILD""#,
-        "x-size gt 2",
-        r#"labels[type eq "team"]"#,
-        r#"labels eq "oncall" or displayName eq "empty""#,
-        r#"not (description pr) and displayName sw "e""#,
-    ] {
+    for text in GROUP_FILTERS {
         let f = parse_filter(text).unwrap();
         let sql = compile(&group_cond(&f).unwrap_or_else(|| panic!("{text} is not compiled to SQL")));
         let want: BTreeSet<String> =

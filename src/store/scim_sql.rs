@@ -40,22 +40,22 @@ pub struct Frag {
 }
 
 impl Frag {
-    fn lit(sql: &str) -> Frag {
+    pub(crate) fn lit(sql: &str) -> Frag {
         Frag { sql: sql.to_string(), args: Vec::new() }
     }
     /// Append SQL text.
-    fn t(mut self, sql: &str) -> Frag {
+    pub(crate) fn t(mut self, sql: &str) -> Frag {
         self.sql.push_str(sql);
         self
     }
     /// Append a bound value.
-    fn bind(mut self, v: Value<'static>) -> Frag {
+    pub(crate) fn bind(mut self, v: Value<'static>) -> Frag {
         self.sql.push('?');
         self.args.push(v);
         self
     }
     /// Append another fragment (its text and its values).
-    fn then(mut self, other: Frag) -> Frag {
+    pub(crate) fn then(mut self, other: Frag) -> Frag {
         self.sql.push_str(&other.sql);
         self.args.extend(other.args);
         self

@@ -132,7 +132,7 @@ pub fn revoke_by_idp_subject(
     let rows = conn.query_vec(
         "UPDATE sessions SET revoked_at = ?5, revoked_reason = ?4
          WHERE connection_id = ?1 AND idp_subject = ?2 AND revoked_at IS NULL
-           AND (?3 IS NULL OR idp_session_index = ?3)
+           AND (CAST(?3 AS TEXT) IS NULL OR idp_session_index = ?3)
          RETURNING user_id",
         p![connection_id, subject, session_index, reason, now],
         |r| r.get(0),
@@ -153,7 +153,7 @@ pub fn revoke_by_idp_sid(
     let rows = conn.query_vec(
         "UPDATE sessions SET revoked_at = ?5, revoked_reason = ?4
          WHERE connection_id = ?1 AND idp_sid = ?2 AND revoked_at IS NULL
-           AND (?3 IS NULL OR idp_subject = ?3)
+           AND (CAST(?3 AS TEXT) IS NULL OR idp_subject = ?3)
          RETURNING user_id",
         p![connection_id, sid, subject, reason, now],
         |r| r.get(0),

@@ -264,11 +264,16 @@ pub struct Row<'r> {
 
 enum RowInner<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    Pg(&'r postgres::Row),
 }
 
 impl<'r> Row<'r> {
     pub(super) fn sqlite(r: &'r rusqlite::Row<'r>) -> Row<'r> {
         Row { inner: RowInner::Sqlite(r) }
+    }
+
+    pub(super) fn pg(r: &'r postgres::Row) -> Row<'r> {
+        Row { inner: RowInner::Pg(r) }
     }
 
     /// Column `idx` (0-based) as a `T`.
@@ -277,6 +282,12 @@ impl<'r> Row<'r> {
             RowInner::Sqlite(r) => {
                 let v = r.get_ref(idx)?;
                 T::from_column(from_sqlite(v)).map_err(|e| column_error(idx, e))
+            }
+            RowInner::Pg(r) => {
+                let cell = r.try_get::<usize, super::pg::conn::PgCell<'_>>(idx).map_err(|e| {
+                    StoreError::Corrupt { what: "column", message: format!("column {idx}: {e}") }
+                })?;
+                T::from_column(cell.0).map_err(|e| column_error(idx, e))
             }
         }
     }
@@ -397,6 +408,6 @@ mod tests {
         .unwrap();
         assert_eq!(seen, vec![1, 2]);
         let e = tx.query_one("SELECT n FROM t WHERE n = 9", p![], |r| r.get::<i64>(0)).unwrap_err();
-        assert!(matches!(e, StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows)), "{e:?}");
+        assert!(matches!(e, StoreError::NoRow), "{e:?}");
     }
 }

@@ -7,29 +7,67 @@
 use rusqlite::Connection;
 
 use super::StoreError;
+use super::pg::conn::PgConn;
 use super::sql::{Params, Row, sqlite_params};
 
 /// One transaction (or read snapshot) of the store.
 pub struct Tx<'a> {
-    conn: &'a Connection,
+    inner: Inner<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Inner<'a> {
+    Sqlite(&'a Connection),
+    Pg(&'a PgConn),
+}
+
+/// Which engine a statement runs on, for the few statements whose SQL differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
 }
 
 impl<'a> Tx<'a> {
     pub(super) fn new(conn: &'a Connection) -> Tx<'a> {
-        Tx { conn }
+        Tx { inner: Inner::Sqlite(conn) }
+    }
+
+    pub(super) fn pg(conn: &'a PgConn) -> Tx<'a> {
+        Tx { inner: Inner::Pg(conn) }
+    }
+
+    /// The engine under this handle.
+    pub(in crate::store) fn engine(&self) -> Engine {
+        match self.inner {
+            Inner::Sqlite(_) => Engine::Sqlite,
+            Inner::Pg(_) => Engine::Postgres,
+        }
     }
 
     // The engine-neutral statements (store::sql): what the per-aggregate files use.
 
     /// Run a statement that returns no rows; how many rows it changed.
     pub(in crate::store) fn exec(&self, sql: &str, params: Params<'_>) -> Result<usize, StoreError> {
-        Ok(self.conn.prepare_cached(sql)?.execute(sqlite_params(params))?)
+        match self.inner {
+            Inner::Sqlite(c) => Ok(c.prepare_cached(sql)?.execute(sqlite_params(params))?),
+            Inner::Pg(c) => c.exec(sql, params),
+        }
     }
 
     /// Run an INSERT into a table with an engine-assigned integer `id`; that id.
     pub(in crate::store) fn insert_id(&self, sql: &str, params: Params<'_>) -> Result<i64, StoreError> {
-        self.exec(sql, params)?;
-        Ok(self.conn.last_insert_rowid())
+        match self.inner {
+            Inner::Sqlite(c) => {
+                c.prepare_cached(sql)?.execute(sqlite_params(params))?;
+                Ok(c.last_insert_rowid())
+            }
+            Inner::Pg(c) => {
+                let rows = c.query(&format!("{sql} RETURNING id"), params)?;
+                let row = rows.first().ok_or_else(|| StoreError::Postgres("INSERT returned no id".into()))?;
+                Row::pg(row).get(0)
+            }
+        }
     }
 
     /// Visit each row in order until `visit` answers false.
@@ -39,12 +77,17 @@ impl<'a> Tx<'a> {
         params: Params<'_>,
         mut visit: impl FnMut(&Row<'_>) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let mut rows = stmt.query(sqlite_params(params))?;
-        while let Some(r) = rows.next()? {
-            if !visit(&Row::sqlite(r))? {
-                break;
+        match self.inner {
+            Inner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows = stmt.query(sqlite_params(params))?;
+                while let Some(r) = rows.next()? {
+                    if !visit(&Row::sqlite(r))? {
+                        break;
+                    }
+                }
             }
+            Inner::Pg(c) => c.query_each(sql, params, &mut |r| visit(&Row::pg(r)))?,
         }
         Ok(())
     }
@@ -71,11 +114,19 @@ impl<'a> Tx<'a> {
         params: Params<'_>,
         map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
-        let mut rows = stmt.query(sqlite_params(params))?;
-        match rows.next()? {
-            Some(r) => map(&Row::sqlite(r)).map(Some),
-            None => Ok(None),
+        match self.inner {
+            Inner::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let mut rows = stmt.query(sqlite_params(params))?;
+                match rows.next()? {
+                    Some(r) => map(&Row::sqlite(r)).map(Some),
+                    None => Ok(None),
+                }
+            }
+            Inner::Pg(c) => match c.query(sql, params)?.first() {
+                Some(r) => map(&Row::pg(r)).map(Some),
+                None => Ok(None),
+            },
         }
     }
 
@@ -86,7 +137,7 @@ impl<'a> Tx<'a> {
         params: Params<'_>,
         map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.query_opt(sql, params, map)?.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+        self.query_opt(sql, params, map)?.ok_or(StoreError::NoRow)
     }
 }
 

@@ -163,7 +163,7 @@ pub fn set_claim_groups(
     conn.exec("DELETE FROM user_claim_groups WHERE user_id = ?1", p![user_id])?;
     for g in groups {
         conn.exec(
-            "INSERT OR IGNORE INTO user_claim_groups (user_id, connection_id, value) VALUES (?1, ?2, ?3)",
+            "INSERT INTO user_claim_groups (user_id, connection_id, value) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             p![user_id, connection_id, g],
         )?;
     }

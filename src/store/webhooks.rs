@@ -4,7 +4,7 @@
 
 use super::events::ChangeEvent;
 use super::sql::{Row, p};
-use super::{StoreError, Tx};
+use super::{Engine, StoreError, Tx};
 
 /// One webhook row with its org's slug.
 #[derive(Clone, Debug)]
@@ -52,8 +52,18 @@ fn row(r: &Row<'_>) -> Result<WebhookRow, StoreError> {
 }
 
 /// The filter clause on `change_events e` for a webhook `w`.
-const MATCHES: &str = "e.org_id = w.org_id AND e.id > w.cursor
-     AND (w.events = '[]' OR e.type IN (SELECT value FROM json_each(w.events)))";
+fn matches(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => {
+            "e.org_id = w.org_id AND e.id > w.cursor
+             AND (w.events = '[]' OR e.type IN (SELECT value FROM json_each(w.events)))"
+        }
+        Engine::Postgres => {
+            "e.org_id = w.org_id AND e.id > w.cursor
+             AND (w.events = '[]' OR e.type IN (SELECT jsonb_array_elements_text(w.events::jsonb)))"
+        }
+    }
+}
 
 /// Insert a new webhook. Its cursor starts at the newest event of the org, so
 /// it receives the changes made from now on.
@@ -91,8 +101,9 @@ pub fn get_live(conn: &Tx<'_>, id: &str) -> Result<Option<WebhookRow>, StoreErro
 
 /// Live webhooks of an org, oldest first, each with its pending-event count.
 pub fn list(conn: &Tx<'_>, org_id: &str) -> Result<Vec<(WebhookRow, i64)>, StoreError> {
+    let m = matches(conn.engine());
     let sql = format!(
-        "SELECT {COLUMNS}, (SELECT count(*) FROM change_events e WHERE {MATCHES})
+        "SELECT {COLUMNS}, (SELECT count(*) FROM change_events e WHERE {m})
          FROM webhooks w JOIN orgs o ON o.id = w.org_id
          WHERE w.org_id = ?1 AND w.deleted_at IS NULL ORDER BY w.created_at, w.id"
     );
@@ -101,20 +112,31 @@ pub fn list(conn: &Tx<'_>, org_id: &str) -> Result<Vec<(WebhookRow, i64)>, Store
 
 /// Ids of live webhooks that have an event to deliver and are due at `now`.
 pub fn due(conn: &Tx<'_>, now: &str) -> Result<Vec<String>, StoreError> {
+    let m = matches(conn.engine());
     let sql = format!(
         "SELECT w.id FROM webhooks w
          WHERE w.deleted_at IS NULL AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= ?1)
-           AND EXISTS (SELECT 1 FROM change_events e WHERE {MATCHES})"
+           AND EXISTS (SELECT 1 FROM change_events e WHERE {m})"
     );
     conn.query_vec(&sql, p![now], |r| r.get(0))
 }
 
 /// The next event this webhook should receive (after its cursor, matching its filter).
 pub fn next_event(conn: &Tx<'_>, w: &WebhookRow) -> Result<Option<ChangeEvent>, StoreError> {
-    let sql = "SELECT e.id, e.org_id, e.type, e.at, e.data FROM change_events e
-         WHERE e.org_id = ?1 AND e.id > ?2
-           AND (?3 = '[]' OR e.type IN (SELECT value FROM json_each(?3)))
-         ORDER BY e.id LIMIT 1";
+    let sql = match conn.engine() {
+        Engine::Sqlite => {
+            "SELECT e.id, e.org_id, e.type, e.at, e.data FROM change_events e
+             WHERE e.org_id = ?1 AND e.id > ?2
+               AND (?3 = '[]' OR e.type IN (SELECT value FROM json_each(?3)))
+             ORDER BY e.id LIMIT 1"
+        }
+        Engine::Postgres => {
+            "SELECT e.id, e.org_id, e.type, e.at, e.data FROM change_events e
+             WHERE e.org_id = ?1 AND e.id > ?2
+               AND (CAST(?3 AS TEXT) = '[]' OR e.type IN (SELECT jsonb_array_elements_text(CAST(?3 AS TEXT)::jsonb)))
+             ORDER BY e.id LIMIT 1"
+        }
+    };
     let found = conn.query_opt(sql, p![w.org_id, w.cursor, w.events], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<String>(4)?))
     })?;
@@ -127,7 +149,7 @@ pub fn next_event(conn: &Tx<'_>, w: &WebhookRow) -> Result<Option<ChangeEvent>, 
 /// A 2xx for event `cursor`: advance, clear the failure run.
 pub fn record_success(conn: &Tx<'_>, id: &str, cursor: i64, at: &str) -> Result<(), StoreError> {
     conn.exec(
-        "UPDATE webhooks SET cursor = MAX(cursor, ?2), attempts = 0, next_attempt_at = NULL,
+        "UPDATE webhooks SET cursor = CASE WHEN cursor > ?2 THEN cursor ELSE ?2 END, attempts = 0, next_attempt_at = NULL,
          failing_since = NULL, last_success_at = ?3 WHERE id = ?1",
         p![id, cursor, at],
     )?;
@@ -168,10 +190,11 @@ pub fn rotate(
 
 /// Soft-delete; returns whether a live webhook was deleted. Secrets are wiped.
 pub fn delete(conn: &Tx<'_>, org_id: &str, id: &str, at: &str) -> Result<bool, StoreError> {
+    let wiped: &[u8] = &[];
     let n = conn.exec(
-        "UPDATE webhooks SET deleted_at = ?3, secret = x'', previous_secret = NULL
+        "UPDATE webhooks SET deleted_at = ?3, secret = ?4, previous_secret = NULL
              WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL",
-        p![org_id, id, at],
+        p![org_id, id, at, wiped],
     )?;
     Ok(n == 1)
 }
@@ -179,6 +202,7 @@ pub fn delete(conn: &Tx<'_>, org_id: &str, id: &str, at: &str) -> Result<bool, S
 /// For the gauges: live webhooks failing since before `before`, and the
 /// `at` of the oldest event some live webhook has not acknowledged.
 pub fn health(conn: &Tx<'_>, before: &str) -> Result<(i64, Option<String>), StoreError> {
+    let m = matches(conn.engine());
     let failing: i64 = conn.query_one(
         "SELECT count(*) FROM webhooks WHERE deleted_at IS NULL AND failing_since IS NOT NULL
              AND failing_since <= ?1",
@@ -186,7 +210,7 @@ pub fn health(conn: &Tx<'_>, before: &str) -> Result<(i64, Option<String>), Stor
         |r| r.get(0),
     )?;
     let sql = format!(
-        "SELECT MIN((SELECT e.at FROM change_events e WHERE {MATCHES} ORDER BY e.id LIMIT 1))
+        "SELECT MIN((SELECT e.at FROM change_events e WHERE {m} ORDER BY e.id LIMIT 1))
          FROM webhooks w WHERE w.deleted_at IS NULL"
     );
     let oldest: Option<String> = conn.query_one(&sql, p![], |r| r.get(0))?;

@@ -11,9 +11,11 @@
 //! a crash between the 2xx and that write re-sends the same `webhook-id`
 //! (at least once).
 //!
-//! On SQLite the process is the only dispatcher. With a shared database
-//! (PostgreSQL) several processes would need a `Lease` per webhook before a
-//! run; `Lease` marks that boundary and `Solo` is the single-process one.
+//! On SQLite the process is the only dispatcher. On PostgreSQL every node
+//! runs this loop but only the node that leads (`Db::leading`, a session
+//! advisory lock) delivers; after a failover the new leader continues from
+//! the stored cursors. `Lease` remains the per-webhook boundary; `Solo`
+//! grants every webhook to the process.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,6 +67,11 @@ async fn run(state: Service, lease: Arc<dyn Lease>) {
             }
         })
         .await;
+        // With several nodes on PostgreSQL, only the leading one delivers, so
+        // a webhook's events go out once each and in commit order.
+        if !state.db.leading() {
+            continue;
+        }
         let now = clock::now_str();
         let due: Result<Vec<String>, StoreError> =
             state.db.read(move |c| store::webhooks::due(c, &now)).await;

@@ -38,6 +38,8 @@ async fn modes_after_a_write(db: &Path) -> (Vec<(PathBuf, u32)>, Vec<String>) {
 
 #[tokio::test]
 async fn serve_creates_the_database_wal_and_shm_owner_only() {
+    // File modes of the SQLite file and its companions; PostgreSQL has no such files.
+    crate::sqlite_only!();
     let dir = tempfile::tempdir().unwrap();
     let db = db_path(&dir);
     let (modes, _) = modes_after_a_write(&db).await;
@@ -53,6 +55,8 @@ async fn serve_creates_the_database_wal_and_shm_owner_only() {
 
 #[tokio::test]
 async fn migrate_creates_the_database_owner_only_and_serve_tightens_an_old_one() {
+    // File modes of the SQLite file and its companions; PostgreSQL has no such files.
+    crate::sqlite_only!();
     let dir = tempfile::tempdir().unwrap();
     let db = db_path(&dir);
     let out =

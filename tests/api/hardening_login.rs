@@ -43,13 +43,11 @@ async fn saml_sp_initiated_login_sets_a_cross_site_binding_cookie_for_the_acs() 
     // Only a hash of it is stored.
     let value = pair.split_once('=').unwrap().1.to_string();
     let stored: Vec<String> = crate::support::helpers::raw_db(&app)
-        .read(|c| -> Result<Vec<String>, idbridge::store::StoreError> {
-            let mut st = c.prepare("SELECT data FROM login_states WHERE kind = 'saml_request'")?;
-            let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
-            Ok(rows)
-        })
+        .texts("SELECT data FROM login_states WHERE kind = 'saml_request'", &[])
         .await
-        .unwrap();
+        .into_iter()
+        .map(|d| d.expect("login state data is never NULL"))
+        .collect();
     assert_eq!(stored.len(), 1);
     assert!(!stored[0].contains(&value), "the cookie value itself is not stored: {}", stored[0]);
 }

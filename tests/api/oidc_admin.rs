@@ -38,11 +38,8 @@ async fn oidc_connection_create_answers_urls_and_never_returns_the_secret() {
     // Sealed at rest.
     let id2 = id.to_string();
     let stored: Vec<u8> = crate::support::helpers::raw_db(&app)
-        .read(move |c| -> Result<Vec<u8>, idbridge::store::StoreError> {
-            Ok(c.query_row("SELECT secret FROM connections WHERE id = ?1", [&id2], |r| r.get(0))?)
-        })
-        .await
-        .unwrap();
+        .one_blob("SELECT secret FROM connections WHERE id = ?1", &[id2.as_str().into()])
+        .await;
     assert!(!stored.windows(CLIENT_SECRET.len()).any(|w| w == CLIENT_SECRET.as_bytes()));
     let (_, audit) = app.admin_get("/admin/v1/orgs/acme/audit").await;
     assert!(audit.to_string().contains("connection.create"));

@@ -92,12 +92,7 @@ async fn refusals(app: &TestApp, reason: &str) -> u64 {
 }
 
 async fn count(app: &TestApp, sql: &'static str) -> i64 {
-    crate::support::helpers::raw_db(app)
-        .read(move |c| -> Result<i64, idbridge::store::StoreError> {
-            Ok(c.query_row(sql, [], |r| r.get(0))?)
-        })
-        .await
-        .unwrap()
+    crate::support::helpers::raw_db(app).one_i64(sql, &[]).await
 }
 
 const REVOKED: &str = "SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL";
@@ -130,13 +125,8 @@ async fn oidc_backchannel_logout_by_sid_then_by_sub_ends_only_the_named_sessions
     assert!(alive(&s.app, &ann2).await && alive(&s.app, &bob).await, "other sessions are untouched");
     assert_eq!(count(&s.app, IDP_LOGOUTS).await, 1, "audited");
     let reason: String = crate::support::helpers::raw_db(&s.app)
-        .read(|c| -> Result<String, idbridge::store::StoreError> {
-            Ok(c.query_row("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL", [], |r| {
-                r.get(0)
-            })?)
-        })
-        .await
-        .unwrap();
+        .one_text("SELECT revoked_reason FROM sessions WHERE revoked_at IS NOT NULL", &[])
+        .await;
     assert_eq!(reason, "oidc_backchannel");
 
     // The same token again: its jti is spent.
@@ -260,22 +250,15 @@ async fn oidc_session_never_outlives_session_expiry() {
     let bound = now() + 120;
     let token = s.accepted(Plan { claims: json!({"session_expiry": bound}), ..Plan::default() }).await;
     assert!(alive(&s.app, &token).await);
-    let expires: String = crate::support::helpers::raw_db(&s.app)
-        .read(|c| -> Result<String, idbridge::store::StoreError> {
-            Ok(c.query_row("SELECT expires_at FROM sessions", [], |r| r.get(0))?)
-        })
-        .await
-        .unwrap();
+    let expires: String =
+        crate::support::helpers::raw_db(&s.app).one_text("SELECT expires_at FROM sessions", &[]).await;
     let at = time::OffsetDateTime::parse(&expires, &time::format_description::well_known::Rfc3339).unwrap();
     assert_eq!(at.unix_timestamp(), bound, "the session ends at the provider's bound, not 8 h later");
-    let (_, sub, sid): (String, String, Option<String>) = crate::support::helpers::raw_db(&s.app)
-        .read(|c| -> Result<_, idbridge::store::StoreError> {
-            Ok(c.query_row("SELECT idp_data, idp_subject, idp_sid FROM sessions", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?)
-        })
-        .await
-        .unwrap();
+    let row = crate::support::helpers::raw_db(&s.app)
+        .one("SELECT idp_data, idp_subject, idp_sid FROM sessions", &[])
+        .await;
+    let (_, sub, sid): (String, String, Option<String>) =
+        (row[0].text().unwrap(), row[1].text().unwrap(), row[2].text());
     assert_eq!((sub.as_str(), sid), (SUB, None));
 
     s.refused(
@@ -305,12 +288,8 @@ async fn oidc_v1_logout_goes_to_the_end_session_endpoint_with_the_hint() {
     let (_, conn) = s.app.admin_get(&format!("/admin/v1/orgs/acme/connections/{}", s.conn)).await;
     assert_eq!(conn["backchannel_logout_uri"], s.app.url(&format!("/oidc/{}/backchannel-logout", s.conn)));
     let token = login(&s, SUB, "ann@example.com", "sid-1").await;
-    let raw: String = crate::support::helpers::raw_db(&s.app)
-        .read(|c| -> Result<String, idbridge::store::StoreError> {
-            Ok(c.query_row("SELECT idp_data FROM sessions", [], |r| r.get(0))?)
-        })
-        .await
-        .unwrap();
+    let raw: String =
+        crate::support::helpers::raw_db(&s.app).one_text("SELECT idp_data FROM sessions", &[]).await;
     assert!(
         raw.contains("id_token_sealed") && !raw.contains("eyJ"),
         "the ID token is kept sealed only: {raw}"

@@ -213,14 +213,8 @@ async fn oidc_unverified_email_is_not_used_to_match_or_create() {
     let s = setup(json!({"match_by": "external_id"})).await;
     let token = s.accepted(plan).await;
     assert_eq!(s.app.me(&token).await.0, StatusCode::OK);
-    let emails: Vec<Option<String>> = crate::support::helpers::raw_db(&s.app)
-        .read(|c| -> Result<_, idbridge::store::StoreError> {
-            let mut st = c.prepare("SELECT email FROM users")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
-        .unwrap();
+    let emails: Vec<Option<String>> =
+        crate::support::helpers::raw_db(&s.app).texts("SELECT email FROM users", &[]).await;
     assert_eq!(emails, vec![None], "the unverified address was recorded");
     // A missing claim (as Entra sends) is fine when matching by email.
     let s = setup(json!({})).await;

@@ -15,7 +15,7 @@ use idbridge::store::pg;
 
 use crate::support::postgres::{PASSWORD, fresh_database};
 
-const KNOWN: u32 = 8;
+const KNOWN: u32 = 10;
 
 /// Run `f` where the blocking driver may run (never on the async runtime's threads).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -35,6 +35,7 @@ async fn pg_migrations_apply_on_a_fresh_database_then_none() {
         assert_eq!(names.len(), KNOWN as usize);
         assert_eq!(names[0], "0001_init");
         assert_eq!(names[7], "0008_change_events");
+        assert_eq!(names[8], "0009_rate_limits");
         let at: String = rows[0].get(2);
         assert!(at.ends_with('Z') && at.len() == "2026-01-01T00:00:00.000Z".len(), "{at}");
     })
@@ -88,7 +89,7 @@ async fn pg_two_migrate_processes_started_together_both_succeed() {
         );
     }
     said.sort();
-    assert_eq!(said, ["0 migration(s) applied", "8 migration(s) applied"]);
+    assert_eq!(said, ["0 migration(s) applied", "10 migration(s) applied"]);
 }
 
 #[tokio::test]
@@ -100,7 +101,12 @@ async fn pg_a_database_recorded_as_newer_is_refused() {
         c.execute("INSERT INTO schema_migrations VALUES (99, '0099_future', 'x')", &[]).unwrap();
         match pg::migrate_url(&url) {
             Err(StoreError::Setup(m)) => {
-                assert!(m.contains("database schema version 99 is newer than this binary knows (8)"), "{m}");
+                assert!(
+                    m.contains(&format!(
+                        "database schema version 99 is newer than this binary knows ({KNOWN})"
+                    )),
+                    "{m}"
+                );
                 assert!(!m.contains(PASSWORD), "password leaked: {m}");
             }
             other => panic!("expected a refusal, got {other:?}"),
@@ -158,7 +164,7 @@ async fn pg_version_4_takes_back_what_deleted_connections_and_the_mapping_gave_w
                  ('o', 'signed-in', 'mapping', 'member', 't');",
         )
         .unwrap();
-        assert_eq!(pg::migrate::apply(&mut c).unwrap(), vec![4, 5, 6, 7, 8]);
+        assert_eq!(pg::migrate::apply(&mut c).unwrap(), (4..=KNOWN).collect::<Vec<_>>());
         assert_eq!(
             all(&mut c, "SELECT id || ':' || origin FROM users ORDER BY id"),
             ["jit:sso", "outsider:manual", "signed-in:sso"]
@@ -201,7 +207,7 @@ async fn pg_version_6_renames_later_duplicate_groups_and_ends_sessions_of_shadow
                  ('s-alone', 'alone', 'o', 'c', 't', 't', 't'), ('s-other', 'other-org', 'p', 'c', 't', 't', 't');",
         )
         .unwrap();
-        assert_eq!(pg::migrate::apply(&mut c).unwrap(), vec![6, 7, 8]);
+        assert_eq!(pg::migrate::apply(&mut c).unwrap(), (6..=KNOWN).collect::<Vec<_>>());
         assert_eq!(
             all(
                 &mut c,
@@ -375,7 +381,7 @@ async fn pg_schema_matches_sqlite() {
 fn pg_migrate_binary_prints_the_count_and_hides_the_password() {
     let url = crate::support::postgres::fresh_database_blocking();
     let shown = url.replace(PASSWORD, "***");
-    for expected in ["8 migration(s) applied", "0 migration(s) applied"] {
+    for expected in ["10 migration(s) applied", "0 migration(s) applied"] {
         let out = Command::new(env!("CARGO_BIN_EXE_idbridge"))
             .args(["migrate", "--db", &url])
             .env_remove("IDBRIDGE_DB")
@@ -397,9 +403,10 @@ fn pg_migrate_binary_prints_the_count_and_hides_the_password() {
 }
 
 #[test]
-fn pg_serve_and_the_other_commands_refuse_a_postgres_url_and_create_nothing() {
+fn every_command_takes_a_postgres_url_and_an_unreachable_one_fails_clearly_creating_nothing() {
     let url = format!("postgresql://idbridge:{PASSWORD}@127.0.0.1:1/idb");
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mapping.toml"), "default_org_role = \"member\"\n").unwrap();
     let commands: &[&[&str]] = &[
         &["serve", "--listen", "127.0.0.1:0"],
         &["mapping", "show", "--org", "acme"],
@@ -410,7 +417,10 @@ fn pg_serve_and_the_other_commands_refuse_a_postgres_url_and_create_nothing() {
     for args in commands {
         for via_env in [false, true] {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_idbridge"));
-            cmd.args(*args).current_dir(dir.path()).env_remove("IDBRIDGE_DB");
+            cmd.args(*args)
+                .current_dir(dir.path())
+                .env_remove("IDBRIDGE_DB")
+                .env("IDBRIDGE_SECRET_KEY", crate::support::helpers::SECRET_KEY);
             if via_env {
                 cmd.env("IDBRIDGE_DB", &url);
             } else {
@@ -418,14 +428,21 @@ fn pg_serve_and_the_other_commands_refuse_a_postgres_url_and_create_nothing() {
             }
             let out = cmd.output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(!out.status.success(), "{args:?} accepted a postgres URL");
-            assert!(
-                stderr.contains("PostgreSQL serving is not available in this build yet")
-                    && stderr.contains("idbridge migrate"),
-                "{args:?}: {stderr}"
-            );
+            assert!(!out.status.success(), "{args:?} succeeded against an unreachable server");
+            assert!(stderr.contains("postgresql://idbridge:***@127.0.0.1:1/idb"), "{args:?}: {stderr}");
             assert!(!stderr.contains(PASSWORD), "{stderr}");
-            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "{args:?} created a file");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{args:?} created a file");
         }
     }
+    // Without the shared secret key, serving from PostgreSQL is refused before connecting.
+    let out = Command::new(env!("CARGO_BIN_EXE_idbridge"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db", &url])
+        .current_dir(dir.path())
+        .env_remove("IDBRIDGE_SECRET_KEY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("IDBRIDGE_SECRET_KEY is required with PostgreSQL"), "{stderr}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
 }

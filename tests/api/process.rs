@@ -13,7 +13,7 @@ use crate::support::helpers::{ADMIN_TOKEN, db_path, spawn_process};
 fn migrate_creates_the_schema_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_path(&dir);
-    for expected in ["8 migration(s) applied", "0 migration(s) applied"] {
+    for expected in ["10 migration(s) applied", "0 migration(s) applied"] {
         let out =
             Command::new(env!("CARGO_BIN_EXE_idbridge")).args(["migrate", "--db"]).arg(&db).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -24,20 +24,44 @@ fn migrate_creates_the_schema_and_is_idempotent() {
     assert!(help.contains("serve") && help.contains("migrate"));
 }
 
+/// On PostgreSQL `serve` has no key file beside the database to fall back
+/// on and requires IDBRIDGE_SECRET_KEY; on SQLite it is left to the key file.
+fn pg_secret_key() -> Vec<(&'static str, &'static str)> {
+    if crate::support::helpers::on_postgres() {
+        vec![("IDBRIDGE_SECRET_KEY", crate::support::helpers::SECRET_KEY)]
+    } else {
+        Vec::new()
+    }
+}
+
 #[tokio::test]
 async fn generated_admin_token_is_printed_once_and_works() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_path(&dir);
+    // Each run is stopped once it listens (the token, if any, is printed
+    // before that): a fixed sleep was too short for a first start on
+    // PostgreSQL, which migrates a fresh database first.
     let run = |db: std::path::PathBuf| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_idbridge"))
             .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .env_remove("IDBRIDGE_ADMIN_TOKEN")
+            .envs(pg_secret_key())
+            .env("IDBRIDGE_LOG", "info")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (mut line, mut said) = (String::new(), String::new());
+        loop {
+            line.clear();
+            assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0, "server exited: {said}");
+            if line.contains("listening on http://") {
+                break;
+            }
+            said.push_str(&line);
+        }
         let _ = child.kill();
         let _ = child.wait();
         let mut out = String::new();
@@ -49,13 +73,21 @@ async fn generated_admin_token_is_printed_once_and_works() {
         first.split_whitespace().find(|w| w.starts_with("idb_admin_")).expect("token printed").to_string();
     let second = run(db.clone());
     assert!(!second.contains("idb_admin_"), "printed twice: {second}");
-    let stored = std::fs::read(&db).unwrap();
-    assert!(!stored.windows(token.len()).any(|w| w == token.as_bytes()));
+    // Stored hashed: not in the file (on PostgreSQL: in no stored value).
+    let stored = if crate::support::helpers::on_postgres() {
+        crate::support::helpers::raw_db_at(&db).every_value().await
+    } else {
+        vec![std::fs::read(&db).unwrap()]
+    };
+    for stored in &stored {
+        assert!(!stored.windows(token.len()).any(|w| w == token.as_bytes()));
+    }
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_idbridge"))
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(&db)
         .env_remove("IDBRIDGE_ADMIN_TOKEN")
+        .envs(pg_secret_key())
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .spawn()

@@ -98,16 +98,10 @@ async fn saml_connection_create_describe_and_sp_metadata() {
 
     // Private keys are stored sealed, never as PEM.
     let cid = id.to_string();
-    let (config, secret): (String, Vec<u8>) = crate::support::helpers::raw_db(&app)
-        .read(move |c| {
-            Ok::<_, idbridge::store::StoreError>(c.query_row(
-                "SELECT config, secret FROM connections WHERE id = ?1",
-                [&cid],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
-        })
-        .await
-        .unwrap();
+    let row = crate::support::helpers::raw_db(&app)
+        .one("SELECT config, secret FROM connections WHERE id = ?1", &[cid.as_str().into()])
+        .await;
+    let (config, secret): (String, Vec<u8>) = (row[0].text().unwrap(), row[1].blob().unwrap());
     assert!(!config.contains("PRIVATE"));
     assert!(!String::from_utf8_lossy(&secret).contains("PRIVATE KEY"));
     assert!(secret.len() > 2 * 1200, "two sealed RSA keys");
@@ -300,15 +294,16 @@ async fn saml_stale_metadata_is_refreshed_in_the_background() {
     // A day and more later the IdP has rolled its key.
     *served.lock().unwrap() = Idp::okta_next().metadata(&[]);
     let id = conn.id.clone();
-    crate::support::helpers::raw_db(&app).write(move |c| {
-            c.execute(
-                "UPDATE connections SET config = json_set(config, '$.idp.metadata_fetched_at', '2020-01-01T00:00:00.000Z') WHERE id = ?1",
-                [&id],
-            )?;
-            Ok::<_, idbridge::store::StoreError>(())
-        })
-        .await
-        .unwrap();
+    // Per engine: SQLite's json_set, PostgreSQL's jsonb_set (config is TEXT there too).
+    let stale = if crate::support::helpers::on_postgres() {
+        "UPDATE connections SET config = jsonb_set(config::jsonb, '{idp,metadata_fetched_at}', \
+         '\"2020-01-01T00:00:00.000Z\"')::text WHERE id = ?1"
+    } else {
+        "UPDATE connections SET config = json_set(config, '$.idp.metadata_fetched_at', \
+         '2020-01-01T00:00:00.000Z') WHERE id = ?1"
+    };
+    let changed = crate::support::helpers::raw_db(&app).exec(stale, &[id.as_str().into()]).await;
+    assert_eq!(changed, 1);
     // Any use of the connection notices the stale metadata and refreshes it.
     assert_eq!(app.client.get(&conn.metadata_url).send().await.unwrap().status(), StatusCode::OK);
     let path = format!("/admin/v1/orgs/acme/connections/{}", conn.id);

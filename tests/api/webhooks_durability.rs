@@ -53,8 +53,14 @@ async fn every_event_is_delivered_after_sigkill_and_restart() {
     let b: serde_json::Value = r.json().await.unwrap();
     rx.trust(b["secret"].as_str().unwrap());
 
-    // A second writer on the same file: the child's dispatcher finds these by polling.
-    let outside = idbridge::store::Db::open(&db, Arc::new(idbridge::metrics::Metrics::new())).unwrap();
+    // A second writer on the same database: the child's dispatcher finds these by polling.
+    // Opened off the async workers (opening blocks; on PostgreSQL it connects and migrates).
+    let location = idbridge::config::DbLocation::parse(&db);
+    let outside = tokio::task::spawn_blocking(move || {
+        idbridge::open_db(&location, Arc::new(idbridge::metrics::Metrics::new())).unwrap()
+    })
+    .await
+    .unwrap();
     for n in 0..20 {
         append(&outside, n).await;
     }
@@ -82,5 +88,11 @@ async fn every_event_is_delivered_after_sigkill_and_restart() {
     assert!(got.iter().all(|r| r.verified));
     // At least once: only the event in flight at the kill may be repeated.
     assert!(got.len() <= 41, "{} deliveries for 40 events", got.len());
-    outside.close();
+    // Closed and dropped off the async workers: on PostgreSQL the handle owns blocking clients.
+    tokio::task::spawn_blocking(move || {
+        outside.close();
+        drop(outside);
+    })
+    .await
+    .unwrap();
 }

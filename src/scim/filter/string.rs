@@ -28,6 +28,13 @@ pub fn read_string(input: &str, start: usize) -> Result<(String, usize), FilterE
                     't' => '\t',
                     'u' => {
                         let (c, consumed) = unicode_escape(input, pos)?;
+                        if c == '\0' {
+                            // No stored attribute can hold it (bodies with it are refused).
+                            return Err(FilterError::InvalidEscape {
+                                pos,
+                                reason: "\\u0000 (U+0000) is not allowed in a value",
+                            });
+                        }
                         // `consumed` counts the bytes after `\u`; all are ASCII.
                         for _ in 0..consumed {
                             chars.next();
@@ -121,7 +128,10 @@ mod tests {
         assert_eq!(read(r#""\u6771""#), Ok(("東".into(), 8)));
         assert_eq!(read(r#""\uD83D\uDE00!""#), Ok(("😀!".into(), 15)));
         assert_eq!(read(r#""\ud83d\ude00""#), Ok(("😀".into(), 14)));
-        assert_eq!(read(r#""\u0000""#), Ok(("\u{0}".into(), 8)));
+        assert!(
+            matches!(read(r#""\u0000""#), Err(FilterError::InvalidEscape { .. })),
+            "U+0000 is refused: no stored value can hold it"
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_one_user_one_group_name", include_str!("../migrations/postgres/0006_one_user_one_group_name.sql")),
     ("0007_idp_sessions", include_str!("../migrations/postgres/0007_idp_sessions.sql")),
     ("0008_change_events", include_str!("../migrations/postgres/0008_change_events.sql")),
+    ("0009_rate_limits", include_str!("../migrations/postgres/0009_rate_limits.sql")),
+    ("0010_scim_str_cmp", include_str!("../migrations/postgres/0010_scim_str_cmp.sql")),
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -5,6 +5,8 @@
 //! threads, never from async code (as the SQLite writer and readers do).
 //! No TLS yet (`NoTls`): reach the server over a trusted network or a socket.
 
+pub(crate) mod conn;
+pub mod leader;
 pub mod migrate;
 
 use postgres::{Client, NoTls};

@@ -34,6 +34,17 @@ fn retired_signing_keys_stay_live_until_they_expire() {
     assert_eq!(keys::retire_all(&tx, T0, T1).unwrap(), 1);
     assert_eq!(keys::live(&tx, "2026-01-01T12:00:00.000Z").unwrap().len(), 1, "retired, not yet expired");
     assert!(keys::live(&tx, "2026-01-03T00:00:00.000Z").unwrap().is_empty(), "expired");
+    // The cheap check the nodes poll: the same keys, their dates, no key material.
+    let stamps = keys::live_stamps(&tx, T0).unwrap();
+    let from_rows: Vec<keys::KeyStamp> =
+        keys::live(&tx, T0).unwrap().iter().map(keys::KeyStamp::from).collect();
+    assert_eq!(stamps, from_rows);
+    assert_eq!(stamps[0].retired_at.as_deref(), Some(T0));
+    assert_eq!(stamps[0].expires_at.as_deref(), Some(T1));
+    assert!(keys::live_stamps(&tx, "2026-01-03T00:00:00.000Z").unwrap().is_empty(), "expired");
+    assert!(keys::is_live(&tx, "k1", T0).unwrap());
+    assert!(!keys::is_live(&tx, "k1", "2026-01-03T00:00:00.000Z").unwrap(), "expired");
+    assert!(!keys::is_live(&tx, "made-up", T0).unwrap());
 }
 
 fn connection(id: &str, org: &str) -> connections::ConnectionRow {

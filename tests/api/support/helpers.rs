@@ -27,6 +27,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     pub dir: tempfile::TempDir,
+    /// The database as `--db` took it: the SQLite file, or the PostgreSQL URL
+    /// (unredacted, which `state.db.describe()` is not), for `raw_db`.
+    pub db: PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -73,11 +76,12 @@ pub async fn spawn_app_in(dir: tempfile::TempDir) -> TestApp {
 /// Like `spawn_app_in`, with a chance to change the configuration.
 pub async fn spawn_app_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestApp {
     init_test_log();
-    let mut cfg = Config::for_db(dir.path().join("idbridge.db"));
+    let mut cfg = Config::for_db(db_path(&dir));
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.admin_token = Some(Secret::new(ADMIN_TOKEN));
     cfg.secret_key = Some(Secret::new(SECRET_KEY));
     tweak(&mut cfg);
+    let db = cfg.db.clone();
     let app = App::build(cfg).await.unwrap();
     let addr = app.addr;
     let state = app.state.clone();
@@ -95,6 +99,7 @@ pub async fn spawn_app_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Conf
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         state,
         dir,
+        db,
         shutdown: Some(tx),
         server: Some(server),
     }
@@ -204,6 +209,14 @@ pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
         .stderr(Stdio::piped());
     let log = test_log();
     if let Some(directive) = &log {
+        // The "listening on" line below is an info event of the crate root: a
+        // quieter filter (TEST_LOG=warn) would hide it and this would wait in
+        // vain, so idbridge stays at info unless the directive names it.
+        let directive = if directive.contains("idbridge=") {
+            directive.clone()
+        } else {
+            format!("{directive},idbridge=info")
+        };
         cmd.env("IDBRIDGE_LOG", directive);
     }
     for (k, v) in extra_env {
@@ -225,7 +238,9 @@ pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).expect("server did not print its listening line");
+        let line = rx.recv_timeout(left).unwrap_or_else(|e| {
+            panic!("server did not print its listening line ({e}); does IDBRIDGE_LOG/TEST_LOG hide idbridge info?")
+        });
         if let Some(i) = line.find("listening on http://") {
             let addr: String = line[i + "listening on ".len()..]
                 .chars()
@@ -236,8 +251,44 @@ pub fn spawn_process(db: &Path, extra_env: &[(&str, &str)]) -> Process {
     }
 }
 
+/// Which engine the suite runs on: `IDBRIDGE_TEST_DB=postgres` runs every
+/// app and process of the integration suite on a real PostgreSQL (a fresh
+/// database per test directory); unset or `sqlite`, on an SQLite file.
+pub fn on_postgres() -> bool {
+    match std::env::var("IDBRIDGE_TEST_DB").as_deref() {
+        Ok("postgres") => true,
+        Ok("") | Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("IDBRIDGE_TEST_DB={other:?}: expected sqlite or postgres"),
+    }
+}
+
+/// The database of a test directory, as `--db` takes it: `DIR/idbridge.db`,
+/// or on PostgreSQL a fresh database whose URL is kept in `DIR/pg-url`, so a
+/// restarted app or process on the same directory finds the same data.
 pub fn db_path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("idbridge.db")
+    if !on_postgres() {
+        return dir.path().join("idbridge.db");
+    }
+    let keep = dir.path().join("pg-url");
+    if let Ok(url) = std::fs::read_to_string(&keep) {
+        return PathBuf::from(url);
+    }
+    // Off whatever runtime the caller is on: the PostgreSQL client blocks.
+    let url = std::thread::spawn(crate::support::postgres::fresh_database_blocking).join().unwrap();
+    std::fs::write(&keep, &url).unwrap();
+    PathBuf::from(url)
+}
+
+/// Tests that read the SQLite file itself (its bytes, its file mode, rows
+/// through rusqlite) have no PostgreSQL counterpart: they return early there.
+#[macro_export]
+macro_rules! sqlite_only {
+    () => {
+        if $crate::support::helpers::on_postgres() {
+            eprintln!("SQLite-only test: skipped on PostgreSQL");
+            return;
+        }
+    };
 }
 
 impl TestApp {
@@ -425,23 +476,284 @@ impl Scim<'_> {
     }
 }
 
-/// A direct connection to the app's SQLite file, for tests that inspect or
+/// A direct connection to the app's database, for tests that inspect or
 /// tamper with rows the HTTP surface does not show (the store's own handle is
-/// opaque outside the crate's store module, by design).
-pub struct RawDb(rusqlite::Connection);
+/// opaque outside the crate's store module, by design). The same SQL runs on
+/// both engines: write `?1`-style placeholders (turned into `$1` on
+/// PostgreSQL) and portable SQL; the few statements that differ (JSON
+/// functions) are chosen per engine by the test, with `on_postgres()`.
+/// Each call opens its own connection off the async runtime: rusqlite and the
+/// blocking `postgres` client both block, and a `postgres::Client` must be
+/// dropped off the async workers (it runs its own runtime).
+pub struct RawDb {
+    location: idbridge::config::DbLocation,
+}
+
+/// One column of one row, as the engine stored it. Integers of any width and
+/// booleans read as `Int`, text of any kind as `Text`, BLOB/BYTEA as `Blob`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawValue {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawArg {
+    Text(String),
+    Int(i64),
+}
+
+impl From<&str> for RawArg {
+    fn from(v: &str) -> Self {
+        RawArg::Text(v.to_string())
+    }
+}
+
+impl From<&String> for RawArg {
+    fn from(v: &String) -> Self {
+        RawArg::Text(v.clone())
+    }
+}
+
+impl From<String> for RawArg {
+    fn from(v: String) -> Self {
+        RawArg::Text(v)
+    }
+}
+
+impl From<i64> for RawArg {
+    fn from(v: i64) -> Self {
+        RawArg::Int(v)
+    }
+}
+
+impl RawValue {
+    /// The text of a TEXT column; `None` for NULL. Panics on any other type,
+    /// so a test reading the wrong column fails loudly.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            RawValue::Null => None,
+            RawValue::Text(t) => Some(t.clone()),
+            other => panic!("expected text or NULL, got {other:?}"),
+        }
+    }
+
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            RawValue::Null => None,
+            RawValue::Int(i) => Some(*i),
+            other => panic!("expected an integer or NULL, got {other:?}"),
+        }
+    }
+
+    pub fn blob(&self) -> Option<Vec<u8>> {
+        match self {
+            RawValue::Null => None,
+            RawValue::Blob(b) => Some(b.clone()),
+            other => panic!("expected a blob or NULL, got {other:?}"),
+        }
+    }
+}
 
 pub fn raw_db(app: &TestApp) -> RawDb {
-    let c = rusqlite::Connection::open(app.state.db.path()).unwrap();
+    raw_db_at(&app.db)
+}
+
+/// `raw_db` for a database given as `--db` takes it (`db_path`), e.g. a process's.
+pub fn raw_db_at(db: &Path) -> RawDb {
+    RawDb { location: idbridge::config::DbLocation::parse(db) }
+}
+
+/// `?N` placeholders as PostgreSQL spells them (`$N`), outside string literals.
+pub fn pg_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut in_literal = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_literal = !in_literal;
+                out.push(c);
+            }
+            '?' if !in_literal && chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn sqlite_query(path: &Path, sql: &str, args: &[RawArg]) -> (Vec<Vec<RawValue>>, u64) {
+    use rusqlite::types::ValueRef;
+    let c = rusqlite::Connection::open(path).unwrap();
     c.busy_timeout(Duration::from_secs(5)).unwrap();
-    RawDb(c)
+    let params: Vec<rusqlite::types::Value> = args
+        .iter()
+        .map(|a| match a {
+            RawArg::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            RawArg::Int(i) => rusqlite::types::Value::Integer(*i),
+        })
+        .collect();
+    let mut st = c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let width = st.column_count();
+    if width == 0 {
+        let n = st.execute(rusqlite::params_from_iter(params)).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        return (Vec::new(), n as u64);
+    }
+    let mut rows = st.query(rusqlite::params_from_iter(params)).unwrap();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().unwrap_or_else(|e| panic!("{sql}: {e}")) {
+        let row = (0..width)
+            .map(|i| match r.get_ref(i).unwrap() {
+                ValueRef::Null => RawValue::Null,
+                ValueRef::Integer(v) => RawValue::Int(v),
+                ValueRef::Real(v) => RawValue::Real(v),
+                ValueRef::Text(t) => RawValue::Text(String::from_utf8(t.to_vec()).unwrap()),
+                ValueRef::Blob(b) => RawValue::Blob(b.to_vec()),
+            })
+            .collect();
+        out.push(row);
+    }
+    let n = out.len() as u64;
+    (out, n)
+}
+
+fn pg_query(url: &str, sql: &str, args: &[RawArg]) -> (Vec<Vec<RawValue>>, u64) {
+    use postgres::types::{ToSql, Type};
+    let sql = pg_placeholders(sql);
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let st = c.prepare(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    // Bind each argument as the type the server inferred for its placeholder.
+    let boxed: Vec<Box<dyn ToSql + Sync>> = args
+        .iter()
+        .zip(st.params())
+        .map(|(a, ty)| -> Box<dyn ToSql + Sync> {
+            match (a, ty) {
+                (RawArg::Int(i), &Type::INT2) => Box::new(i16::try_from(*i).unwrap()),
+                (RawArg::Int(i), &Type::INT4) => Box::new(i32::try_from(*i).unwrap()),
+                (RawArg::Int(i), _) => Box::new(*i),
+                (RawArg::Text(t), _) => Box::new(t.clone()),
+            }
+        })
+        .collect();
+    let params: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref() as _).collect();
+    if st.columns().is_empty() {
+        let n = c.execute(&st, &params).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        return (Vec::new(), n);
+    }
+    let rows = c.query(&st, &params).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let out: Vec<Vec<RawValue>> = rows
+        .iter()
+        .map(|r| {
+            r.columns()
+                .iter()
+                .enumerate()
+                .map(|(i, col)| {
+                    let v = match *col.type_() {
+                        Type::INT2 => r.get::<_, Option<i16>>(i).map(|v| RawValue::Int(v.into())),
+                        Type::INT4 => r.get::<_, Option<i32>>(i).map(|v| RawValue::Int(v.into())),
+                        Type::INT8 => r.get::<_, Option<i64>>(i).map(RawValue::Int),
+                        Type::BOOL => r.get::<_, Option<bool>>(i).map(|v| RawValue::Int(v.into())),
+                        Type::FLOAT4 => r.get::<_, Option<f32>>(i).map(|v| RawValue::Real(v.into())),
+                        Type::FLOAT8 => r.get::<_, Option<f64>>(i).map(RawValue::Real),
+                        Type::BYTEA => r.get::<_, Option<Vec<u8>>>(i).map(RawValue::Blob),
+                        ref other => r
+                            .try_get::<_, Option<String>>(i)
+                            .unwrap_or_else(|e| panic!("{sql}: column {} of type {other}: {e}", col.name()))
+                            .map(RawValue::Text),
+                    };
+                    v.unwrap_or(RawValue::Null)
+                })
+                .collect()
+        })
+        .collect();
+    let n = out.len() as u64;
+    // `c` is dropped here, on the blocking thread.
+    (out, n)
 }
 
 impl RawDb {
-    pub async fn read<T, E, F: FnOnce(&rusqlite::Connection) -> Result<T, E>>(&self, f: F) -> Result<T, E> {
-        f(&self.0)
+    async fn run(&self, sql: &str, args: &[RawArg]) -> (Vec<Vec<RawValue>>, u64) {
+        let (location, sql, args) = (self.location.clone(), sql.to_string(), args.to_vec());
+        tokio::task::spawn_blocking(move || match &location {
+            idbridge::config::DbLocation::File(path) => sqlite_query(path, &sql, &args),
+            idbridge::config::DbLocation::Postgres(url) => pg_query(url, &sql, &args),
+        })
+        .await
+        .unwrap()
     }
 
-    pub async fn write<T, E, F: FnOnce(&rusqlite::Connection) -> Result<T, E>>(&self, f: F) -> Result<T, E> {
-        f(&self.0)
+    /// Every row of a query.
+    pub async fn query(&self, sql: &str, args: &[RawArg]) -> Vec<Vec<RawValue>> {
+        self.run(sql, args).await.0
+    }
+
+    /// Run a statement; the number of rows it changed.
+    pub async fn exec(&self, sql: &str, args: &[RawArg]) -> u64 {
+        self.run(sql, args).await.1
+    }
+
+    /// The one row of a query (panics on none or several).
+    pub async fn one(&self, sql: &str, args: &[RawArg]) -> Vec<RawValue> {
+        let mut rows = self.query(sql, args).await;
+        assert_eq!(rows.len(), 1, "{sql}: expected one row, got {rows:?}");
+        rows.remove(0)
+    }
+
+    /// The single value of the one row of a query.
+    async fn one_value(&self, sql: &str, args: &[RawArg]) -> RawValue {
+        let mut row = self.one(sql, args).await;
+        assert_eq!(row.len(), 1, "{sql}: expected one column, got {row:?}");
+        row.remove(0)
+    }
+
+    pub async fn one_i64(&self, sql: &str, args: &[RawArg]) -> i64 {
+        self.one_value(sql, args).await.int().unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+
+    pub async fn one_text(&self, sql: &str, args: &[RawArg]) -> String {
+        self.one_value(sql, args).await.text().unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+
+    pub async fn one_blob(&self, sql: &str, args: &[RawArg]) -> Vec<u8> {
+        self.one_value(sql, args).await.blob().unwrap_or_else(|| panic!("{sql}: NULL"))
+    }
+
+    /// Every value of every row of every table, as bytes (integers and reals
+    /// in decimal): the PostgreSQL counterpart of reading the SQLite file's
+    /// bytes, for "this secret is stored nowhere in plaintext" checks.
+    pub async fn every_value(&self) -> Vec<Vec<u8>> {
+        let tables_sql = match self.location {
+            idbridge::config::DbLocation::File(_) => {
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            }
+            idbridge::config::DbLocation::Postgres(_) => {
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
+            }
+        };
+        let tables = self.texts(tables_sql, &[]).await;
+        assert!(tables.len() > 5, "the schema's tables: {tables:?}");
+        let mut out = Vec::new();
+        for table in tables.into_iter().flatten() {
+            for row in self.query(&format!("SELECT * FROM \"{table}\""), &[]).await {
+                out.extend(row.into_iter().filter_map(|v| match v {
+                    RawValue::Null => None,
+                    RawValue::Int(i) => Some(i.to_string().into_bytes()),
+                    RawValue::Real(r) => Some(r.to_string().into_bytes()),
+                    RawValue::Text(t) => Some(t.into_bytes()),
+                    RawValue::Blob(b) => Some(b),
+                }));
+            }
+        }
+        out
+    }
+
+    /// The first column of every row, as text (`None` for NULL).
+    pub async fn texts(&self, sql: &str, args: &[RawArg]) -> Vec<Option<String>> {
+        self.query(sql, args).await.iter().map(|r| r[0].text()).collect()
     }
 }

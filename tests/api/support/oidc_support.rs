@@ -285,12 +285,7 @@ pub async fn patch_connection(app: &TestApp, org: &str, id: &str, body: Value) -
 
 /// Rows in a table (users, sessions, login_states, ...).
 pub async fn rows(app: &TestApp, table: &'static str) -> i64 {
-    crate::support::helpers::raw_db(app)
-        .read(move |c| -> Result<i64, idbridge::store::StoreError> {
-            Ok(c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
-        })
-        .await
-        .unwrap()
+    crate::support::helpers::raw_db(app).one_i64(&format!("SELECT count(*) FROM {table}"), &[]).await
 }
 
 /// How often OIDC logins were refused for `reason` (from /metrics).

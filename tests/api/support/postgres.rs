@@ -146,6 +146,9 @@ fn start() -> Result<Cluster, String> {
         .args(["-p", &port.to_string(), "-k"])
         .arg(&sock)
         .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=on"])
+        // Every app holds about ten connections (writer, 8 readers, leadership) and
+        // many tests run at once.
+        .args(["-c", "max_connections=500"])
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2)

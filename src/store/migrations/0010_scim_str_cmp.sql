@@ -1,0 +1,5 @@
+-- 0010: nothing to do in SQLite. The PostgreSQL migration of this number
+-- (postgres/0010_scim_str_cmp.sql) creates the SQL function scim_str_cmp for
+-- SCIM filters; SQLite has it already, registered on every connection by the
+-- code (src/store/functions.rs). This file keeps the two migration lists
+-- numbered alike.
