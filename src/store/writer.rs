@@ -242,7 +242,15 @@ impl WriteConn {
 fn run_pg_batch(conn: &PgConn, batch: &mut [Box<dyn Job>]) -> Result<(), BatchFailure> {
     conn.ensure_fresh().map_err(BatchFailure::of)?;
     conn.take_failed();
-    let begin = format!("BEGIN; SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})");
+    let single = batch.len() == 1;
+    // Each round trip counts on PostgreSQL: the savepoint bookkeeping rides
+    // with the statements around it (BEGIN…SAVEPOINT, RELEASE…SAVEPOINT,
+    // RELEASE…COMMIT), one simple query each.
+    let begin = if single {
+        format!("BEGIN; SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
+    } else {
+        format!("BEGIN; SELECT pg_advisory_xact_lock({PG_WRITE_LOCK}); SAVEPOINT job")
+    };
     match conn.batch(&begin) {
         Ok(()) => {}
         // The session died since its last use (a server restart, a terminated
@@ -255,40 +263,32 @@ fn run_pg_batch(conn: &PgConn, batch: &mut [Box<dyn Job>]) -> Result<(), BatchFa
         Err(e) => return Err(BatchFailure::of(e)),
     }
     let tx = Tx::pg(conn);
-    let single = batch.len() == 1;
+    let last = batch.len().saturating_sub(1);
     let mut wrote = false;
-    for job in batch.iter_mut() {
-        let step = (|| -> Result<bool, StoreError> {
-            if !single {
-                conn.batch("SAVEPOINT job")?;
-            }
-            let ok = job.run(&tx);
-            let statement_failed = conn.take_failed();
-            if ok && statement_failed {
-                tracing::error!(
-                    "a write job continued after a failed statement; its changes are rolled back"
-                );
-                job.poison("a statement of this write failed; nothing of it was written");
-            }
-            let keep = ok && !statement_failed;
-            if !single {
-                conn.batch(if keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" })?;
-            }
-            Ok(keep)
-        })();
-        match step {
-            Ok(keep) => wrote |= keep,
-            Err(e) => {
-                let _ = conn.batch("ROLLBACK");
-                return Err(BatchFailure::of(e));
-            }
+    for (i, job) in batch.iter_mut().enumerate() {
+        let ok = job.run(&tx);
+        let statement_failed = conn.take_failed();
+        if ok && statement_failed {
+            tracing::error!("a write job continued after a failed statement; its changes are rolled back");
+            job.poison("a statement of this write failed; nothing of it was written");
         }
-    }
-    // Nothing kept (a lone job that failed): roll back; each job's own answer stands.
-    let end = if wrote { "COMMIT" } else { "ROLLBACK" };
-    if let Err(e) = conn.batch(end) {
-        let _ = conn.batch("ROLLBACK");
-        return Err(BatchFailure::of(e));
+        let keep = ok && !statement_failed;
+        wrote |= keep;
+        let mut next = String::new();
+        if !single {
+            next.push_str(if keep { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" });
+            next.push_str("; ");
+        }
+        if i == last {
+            // Nothing kept (e.g. a lone job that failed): roll back; each job's own answer stands.
+            next.push_str(if wrote { "COMMIT" } else { "ROLLBACK" });
+        } else {
+            next.push_str("SAVEPOINT job");
+        }
+        if let Err(e) = conn.batch(&next) {
+            let _ = conn.batch("ROLLBACK");
+            return Err(BatchFailure::of(e));
+        }
     }
     Ok(())
 }
