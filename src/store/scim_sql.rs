@@ -195,6 +195,14 @@ fn text_compare(c: &str, op: Op, s: &str) -> Frag {
 
 /// ORDER BY for a user list, always with id as tie-break.
 pub fn user_order(s: Sort<UserSort>) -> String {
+    user_order_in(s, ("ASC", "DESC"))
+}
+
+/// How an engine spells ascending and descending (PostgreSQL adds SQLite's NULL placement).
+pub(crate) type Directions = (&'static str, &'static str);
+
+/// `user_order` with the engine's `(ascending, descending)`: one column map for both engines.
+pub(crate) fn user_order_in(s: Sort<UserSort>, dirs: Directions) -> String {
     let col = s.by.map(|by| match by {
         UserSort::Id => "id",
         UserSort::ExternalId => "external_id",
@@ -206,11 +214,16 @@ pub fn user_order(s: Sort<UserSort>) -> String {
         UserSort::GivenName => "given_name",
         UserSort::Email => "email_key",
     });
-    order("u", col, s.descending)
+    order("u", col, if s.descending { dirs.1 } else { dirs.0 })
 }
 
 /// ORDER BY for a group list, always with id as tie-break.
 pub fn group_order(s: Sort<GroupSort>) -> String {
+    group_order_in(s, ("ASC", "DESC"))
+}
+
+/// `group_order` with the engine's `(ascending, descending)`.
+pub(crate) fn group_order_in(s: Sort<GroupSort>, dirs: Directions) -> String {
     let col = s.by.map(|by| match by {
         GroupSort::Id => "id",
         GroupSort::ExternalId => "external_id",
@@ -218,18 +231,18 @@ pub fn group_order(s: Sort<GroupSort>) -> String {
         GroupSort::Created => "created_at",
         GroupSort::DisplayName => "display_name_key",
     });
-    order("g", col, s.descending)
+    order("g", col, if s.descending { dirs.1 } else { dirs.0 })
 }
 
-fn order(p: &str, col: Option<&str>, descending: bool) -> String {
-    let dir = if descending { "DESC" } else { "ASC" };
+fn order(p: &str, col: Option<&str>, dir: &str) -> String {
     match col {
         Some(c) => format!("{p}.{c} {dir}, {p}.id {dir}"),
         None => format!("{p}.created_at {dir}, {p}.id {dir}"),
     }
 }
 
-fn name(s: &str) -> Value<'static> {
+/// An attribute name, bound lower-cased (names are ASCII by the grammar).
+pub(crate) fn name(s: &str) -> Value<'static> {
     Value::Text(s.to_ascii_lowercase().into())
 }
 

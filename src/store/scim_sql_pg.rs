@@ -108,47 +108,21 @@ fn text_compare(c: &str, op: Op, s: &str) -> Frag {
     }
 }
 
-/// ORDER BY for a user list (PostgreSQL), always with id as tie-break.
+/// ORDER BY for a user list (PostgreSQL), always with id as tie-break: the
+/// same columns as SQLite's, with SQLite's NULL placement (smallest: first
+/// ascending, last descending) spelled out.
 pub fn user_order(s: Sort<UserSort>) -> String {
-    let col = s.by.map(|by| match by {
-        UserSort::Id => "id",
-        UserSort::ExternalId => "external_id",
-        UserSort::LastModified => "updated_at",
-        UserSort::Created => "created_at",
-        UserSort::UserName => "user_name_key",
-        UserSort::DisplayName => "display_name",
-        UserSort::FamilyName => "family_name",
-        UserSort::GivenName => "given_name",
-        UserSort::Email => "email_key",
-    });
-    order("u", col, s.descending)
+    super::scim_sql::user_order_in(s, PG_DIRECTIONS)
 }
 
 /// ORDER BY for a group list (PostgreSQL), always with id as tie-break.
 pub fn group_order(s: Sort<GroupSort>) -> String {
-    let col = s.by.map(|by| match by {
-        GroupSort::Id => "id",
-        GroupSort::ExternalId => "external_id",
-        GroupSort::LastModified => "updated_at",
-        GroupSort::Created => "created_at",
-        GroupSort::DisplayName => "display_name_key",
-    });
-    order("g", col, s.descending)
+    super::scim_sql::group_order_in(s, PG_DIRECTIONS)
 }
 
-fn order(p: &str, col: Option<&str>, descending: bool) -> String {
-    // SQLite's NULL placement: smallest (first ascending, last descending).
-    let dir = if descending { "DESC NULLS LAST" } else { "ASC NULLS FIRST" };
-    match col {
-        Some(c) => format!("{p}.{c} {dir}, {p}.id {dir}"),
-        None => format!("{p}.created_at {dir}, {p}.id {dir}"),
-    }
-}
+const PG_DIRECTIONS: super::scim_sql::Directions = ("ASC NULLS FIRST", "DESC NULLS LAST");
 
-/// An attribute name, bound lower-cased (names are ASCII by the grammar).
-fn name(s: &str) -> Value<'static> {
-    Value::Text(s.to_ascii_lowercase().into())
-}
+use super::scim_sql::name;
 
 /// `lower(key) = ?` over the `key` of a `jsonb_each` row `k`, ASCII folding.
 fn key_is(k: &str, n: &str) -> Frag {
