@@ -5,6 +5,7 @@
 //! URL (as every node of a deployment has the balancer's), and requests are
 //! sent to whichever node the test names.
 
+use crate::within;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -34,20 +35,6 @@ async fn two_nodes() -> (TestApp, TestApp) {
 fn on(to: &TestApp, from: &TestApp, url: &str) -> String {
     assert!(url.starts_with(&from.base), "{url} is not on {}", from.base);
     format!("{}{}", to.base, &url[from.base.len()..])
-}
-
-/// Poll `$cond` until it holds or `$limit` has passed; how long it took.
-macro_rules! within {
-    ($limit:expr, $what:expr, $cond:expr) => {{
-        let (start, limit) = (Instant::now(), $limit);
-        loop {
-            if $cond {
-                break start.elapsed();
-            }
-            assert!(start.elapsed() < limit, "{}: still so after {limit:?}", $what);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }};
 }
 
 /// Sleep until just after the next whole second (the rate limit's window).

@@ -5,6 +5,7 @@
 //! database do. Both nodes are given one public URL, as a load balancer's
 //! nodes are; a URL on it is sent to whichever node the test names.
 
+use crate::within;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -192,20 +193,6 @@ async fn events(node: &Node) -> Vec<Value> {
             return all;
         }
     }
-}
-
-/// Poll `$cond` until it holds or `$limit` has passed; how long it took.
-macro_rules! within {
-    ($limit:expr, $what:expr, $cond:expr) => {{
-        let (start, limit) = (Instant::now(), $limit);
-        loop {
-            if $cond {
-                break start.elapsed();
-            }
-            assert!(start.elapsed() < limit, "{}: still so after {limit:?}", $what);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }};
 }
 
 // ---------------------------------------------------------------- SAML, sessions, tokens

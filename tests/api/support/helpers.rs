@@ -279,6 +279,22 @@ pub fn db_path(dir: &tempfile::TempDir) -> PathBuf {
     PathBuf::from(url)
 }
 
+/// Poll `$cond` until it holds or `$limit` has passed (failing the test with
+/// `$what` then); how long it took. For cross-node checks ("within a second").
+#[macro_export]
+macro_rules! within {
+    ($limit:expr, $what:expr, $cond:expr) => {{
+        let (start, limit) = (std::time::Instant::now(), $limit);
+        loop {
+            if $cond {
+                break start.elapsed();
+            }
+            assert!(start.elapsed() < limit, "{}: still so after {limit:?}", $what);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }};
+}
+
 /// Tests that read the SQLite file itself (its bytes, its file mode, rows
 /// through rusqlite) have no PostgreSQL counterpart: they return early there.
 #[macro_export]
