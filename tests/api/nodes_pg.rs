@@ -608,6 +608,19 @@ fn nodes_pg_serve_on_an_unreachable_database_says_so_in_one_line() {
     assert_eq!(lines.len(), 1, "one line: {stderr}");
 }
 
+/// The database `db` refuses new connections and its sessions are ended: the
+/// database is gone for every node until `ALLOW_CONNECTIONS true`.
+async fn cut_connections(url: &str, db: &str) {
+    as_superuser(
+        url,
+        format!(
+            "ALTER DATABASE {db} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid();"
+        ),
+    )
+    .await;
+}
+
 /// A superuser connection to the cluster's `postgres` database (the URL of
 /// `db`'s database with its name swapped), off the runtime.
 async fn as_superuser(db_url: &str, sql: String) {
@@ -626,14 +639,7 @@ async fn nodes_pg_a_lost_database_is_503_on_every_node_and_service_resumes_by_it
     let token = acme(&a).await;
     user(&b, &token, "before@acme.com").await;
     let db = url.rsplit('/').next().unwrap().to_string();
-    as_superuser(
-        &url,
-        format!(
-            "ALTER DATABASE {db} ALLOW_CONNECTIONS false; \
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid();"
-        ),
-    )
-    .await;
+    cut_connections(&url, &db).await;
     for node in [&mut a, &mut b] {
         let name = node.name;
         within!(
@@ -695,14 +701,7 @@ async fn nodes_pg_the_first_write_after_the_connection_is_cut_is_503() {
     user(&a, &token, "a@acme.com").await;
     user(&b, &token, "b@acme.com").await;
     let db = url.rsplit('/').next().unwrap().to_string();
-    as_superuser(
-        &url,
-        format!(
-            "ALTER DATABASE {db} ALLOW_CONNECTIONS false; \
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid();"
-        ),
-    )
-    .await;
+    cut_connections(&url, &db).await;
     for node in [&a, &b] {
         let (s, v) =
             node.send(Method::POST, "/scim/v2/acme/Users", &token, Some(user_body("lost@acme.com"))).await;
