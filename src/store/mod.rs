@@ -138,7 +138,7 @@ impl Db {
         for _ in 0..READERS {
             let c = open_conn(path, true)?;
             c.execute_batch("PRAGMA query_only = ON;")?;
-            pool.push(readers::ReadConn::Sqlite(c));
+            pool.push(readers::ReadConn::Sqlite(c, Default::default()));
         }
         Ok(Db {
             writer: writer::Writer::start(writer::WriteConn::Sqlite(conn), metrics, events.clone())?,
@@ -281,6 +281,29 @@ mod tests {
             let mut st = c.prepare_cached(sql).unwrap();
             st.query(["u1", "o"]).unwrap().next().unwrap();
             assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0, "round {i}");
+        }
+    }
+
+    /// Read connections remember counts only until the next commit: every read
+    /// after a write (on any pooled connection) counts the new row.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn remembered_counts_end_with_the_next_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), Arc::new(Metrics::new())).unwrap();
+        for i in 0..6i64 {
+            for _ in 0..2 * READERS {
+                let n: i64 = db
+                    .read(|c| c.count("SELECT count(*) FROM settings WHERE value = ?1", sql::p!["x"]))
+                    .await
+                    .unwrap();
+                assert_eq!(n, i);
+            }
+            let r: Result<usize, StoreError> = db
+                .write(move |c| {
+                    c.exec("INSERT INTO settings (key, value) VALUES (?1, 'x')", sql::p![format!("k{i}")])
+                })
+                .await;
+            r.unwrap();
         }
     }
 

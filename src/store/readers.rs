@@ -6,11 +6,12 @@ use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
 use super::pg::conn::PgConn;
+use super::tx::CountCache;
 use super::{StoreError, Tx};
 
 /// A read connection of either engine.
 pub enum ReadConn {
-    Sqlite(Connection),
+    Sqlite(Connection, CountCache),
     Pg(Box<PgConn>),
 }
 
@@ -18,7 +19,7 @@ impl ReadConn {
     /// The handle over this connection; on PostgreSQL, reconnected first if it was lost.
     fn tx(&self) -> Result<Tx<'_>, StoreError> {
         match self {
-            ReadConn::Sqlite(c) => Ok(Tx::new(c)),
+            ReadConn::Sqlite(c, counts) => Ok(Tx::reading(c, counts)),
             ReadConn::Pg(c) => {
                 c.ensure_fresh()?;
                 c.take_failed();

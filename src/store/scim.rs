@@ -100,18 +100,28 @@ pub struct Streamed {
 }
 
 /// The groups of `u.id`, aggregated in the same statement (no query per user):
-/// a JSON array of `[id, displayName]`, `[]` for none.
+/// a JSON array of `[id, displayName, sort key]`, `[]` for none. Unordered: an
+/// ORDER BY inside the aggregate made SQLite build and drop a temporary b-tree
+/// for every listed user; [`user_groups`] sorts the few groups in Rust instead.
 fn user_groups_sql(engine: Engine) -> &'static str {
     match engine {
         Engine::Sqlite => {
-            "(SELECT json_group_array(json_array(g.id, g.display_name) ORDER BY g.display_name_key)
+            "(SELECT json_group_array(json_array(g.id, g.display_name, g.display_name_key))
               FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)"
         }
         Engine::Postgres => {
-            "(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name) ORDER BY g.display_name_key), '[]')::text
+            "(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name, g.display_name_key)), '[]')::text
               FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.user_id = u.id)"
         }
     }
+}
+
+/// A listed user's groups from [`user_groups_sql`], by name key (byte order, as
+/// `ORDER BY display_name_key` on both engines: the keys are unique per org).
+fn user_groups(json: Option<String>) -> Result<UserGroups, StoreError> {
+    let mut rows: Vec<(String, String, String)> = decode("user groups", json)?;
+    rows.sort_unstable_by(|a, b| a.2.cmp(&b.2));
+    Ok(rows.into_iter().map(|(id, name, _)| (id, name)).collect())
 }
 
 /// The filter compiled for the engine under `conn`.
@@ -178,7 +188,7 @@ pub fn each_user(
     let mut exhausted = true;
     conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
         seen += 1;
-        let groups = decode("user groups", r.get(USER_COLUMN_COUNT)?)?;
+        let groups = user_groups(r.get(USER_COLUMN_COUNT)?)?;
         if !visit(user_row(r)?, groups) {
             exhausted = false;
             return Ok(false);
@@ -194,7 +204,7 @@ pub fn count_users(conn: &Tx<'_>, org_id: &str, cond: &UserCond) -> Result<i64, 
         "SELECT count(*) FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})",
         w.sql
     );
-    conn.query_one(&sql, &query_params(&org_id, &w, None), |r| r.get(0))
+    conn.count(&sql, &query_params(&org_id, &w, None))
 }
 
 /// The groups a user belongs to: (group id, displayName).
@@ -273,18 +283,26 @@ pub fn delete_group(conn: &Tx<'_>, org_id: &str, id: &str) -> Result<bool, Store
 /// A group's members as (user id, userName, displayName), ordered by id.
 pub type Members = Vec<(String, String, Option<String>)>;
 
-/// The members of `g.id` SCIM may see, aggregated in the same statement.
+/// The members of `g.id` SCIM may see, aggregated in the same statement;
+/// unordered (see [`user_groups_sql`]), sorted by [`group_members`].
 fn group_members_sql(engine: Engine) -> String {
     match engine {
         Engine::Sqlite => format!(
-            "(SELECT json_group_array(json_array(u.id, u.user_name, u.display_name) ORDER BY u.id)
+            "(SELECT json_group_array(json_array(u.id, u.user_name, u.display_name))
               FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND {SCIM_VISIBLE})"
         ),
         Engine::Postgres => format!(
-            "(SELECT COALESCE(json_agg(json_build_array(u.id, u.user_name, u.display_name) ORDER BY u.id), '[]')::text
+            "(SELECT COALESCE(json_agg(json_build_array(u.id, u.user_name, u.display_name)), '[]')::text
               FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = g.id AND {SCIM_VISIBLE})"
         ),
     }
+}
+
+/// A listed group's members from [`group_members_sql`], by user id.
+fn group_members(json: Option<String>) -> Result<Members, StoreError> {
+    let mut rows: Members = decode("group members", json)?;
+    rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(rows)
 }
 
 /// Groups matching `q.cond`, like `each_user`; with their members
@@ -308,7 +326,7 @@ pub fn each_group(
     let mut exhausted = true;
     conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
         seen += 1;
-        let m = if q.with_members { Some(decode("group members", r.get(7)?)?) } else { None };
+        let m = if q.with_members { Some(group_members(r.get(7)?)?) } else { None };
         if !visit(group_row(r)?, m) {
             exhausted = false;
             return Ok(false);
@@ -321,7 +339,7 @@ pub fn each_group(
 pub fn count_groups(conn: &Tx<'_>, org_id: &str, cond: &GroupCond) -> Result<i64, StoreError> {
     let w = compile(conn, cond);
     let sql = format!("SELECT count(*) FROM groups g WHERE g.org_id = ? AND ({})", w.sql);
-    conn.query_one(&sql, &query_params(&org_id, &w, None), |r| r.get(0))
+    conn.count(&sql, &query_params(&org_id, &w, None))
 }
 
 /// Members of a group: (user id, userName, displayName).

@@ -187,3 +187,31 @@ fn a_list_with_no_filter_selects_every_row() {
     let everything: UserCond = Cond::Always(true);
     assert_eq!(compile(&everything).sql, "1");
 }
+
+/// Listing an org's users in the default order (index paging, OFFSET, the
+/// count of `totalResults`) walks the partial index of SCIM-visible users
+/// alone (migration 0011), in index order: no table lookup per skipped row,
+/// no sort.
+#[test]
+fn the_default_user_list_walks_the_scim_list_index() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    crate::store::migrate::apply(&mut conn).unwrap();
+    let plan = |sql: &str| -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        stmt.query_map(params!["o", 100, 200], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let visible = format!("u.org_id = ?1 AND u.deleted = 0 AND {} AND (1)", st::SCIM_VISIBLE);
+    for descending in [false, true] {
+        let order = super::scim_sql::user_order(super::scim_query::Sort { by: None, descending });
+        let p = plan(&format!(
+            "SELECT u.id, u.attributes FROM users u WHERE {visible} ORDER BY {order} LIMIT ?2 OFFSET ?3"
+        ));
+        assert!(p.iter().any(|l| l.contains("users_scim_list_idx")), "{p:?}");
+        assert!(!p.iter().any(|l| l.contains("TEMP B-TREE")), "{p:?}");
+    }
+    let p = plan(&format!("SELECT count(*) FROM users u WHERE {visible} AND ?2 = ?2 AND ?3 = ?3"));
+    assert!(p.iter().any(|l| l.contains("COVERING INDEX users_scim_list_idx")), "{p:?}");
+}

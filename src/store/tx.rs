@@ -4,6 +4,9 @@
 //! domain can call the per-aggregate operations (`store::users::…`, `store::grants::…`)
 //! and nothing else. A second engine adds its own variant of the inner handle.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use rusqlite::Connection;
 
 use super::StoreError;
@@ -17,9 +20,28 @@ pub struct Tx<'a> {
 
 #[derive(Clone, Copy)]
 enum Inner<'a> {
-    Sqlite(&'a Connection),
+    Sqlite(&'a Connection, Option<&'a CountCache>),
     Pg(&'a PgConn),
 }
+
+/// Counts a read connection has answered, valid while nothing has been
+/// committed since: SQLite's `PRAGMA data_version` of this connection changes
+/// exactly when another connection (the writer, another process) commits.
+/// Index paging states `totalResults` on every page; without this, walking an
+/// org's users page by page counted the whole org again for each page.
+#[derive(Default)]
+pub struct CountCache {
+    inner: RefCell<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    data_version: Option<i64>,
+    by_query: HashMap<String, i64>,
+}
+
+/// Most counts one connection remembers (distinct filters of one data version).
+const MAX_COUNTS: usize = 256;
 
 /// Which engine a statement runs on, for the few statements whose SQL differs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,7 +52,12 @@ pub enum Engine {
 
 impl<'a> Tx<'a> {
     pub(super) fn new(conn: &'a Connection) -> Tx<'a> {
-        Tx { inner: Inner::Sqlite(conn) }
+        Tx { inner: Inner::Sqlite(conn, None) }
+    }
+
+    /// A read connection's handle, with the counts it remembers.
+    pub(super) fn reading(conn: &'a Connection, counts: &'a CountCache) -> Tx<'a> {
+        Tx { inner: Inner::Sqlite(conn, Some(counts)) }
     }
 
     pub(super) fn pg(conn: &'a PgConn) -> Tx<'a> {
@@ -40,7 +67,7 @@ impl<'a> Tx<'a> {
     /// The engine under this handle.
     pub(in crate::store) fn engine(&self) -> Engine {
         match self.inner {
-            Inner::Sqlite(_) => Engine::Sqlite,
+            Inner::Sqlite(..) => Engine::Sqlite,
             Inner::Pg(_) => Engine::Postgres,
         }
     }
@@ -50,7 +77,7 @@ impl<'a> Tx<'a> {
     /// Run a statement that returns no rows; how many rows it changed.
     pub(in crate::store) fn exec(&self, sql: &str, params: Params<'_>) -> Result<usize, StoreError> {
         match self.inner {
-            Inner::Sqlite(c) => Ok(c.prepare_cached(sql)?.execute(sqlite_params(params))?),
+            Inner::Sqlite(c, _) => Ok(c.prepare_cached(sql)?.execute(sqlite_params(params))?),
             Inner::Pg(c) => c.exec(sql, params),
         }
     }
@@ -58,7 +85,7 @@ impl<'a> Tx<'a> {
     /// Run an INSERT into a table with an engine-assigned integer `id`; that id.
     pub(in crate::store) fn insert_id(&self, sql: &str, params: Params<'_>) -> Result<i64, StoreError> {
         match self.inner {
-            Inner::Sqlite(c) => {
+            Inner::Sqlite(c, _) => {
                 c.prepare_cached(sql)?.execute(sqlite_params(params))?;
                 Ok(c.last_insert_rowid())
             }
@@ -78,7 +105,7 @@ impl<'a> Tx<'a> {
         mut visit: impl FnMut(&Row<'_>) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
         match self.inner {
-            Inner::Sqlite(c) => {
+            Inner::Sqlite(c, _) => {
                 let mut stmt = c.prepare_cached(sql)?;
                 let mut rows = stmt.query(sqlite_params(params))?;
                 while let Some(r) = rows.next()? {
@@ -115,7 +142,7 @@ impl<'a> Tx<'a> {
         map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
         match self.inner {
-            Inner::Sqlite(c) => {
+            Inner::Sqlite(c, _) => {
                 let mut stmt = c.prepare_cached(sql)?;
                 let mut rows = stmt.query(sqlite_params(params))?;
                 match rows.next()? {
@@ -128,6 +155,35 @@ impl<'a> Tx<'a> {
                 None => Ok(None),
             },
         }
+    }
+
+    /// `SELECT count(*) …`: the count, remembered by a read connection until the
+    /// next commit of any other connection (see [`CountCache`]). PostgreSQL and
+    /// the writer always count.
+    pub(in crate::store) fn count(&self, sql: &str, params: Params<'_>) -> Result<i64, StoreError> {
+        let Inner::Sqlite(c, Some(cache)) = self.inner else {
+            return self.query_one(sql, params, |r| r.get(0));
+        };
+        let version: i64 = c.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+        let key = format!("{sql}\u{0}{:?}", params.iter().map(|p| p.value()).collect::<Vec<_>>());
+        {
+            let mut counts = cache.inner.borrow_mut();
+            if counts.data_version != Some(version) || counts.by_query.len() >= MAX_COUNTS {
+                counts.by_query.clear();
+                counts.data_version = Some(version);
+            }
+            if let Some(n) = counts.by_query.get(&key) {
+                return Ok(*n);
+            }
+        }
+        let n: i64 = self.query_one(sql, params, |r| r.get(0))?;
+        // Kept under the version read before counting: a commit in between
+        // changes the version, so the next call counts again.
+        let mut counts = cache.inner.borrow_mut();
+        if counts.data_version == Some(version) {
+            counts.by_query.insert(key, n);
+        }
+        Ok(n)
     }
 
     /// The first row, mapped; no row is an error (an aggregate such as COUNT always has one).
