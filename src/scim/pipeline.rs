@@ -14,12 +14,12 @@ use serde_json::Value;
 
 use super::auth::ScimClient;
 use super::error::ScimError;
-use super::filter::{AttrPath, Filter, matches};
+use super::filter::{AttrPath, CompareOp, Filter, matches};
 use super::limits::Page;
 use super::patch::{PatchRequest, normalize_request};
 use super::query::{ListParams, list_response, parse_params, project};
 use super::resource::etag;
-use super::schema::{Kind, case_exact};
+use super::schema::{Kind, USER_SCHEMA, case_exact};
 use crate::audit::{self, AuditAction};
 use crate::clock;
 use crate::store::scim::Streamed;
@@ -185,11 +185,12 @@ pub async fn get<R: Resource>(
     p: ListParams,
 ) -> Result<(Value, i64), ScimError> {
     let (ctx, id) = (ctx.clone(), id.to_string());
-    db.read(move |c| {
+    // A user with its groups is a point read; a group may have any number of members.
+    let read = move |c: &Tx<'_>| {
         let (v, version) = rendered::<R>(c, &ctx, &id, R::related_wanted(&p))?;
         Ok((project(v, &p.attributes, &p.excluded), version))
-    })
-    .await
+    };
+    if R::KIND == Kind::User { db.read_point(read).await } else { db.read(read).await }
 }
 
 /// PUT: the body replaces the resource.
@@ -259,7 +260,25 @@ pub async fn delete<R: Resource>(
 /// loaded.
 pub async fn list<R: Resource>(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError> {
     let ctx = ctx.clone();
-    db.read(move |c| list_in::<R>(c, &ctx, &p)).await
+    if R::KIND == Kind::User && p.filter.as_ref().is_some_and(unique_user_lookup) {
+        db.read_point(move |c| list_in::<R>(c, &ctx, &p)).await
+    } else {
+        db.read(move |c| list_in::<R>(c, &ctx, &p)).await
+    }
+}
+
+/// `userName eq …`, `externalId eq …` or `id eq …` on Users: at most one
+/// row, found by a unique index (how Okta and Entra look a user up before
+/// creating it).
+fn unique_user_lookup(f: &Filter) -> bool {
+    match f {
+        Filter::Compare { path, op: CompareOp::Eq, .. } => {
+            path.sub_attr.is_none()
+                && path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA))
+                && ["userName", "externalId", "id"].iter().any(|a| path.attr.eq_ignore_ascii_case(a))
+        }
+        _ => false,
+    }
 }
 
 fn list_in<R: Resource>(c: &Tx<'_>, ctx: &Ctx, p: &ListParams) -> Result<Value, ScimError> {

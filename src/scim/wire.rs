@@ -138,7 +138,10 @@ pub fn scim_response(
     etag: Option<&str>,
     location: Option<&str>,
 ) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
+    // to_vec writes straight into bytes; Display (to_string) goes through the
+    // formatter for every token. Serialising a Value cannot fail.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut resp = (status, bytes).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
     if let Some(v) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {

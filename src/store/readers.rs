@@ -73,6 +73,40 @@ impl Readers {
     }
 }
 
+impl Readers {
+    /// Run `job` on the calling (async worker) thread with an idle SQLite
+    /// connection, or None (the job handed back) when none is idle or the
+    /// engine is PostgreSQL, whose reads wait on the network.
+    pub fn try_inline<T, E, F>(&self, job: F) -> Result<Result<T, E>, F>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&Tx<'_>) -> Result<T, E>,
+    {
+        let Ok(permit) = self.permits.try_acquire() else { return Err(job) };
+        let conn = match self.conns.lock() {
+            Ok(mut v) => match v.last() {
+                Some(ReadConn::Sqlite(..)) => v.pop(),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        let Some(conn) = conn else {
+            drop(permit);
+            return Err(job);
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match conn.tx() {
+            Ok(tx) => job(&tx),
+            Err(e) => Err(E::from(e)),
+        }));
+        match self.conns.lock() {
+            Ok(mut v) => v.push(conn),
+            Err(poisoned) => poisoned.into_inner().push(conn),
+        }
+        drop(permit);
+        Ok(result.unwrap_or_else(|_| Err(E::from(StoreError::Panicked))))
+    }
+}
+
 impl Drop for Readers {
     /// The PostgreSQL client closes its connection by blocking on its own
     /// runtime, which must not happen on an async worker (the last `Db`
