@@ -730,7 +730,7 @@ async fn run() -> Result<(), BoxError> {
             (base, admin, described)
         }
         Server::Url { base, admin_token } => {
-            (base.clone(), admin_token.clone(), format!("{base} (running server)"))
+            (base.clone(), admin_token.clone(), "a running server".to_string())
         }
     };
     println!("server: {described} at {base}");
