@@ -179,13 +179,15 @@ pub fn project(resource: Value, attributes: &[AttrPath], excluded: &[AttrPath]) 
 
 /// A ListResponse (RFC 7644 §3.4.2) of already-projected resources.
 pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Value {
-    serde_json::json!({
+    let mut out = serde_json::json!({
         "schemas": [super::schema::LIST_SCHEMA],
         "totalResults": total,
         "startIndex": start_index,
         "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    });
+    // Moved in, not through json!, which would serialise the page into a copy.
+    out["Resources"] = Value::Array(resources);
+    out
 }
 
 /// Whether `path` is excluded by the parameters (e.g. `members` on /Groups).
