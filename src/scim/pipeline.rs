@@ -166,15 +166,60 @@ fn rendered<R: Resource>(
     Ok((R::render(conn, ctx, &row, related)?, R::version(&row)))
 }
 
+/// What a write answers: the resource rendered in its transaction, or only
+/// its id when rendering waits for the commit ([`answer_after_commit`]).
+enum Written {
+    Rendered(Value, i64),
+    /// The id, and the parameters the answer is projected by.
+    Committed(String, ListParams),
+}
+
+/// A group answered with its members is rendered after the commit, on a read
+/// connection: its member list can be long, and rendering it inside the
+/// transaction held the single writer (and every other write) for it — 29 %
+/// of the writer's time in a profile of 10-member PATCHes to 100-member
+/// groups. The answer is then the resource as of this commit or a later one,
+/// with that state's ETag. A user (its groups are few) is rendered in place.
+fn answer_after_commit<R: Resource>(related: bool) -> bool {
+    R::KIND == Kind::Group && related
+}
+
+/// The answer of a write: rendered in the transaction, or read now.
+async fn answer<R: Resource>(db: &Db, ctx: &Ctx, written: Written) -> Result<(Value, i64), ScimError> {
+    match written {
+        Written::Rendered(v, version) => Ok((v, version)),
+        Written::Committed(id, p) => {
+            let ctx = ctx.clone();
+            db.read(move |c| {
+                let (v, version) = rendered::<R>(c, &ctx, &id, R::related_wanted(&p))?;
+                Ok((project(v, &p.attributes, &p.excluded), version))
+            })
+            .await
+        }
+    }
+}
+
+/// In the write's transaction: the answer, or the id to render after the commit.
+fn written<R: Resource>(tx: &Tx<'_>, ctx: &Ctx, id: String, p: ListParams) -> Result<Written, ScimError> {
+    let related = R::related_wanted(&p);
+    if answer_after_commit::<R>(related) {
+        return Ok(Written::Committed(id, p));
+    }
+    let (v, version) = rendered::<R>(tx, ctx, &id, related)?;
+    Ok(Written::Rendered(project(v, &p.attributes, &p.excluded), version))
+}
+
 /// POST: a new resource (201 with its ETag and Location at the edge).
 pub async fn create<R: Resource>(db: &Db, ctx: &Ctx, body: Value) -> Result<(Value, i64), ScimError> {
     let input = R::normalize(body)?;
-    let ctx = ctx.clone();
-    db.write(move |tx| {
-        let id = R::write_new(tx, &ctx, input)?;
-        rendered::<R>(tx, &ctx, &id, true)
-    })
-    .await
+    let job_ctx = ctx.clone();
+    let done = db
+        .write(move |tx| {
+            let id = R::write_new(tx, &job_ctx, input)?;
+            written::<R>(tx, &job_ctx, id, ListParams::default())
+        })
+        .await?;
+    answer::<R>(db, ctx, done).await
 }
 
 /// GET by id, projected by `p`.
@@ -202,14 +247,16 @@ pub async fn replace<R: Resource>(
     if_match: Option<String>,
 ) -> Result<(Value, i64), ScimError> {
     let input = R::normalize(body)?;
-    let (ctx, id) = (ctx.clone(), id.to_string());
-    db.write(move |tx| {
-        let before = load::<R>(tx, &ctx, &id)?;
-        check_if_match(if_match.as_deref(), R::version(&before))?;
-        R::write_replace(tx, &ctx, &before, input, Change::Replace)?;
-        rendered::<R>(tx, &ctx, &id, true)
-    })
-    .await
+    let (job_ctx, id) = (ctx.clone(), id.to_string());
+    let done = db
+        .write(move |tx| {
+            let before = load::<R>(tx, &job_ctx, &id)?;
+            check_if_match(if_match.as_deref(), R::version(&before))?;
+            R::write_replace(tx, &job_ctx, &before, input, Change::Replace)?;
+            written::<R>(tx, &job_ctx, id, ListParams::default())
+        })
+        .await?;
+    answer::<R>(db, ctx, done).await
 }
 
 /// PATCH: the request is normalised (client quirks), applied to the current
@@ -224,16 +271,17 @@ pub async fn patch<R: Resource>(
 ) -> Result<(Value, i64), ScimError> {
     let req = normalize_request(body)?;
     R::patch_received(id, &req);
-    let (ctx, id) = (ctx.clone(), id.to_string());
-    db.write(move |tx| {
-        let before = load::<R>(tx, &ctx, &id)?;
-        check_if_match(if_match.as_deref(), R::version(&before))?;
-        let input = R::patched(tx, &ctx, &before, &req)?;
-        R::write_replace(tx, &ctx, &before, input, Change::Patch)?;
-        let (v, version) = rendered::<R>(tx, &ctx, &id, R::related_wanted(&p))?;
-        Ok((project(v, &p.attributes, &p.excluded), version))
-    })
-    .await
+    let (job_ctx, id) = (ctx.clone(), id.to_string());
+    let done = db
+        .write(move |tx| {
+            let before = load::<R>(tx, &job_ctx, &id)?;
+            check_if_match(if_match.as_deref(), R::version(&before))?;
+            let input = R::patched(tx, &job_ctx, &before, &req)?;
+            R::write_replace(tx, &job_ctx, &before, input, Change::Patch)?;
+            written::<R>(tx, &job_ctx, id, p)
+        })
+        .await?;
+    answer::<R>(db, ctx, done).await
 }
 
 /// DELETE.
