@@ -38,7 +38,7 @@
 //! attribute holding U+0000 makes any JSON condition over its org fail
 //! with an error (never a wrong answer).
 
-use super::scim_query::{Cond, GroupSort, Json, JsonPath, Literal, Op, Sort, Test, UserSort};
+use super::scim_query::{After, Cond, GroupSort, Json, JsonPath, Literal, Op, Sort, Test, UserSort};
 use super::scim_sql::{Frag, Members, Table};
 use super::sql::Value;
 
@@ -118,6 +118,17 @@ pub fn user_order(s: Sort<UserSort>) -> String {
 /// ORDER BY for a group list (PostgreSQL), always with id as tie-break.
 pub fn group_order(s: Sort<GroupSort>) -> String {
     super::scim_sql::group_order_in(s, PG_DIRECTIONS)
+}
+
+/// The keyset condition of a user list page after `a` (PostgreSQL: the
+/// placeholders typed; `NULLS FIRST`/`LAST` make NULL smallest, as in SQLite).
+pub fn user_after(s: Sort<UserSort>, a: &After) -> Frag {
+    super::scim_sql::after("u", super::scim_sql::user_sort_column(s.by), s.descending, a, "::text")
+}
+
+/// The keyset condition of a group list page after `a` (PostgreSQL).
+pub fn group_after(s: Sort<GroupSort>, a: &After) -> Frag {
+    super::scim_sql::after("g", super::scim_sql::group_sort_column(s.by), s.descending, a, "::text")
 }
 
 const PG_DIRECTIONS: super::scim_sql::Directions = ("ASC NULLS FIRST", "DESC NULLS LAST");
