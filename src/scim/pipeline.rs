@@ -13,18 +13,18 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::auth::ScimClient;
+use super::cursor::{self, Cursor, Direction};
 use super::error::ScimError;
 use super::filter::{AttrPath, Filter, matches};
 use super::limits::Page;
 use super::patch::{PatchRequest, normalize_request};
-use super::cursor::{self, Cursor, Direction};
 use super::query::{ListParams, cursor_list_response, list_response, parse_params, project};
 use super::resource::etag;
 use super::schema::{Kind, case_exact};
 use crate::audit::{self, AuditAction};
 use crate::clock;
-use crate::store::scim::Streamed;
 use crate::secrets::SecretBox;
+use crate::store::scim::Streamed;
 use crate::store::scim_query::{After, Cond, Paging};
 use crate::store::{Db, StoreError, Tx};
 
@@ -350,7 +350,13 @@ impl Walk {
     /// Offer the next row (rendered only if the page can take it); true to
     /// read on. A row the page cannot take (full, or over MAX_PAGE_BYTES)
     /// proves there is a next page and stays for it.
-    fn take(&mut self, page: &mut Page, id: &str, key: Option<String>, render: impl FnOnce() -> Value) -> bool {
+    fn take(
+        &mut self,
+        page: &mut Page,
+        id: &str,
+        key: Option<String>,
+        render: impl FnOnce() -> Value,
+    ) -> bool {
         if self.more {
             return false;
         }

@@ -260,7 +260,9 @@ mod tests {
         let p = parse_params(&raw(&[("cursor", "")])).unwrap();
         assert_eq!((p.cursor.as_deref(), p.count), (Some(""), DEFAULT_PAGE_SIZE));
         assert_eq!(parse_params(&raw(&[])).unwrap().cursor, None);
-        let e = |pairs: &[(&str, &str)]| crate::scim::wire::WireError::from(parse_params(&raw(pairs)).unwrap_err());
+        let e = |pairs: &[(&str, &str)]| {
+            crate::scim::wire::WireError::from(parse_params(&raw(pairs)).unwrap_err())
+        };
         assert_eq!(e(&[("cursor", ""), ("startIndex", "1")]).scim_type, Some("invalidValue"));
         for bad in ["1001", "-1", "x"] {
             let w = e(&[("cursor", ""), ("count", bad)]);

@@ -247,7 +247,10 @@ fn cursor_pages_are_index_ranges() {
         let mut args = vec![text("o")];
         args.extend(w.args);
         let p = plan(&sql, &args);
-        assert!(p.iter().any(|l| l.contains("users_scim_list_idx") && l.contains("(created_at,id)")), "{p:?}");
+        assert!(
+            p.iter().any(|l| l.contains("users_scim_list_idx") && l.contains("(created_at,id)")),
+            "{p:?}"
+        );
         assert!(!p.iter().any(|l| l.contains("TEMP B-TREE")), "{p:?}");
 
         let w = super::scim_sql::group_after(Sort::<GroupSort> { by: None, descending }, &at);
@@ -259,7 +262,10 @@ fn cursor_pages_are_index_ranges() {
         let mut args = vec![text("o")];
         args.extend(w.args);
         let p = plan(&sql, &args);
-        assert!(p.iter().any(|l| l.contains("groups_scim_list_idx") && l.contains("(created_at,id)")), "{p:?}");
+        assert!(
+            p.iter().any(|l| l.contains("groups_scim_list_idx") && l.contains("(created_at,id)")),
+            "{p:?}"
+        );
         assert!(!p.iter().any(|l| l.contains("TEMP B-TREE")), "{p:?}");
     }
     // Sorted by userName (unique per org): a range of the userName index.
