@@ -203,7 +203,7 @@ pub(crate) type Directions = (&'static str, &'static str);
 
 /// `user_order` with the engine's `(ascending, descending)`: one column map for both engines.
 pub(crate) fn user_order_in(s: Sort<UserSort>, dirs: Directions) -> String {
-    order("u", user_sort_column(s.by).0, if s.descending { dirs.1 } else { dirs.0 })
+    order("u", user_sort_column(s.by), s.descending, dirs)
 }
 
 /// The column a user list is sorted by (None: by creation), and whether it
@@ -293,11 +293,24 @@ pub fn group_order(s: Sort<GroupSort>) -> String {
 
 /// `group_order` with the engine's `(ascending, descending)`.
 pub(crate) fn group_order_in(s: Sort<GroupSort>, dirs: Directions) -> String {
-    order("g", group_sort_column(s.by).0, if s.descending { dirs.1 } else { dirs.0 })
+    order("g", group_sort_column(s.by), s.descending, dirs)
 }
 
-fn order(p: &str, col: &str, dir: &str) -> String {
-    format!("{p}.{col} {dir}, {p}.id {dir}")
+/// `col dir, id dir`. The engine's NULL placement is spelled only for a
+/// nullable column: on a NOT NULL one (and on id) it changes no order, and
+/// PostgreSQL uses an index `(…, col, id)` for `ORDER BY col ASC` (or a
+/// backward scan for DESC) but not for `ASC NULLS FIRST`: the default order
+/// and its cursor pages would sort every row instead of reading the index.
+fn order(p: &str, (col, nullable): (&str, bool), descending: bool, dirs: Directions) -> String {
+    let plain = if descending { "DESC" } else { "ASC" };
+    let dir = if !nullable {
+        plain
+    } else if descending {
+        dirs.1
+    } else {
+        dirs.0
+    };
+    format!("{p}.{col} {dir}, {p}.id {plain}")
 }
 
 /// An attribute name, bound lower-cased (names are ASCII by the grammar).

@@ -323,7 +323,7 @@ pub mod testing {
     use postgres::types::ToSql;
 
     use super::{compile, group_order, user_order};
-    use crate::store::scim_query::{GroupCond, GroupSort, Sort, UserCond, UserSort};
+    use crate::store::scim_query::{After, GroupCond, GroupSort, Sort, UserCond, UserSort};
     use crate::store::scim_sql::Frag;
     use crate::store::sql::Value;
 
@@ -398,6 +398,25 @@ pub mod testing {
             "SELECT g.id FROM groups g WHERE g.org_id = ? AND ({}) ORDER BY {}",
             w.sql,
             group_order(sort)
+        );
+        ids(client, &sql, org_id, &w)
+    }
+
+    /// The server's plan of a cursor page (RFC 9865) of the org's users after
+    /// `a` in `sort` order: the keyset condition and ORDER BY `each_user` runs.
+    pub fn user_page_plan(
+        client: &mut Client,
+        org_id: &str,
+        sort: Sort<UserSort>,
+        a: &After,
+    ) -> Result<Vec<String>, String> {
+        let w = super::user_after(sort, a);
+        let sql = format!(
+            "EXPLAIN SELECT u.id FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {} AND (TRUE) AND {}
+             ORDER BY {} LIMIT 101",
+            crate::store::scim::SCIM_VISIBLE,
+            w.sql,
+            user_order(sort)
         );
         ids(client, &sql, org_id, &w)
     }
