@@ -12,7 +12,9 @@
 //!   `Value` variant (text, i64, f64) is the one the server expects.
 //! - ORDER BY: PostgreSQL sorts NULLs last in ascending order, SQLite first;
 //!   `NULLS FIRST`/`NULLS LAST` keep SQLite's order (nullable sort columns:
-//!   externalId, displayName, the names, email).
+//!   externalId, displayName, the names, email). Only those: on a NOT NULL
+//!   column the clause changes nothing but keeps the planner from reading
+//!   an ascending index in order (scim_sql.rs `order`).
 //! - The stored attributes are TEXT holding JSON: cast once per condition to
 //!   `jsonb` and walked with `jsonb_each` (objects) and `jsonb_array_elements`
 //!   (arrays), each inside a `CASE` branch that has checked `jsonb_typeof`, as
