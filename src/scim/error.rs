@@ -43,6 +43,13 @@ pub enum ScimError {
     /// A `filter` that does not parse (400 `invalidFilter`).
     #[error(transparent)]
     Filter(FilterError),
+    /// A `cursor` that is not one this server issued for this request, or
+    /// has expired (400 `invalidCursor` / `expiredCursor`, RFC 9865).
+    #[error(transparent)]
+    Cursor(#[from] super::cursor::CursorError),
+    /// A cursor-paged request's `count` out of range (400 `invalidCount`, RFC 9865).
+    #[error("count must be an integer from 0 to {max} (maxPageSize) with cursor paging; got {sent:?}")]
+    InvalidCount { sent: String, max: i64 },
     /// A PATCH request that cannot be applied (its own status and `scimType`).
     #[error(transparent)]
     Patch(#[from] PatchError),

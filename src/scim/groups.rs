@@ -296,7 +296,7 @@ impl Resource for Groups {
         conn: &Tx<'_>,
         org_id: &str,
         q: &GroupQuery,
-        visit: &mut dyn FnMut(ScimGroupRow, Option<Members>) -> bool,
+        visit: &mut dyn FnMut(ScimGroupRow, Option<Members>, Option<String>) -> bool,
     ) -> Result<Streamed, StoreError> {
         st::each_group(conn, org_id, q, visit)
     }

@@ -7,6 +7,7 @@ pub mod adopt;
 pub mod auth;
 pub mod bulk;
 pub mod compile;
+pub mod cursor;
 pub mod error;
 pub mod filter;
 pub mod groups;

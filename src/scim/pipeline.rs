@@ -13,17 +13,19 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::auth::ScimClient;
+use super::cursor::{self, Cursor, Direction};
 use super::error::ScimError;
 use super::filter::{AttrPath, CompareOp, Filter, matches};
 use super::limits::Page;
 use super::patch::{PatchRequest, normalize_request};
-use super::query::{ListParams, list_response, parse_params, project};
+use super::query::{ListParams, cursor_list_response, list_response, parse_params, project};
 use super::resource::etag;
 use super::schema::{Kind, USER_SCHEMA, case_exact};
 use crate::audit::{self, AuditAction};
 use crate::clock;
+use crate::secrets::SecretBox;
 use crate::store::scim::Streamed;
-use crate::store::scim_query::{Cond, Paging};
+use crate::store::scim_query::{After, Cond, Paging};
 use crate::store::{Db, StoreError, Tx};
 
 /// Who is asking, and the base URL of their org's SCIM endpoint.
@@ -111,12 +113,13 @@ pub trait Resource: Send + Sync + 'static {
         paging: Paging,
         related: bool,
     ) -> Self::Query;
-    /// Stream the rows of `q` to `visit` (false stops).
+    /// Stream the rows of `q` to `visit` (false stops), each with its sort
+    /// key (the value of the sort column, the position a cursor resumes after).
     fn each(
         conn: &Tx<'_>,
         org_id: &str,
         q: &Self::Query,
-        visit: &mut dyn FnMut(Self::Row, Self::Related) -> bool,
+        visit: &mut dyn FnMut(Self::Row, Self::Related, Option<String>) -> bool,
     ) -> Result<Streamed, StoreError>;
     /// How many rows `q`'s condition selects.
     fn count(conn: &Tx<'_>, org_id: &str, q: &Self::Query) -> Result<i64, StoreError>;
@@ -306,13 +309,21 @@ pub async fn delete<R: Resource>(
 /// than `count` may be returned; `itemsPerPage` says how many,
 /// `totalResults` stays exact). References the parameters exclude are never
 /// loaded.
-pub async fn list<R: Resource>(db: &Db, ctx: &Ctx, p: ListParams) -> Result<Value, ScimError> {
-    let ctx = ctx.clone();
-    if R::KIND == Kind::User && p.filter.as_ref().is_some_and(unique_user_lookup) {
-        db.read_point(move |c| list_in::<R>(c, &ctx, &p)).await
-    } else {
-        db.read(move |c| list_in::<R>(c, &ctx, &p)).await
-    }
+/// With a `cursor` (RFC 9865), the page is a keyset page instead
+/// ([`cursor_list`]); `sb` seals and opens cursors.
+pub async fn list<R: Resource>(
+    db: &Db,
+    ctx: &Ctx,
+    p: ListParams,
+    sb: &SecretBox,
+) -> Result<Value, ScimError> {
+    let (ctx, sb) = (ctx.clone(), sb.clone());
+    let point = R::KIND == Kind::User && p.cursor.is_none() && p.filter.as_ref().is_some_and(unique_user_lookup);
+    let job = move |c: &Tx<'_>| match p.cursor.as_deref() {
+        Some(cursor) => cursor_list::<R>(c, &ctx, &p, cursor, &sb),
+        None => list_in::<R>(c, &ctx, &p),
+    };
+    if point { db.read_point(job).await } else { db.read(job).await }
 }
 
 /// `userName eq …`, `externalId eq …` or `id eq …` on Users: at most one
@@ -338,12 +349,12 @@ fn list_in<R: Resource>(c: &Tx<'_>, ctx: &Ctx, p: &ListParams) -> Result<Value, 
         Some((f, None)) => evaluated::<R>(c, ctx, p, f, sort, &mut page)?,
         compiled => {
             let cond = compiled.and_then(|(_, s)| s).unwrap_or(Cond::Always(true));
-            let paging = Paging { limit: Some(p.count), offset: p.start_index - 1 };
+            let paging = Paging { limit: Some(p.count), offset: p.start_index - 1, after: None };
             let q = R::query(cond, sort, paging, related);
             let streamed = if page.is_full() {
                 Streamed { seen: 0, exhausted: false }
             } else {
-                R::each(c, org, &q, &mut |row, rel| {
+                R::each(c, org, &q, &mut |row, rel, _| {
                     page.offer(project(
                         R::render_listed(&ctx.base, &row, &rel, related),
                         &p.attributes,
@@ -375,9 +386,9 @@ fn evaluated<R: Resource>(
 ) -> Result<i64, ScimError> {
     let related = R::related_wanted(p);
     let exact = |path: &AttrPath| case_exact(R::KIND, path);
-    let all = R::query(Cond::Always(true), sort, Paging { limit: None, offset: 0 }, true);
+    let all = R::query(Cond::Always(true), sort, Paging { limit: None, offset: 0, after: None }, true);
     let mut total = 0i64;
-    R::each(c, &ctx.client.org_id, &all, &mut |row, rel| {
+    R::each(c, &ctx.client.org_id, &all, &mut |row, rel, _| {
         let res = R::render_listed(&ctx.base, &row, &rel, true);
         if matches(f, &res, &exact) {
             total += 1;
@@ -389,4 +400,131 @@ fn evaluated<R: Resource>(
         true
     })?;
     Ok(total)
+}
+
+/// Where a cursor page stands: the last row it took, and whether a row is
+/// left after it (then the page carries a `nextCursor`).
+#[derive(Default)]
+struct Walk {
+    last: Option<After>,
+    more: bool,
+}
+
+impl Walk {
+    /// Offer the next row (rendered only if the page can take it); true to
+    /// read on. A row the page cannot take (full, or over MAX_PAGE_BYTES)
+    /// proves there is a next page and stays for it.
+    fn take(
+        &mut self,
+        page: &mut Page,
+        id: &str,
+        key: Option<String>,
+        render: impl FnOnce() -> Value,
+    ) -> bool {
+        if self.more {
+            return false;
+        }
+        if page.is_full() {
+            self.more = true;
+            return false;
+        }
+        let before = page.resources.len();
+        page.offer(render());
+        if page.resources.len() > before {
+            self.last = Some(After { key, id: id.to_string() });
+            true
+        } else {
+            self.more = true;
+            false
+        }
+    }
+}
+
+/// RFC 9865 cursor paging. A page is the rows after the cursor's position in
+/// the list's order (`WHERE (sort key, id) > (?, ?)` over an index, LIMIT
+/// count + 1 to learn whether a next page exists): its cost does not depend
+/// on its depth, and rows created or deleted between pages make none of the
+/// others skip or repeat. `totalResults` is counted on the first page only
+/// (no count at all when that page holds every match) and carried in the
+/// cursor: later pages report the count as of the walk's start (RFC 9865 §2
+/// lets a cursor provider estimate it; the end of the walk is the missing
+/// `nextCursor`). Filters only the evaluator knows walk the org from the
+/// cursor's position, stopping once the page is full and one more match is
+/// seen; their first page counts every match.
+fn cursor_list<R: Resource>(
+    c: &Tx<'_>,
+    ctx: &Ctx,
+    p: &ListParams,
+    cursor: &str,
+    sb: &SecretBox,
+) -> Result<Value, ScimError> {
+    let org = &ctx.client.org_id;
+    let query = cursor::query_hash(R::ENDPOINT, p);
+    let now = clock::now().unix_timestamp();
+    let from = if cursor.is_empty() {
+        None
+    } else {
+        let resumed = Cursor::resume(sb, cursor, org, &query, now);
+        if let Err(e) = &resumed {
+            tracing::info!(org_id = %org, resource = R::ENDPOINT, reason = e.reason(), "SCIM cursor refused");
+        }
+        Some(resumed?)
+    };
+    let sort = R::sort(p);
+    let related = R::related_wanted(p);
+    let after = from.as_ref().and_then(|f| f.after.clone());
+    let mut page = Page::new(p.count);
+    let mut walk = Walk::default();
+    let total = match p.filter.as_ref().map(|f| (f, R::compile(f))) {
+        Some((f, None)) => {
+            let exact = |path: &AttrPath| case_exact(R::KIND, path);
+            let paging = Paging { limit: None, offset: 0, after: after.clone() };
+            let all = R::query(Cond::Always(true), sort, paging, true);
+            // The first page reads on to count every match; later pages stop.
+            let counting = from.is_none();
+            let mut matched = 0i64;
+            R::each(c, org, &all, &mut |row, rel, key| {
+                let res = R::render_listed(&ctx.base, &row, &rel, true);
+                if !matches(f, &res, &exact) {
+                    return true;
+                }
+                matched += 1;
+                let taken = walk.take(&mut page, R::id(&row), key, || {
+                    let res = if related { res } else { R::render_listed(&ctx.base, &row, &rel, false) };
+                    project(res, &p.attributes, &p.excluded)
+                });
+                taken || counting
+            })?;
+            from.as_ref().map_or(matched, |f| f.total)
+        }
+        compiled => {
+            let cond = compiled.and_then(|(_, s)| s).unwrap_or(Cond::Always(true));
+            let paging = Paging { limit: Some(p.count + 1), offset: 0, after: after.clone() };
+            let q = R::query(cond, sort, paging, related);
+            R::each(c, org, &q, &mut |row, rel, key| {
+                walk.take(&mut page, R::id(&row), key, || {
+                    project(R::render_listed(&ctx.base, &row, &rel, related), &p.attributes, &p.excluded)
+                })
+            })?;
+            match &from {
+                Some(f) => f.total,
+                // A first page that read every match holds them all.
+                None if !walk.more => i64::try_from(page.resources.len()).unwrap_or(i64::MAX),
+                None => R::count(c, org, &q)?,
+            }
+        }
+    };
+    let next = walk.more.then(|| {
+        Cursor {
+            org_id: org.clone(),
+            query,
+            // A page that took nothing (count=0) resumes where it began.
+            after: walk.last.or(after),
+            direction: Direction::Next,
+            total,
+            expires: now + cursor::CURSOR_TIMEOUT_SECS,
+        }
+        .seal(sb)
+    });
+    Ok(cursor_list_response(total, page.resources, next))
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::filter::{AttrPath, Filter, parse_filter};
-use super::schema::MAX_RESULTS;
+use super::schema::{DEFAULT_PAGE_SIZE, MAX_RESULTS};
 
 /// Parsed list parameters.
 #[derive(Debug, Default)]
@@ -20,6 +20,9 @@ pub struct ListParams {
     pub descending: bool,
     pub attributes: Vec<AttrPath>,
     pub excluded: Vec<AttrPath>,
+    /// RFC 9865 cursor paging: `Some("")` asks for the first page, else the
+    /// `nextCursor` of a previous page; None: index paging (`startIndex`).
+    pub cursor: Option<String>,
 }
 
 fn paths(list: &str) -> Result<Vec<AttrPath>, ScimError> {
@@ -34,9 +37,20 @@ fn paths(list: &str) -> Result<Vec<AttrPath>, ScimError> {
 /// or a /.search body (strings, numbers accepted).
 pub fn parse_params(raw: &HashMap<String, String>) -> Result<ListParams, ScimError> {
     let get = |name: &str| raw.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
-    let mut p = ListParams { start_index: 1, count: 100, ..Default::default() };
+    let mut p = ListParams { start_index: 1, count: DEFAULT_PAGE_SIZE, ..Default::default() };
     if let Some(f) = get("filter").filter(|f| !f.trim().is_empty()) {
         p.filter = Some(parse_filter(f).map_err(ScimError::Filter)?);
+    }
+    if let Some(c) = get("cursor") {
+        // RFC 9865 §2.4: the parameter a request carries selects the method;
+        // both at once has no meaning, and guessing one would hand a client
+        // pages it did not ask for.
+        if get("startIndex").is_some() {
+            return Err(ScimError::value(
+                "startIndex (index paging) and cursor (cursor paging, RFC 9865) cannot be combined; send one",
+            ));
+        }
+        p.cursor = Some(c.trim().to_string());
     }
     if let Some(s) = get("startIndex") {
         let n: i64 = s.trim().parse().map_err(|_| ScimError::value("startIndex must be an integer"))?;
@@ -44,9 +58,16 @@ pub fn parse_params(raw: &HashMap<String, String>) -> Result<ListParams, ScimErr
         p.start_index = n.max(1);
     }
     if let Some(s) = get("count") {
-        let n: i64 = s.trim().parse().map_err(|_| ScimError::value("count must be an integer"))?;
-        // Negative is interpreted as 0; above the maximum, the maximum.
-        p.count = n.clamp(0, MAX_RESULTS);
+        let n = s.trim().parse::<i64>();
+        p.count = match (&p.cursor, n) {
+            // RFC 9865 Table 3: with cursors, a count outside 0..=maxPageSize is `invalidCount`.
+            (Some(_), Ok(n)) if (0..=MAX_RESULTS).contains(&n) => n,
+            (Some(_), _) => return Err(ScimError::InvalidCount { sent: shown(s), max: MAX_RESULTS }),
+            // RFC 7644 §3.4.2.4 (index paging): negative is interpreted as 0;
+            // above the maximum, the maximum.
+            (None, Ok(n)) => n.clamp(0, MAX_RESULTS),
+            (None, Err(_)) => return Err(ScimError::value("count must be an integer")),
+        };
     }
     if let Some(s) = get("sortBy").filter(|s| !s.trim().is_empty()) {
         p.sort_by = Some(AttrPath::parse(s.trim()).map_err(|e| ScimError::value(format!("sortBy: {e}")))?);
@@ -65,6 +86,11 @@ pub fn parse_params(raw: &HashMap<String, String>) -> Result<ListParams, ScimErr
         p.excluded = paths(s)?;
     }
     Ok(p)
+}
+
+/// A client's value as quoted back in an error, cut short.
+fn shown(s: &str) -> String {
+    s.chars().take(40).collect()
 }
 
 fn key_of(obj: &Map<String, Value>, name: &str) -> Option<String> {
@@ -190,6 +216,21 @@ pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Val
     out
 }
 
+/// A cursor-paged ListResponse (RFC 9865 §2): no `startIndex` (pages have
+/// no index); `nextCursor` on every page but the last.
+pub fn cursor_list_response(total: i64, resources: Vec<Value>, next: Option<String>) -> Value {
+    let mut v = serde_json::json!({
+        "schemas": [super::schema::LIST_SCHEMA],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+    });
+    v["Resources"] = Value::Array(resources);
+    if let (Some(next), Some(o)) = (next, v.as_object_mut()) {
+        o.insert("nextCursor".into(), Value::String(next));
+    }
+    v
+}
+
 /// Whether `path` is excluded by the parameters (e.g. `members` on /Groups).
 pub fn excludes(p: &ListParams, attr: &str) -> bool {
     p.excluded.iter().any(|x| x.urn.is_none() && x.sub_attr.is_none() && x.attr.eq_ignore_ascii_case(attr))
@@ -211,6 +252,27 @@ mod tests {
         raw.insert("filter".to_string(), "userName eq".to_string());
         let e = crate::scim::wire::WireError::from(parse_params(&raw).unwrap_err());
         assert_eq!(e.scim_type, Some("invalidFilter"));
+    }
+
+    #[test]
+    fn cursor_params_follow_rfc_9865() {
+        let raw = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let p = parse_params(&raw(&[("cursor", "")])).unwrap();
+        assert_eq!((p.cursor.as_deref(), p.count), (Some(""), DEFAULT_PAGE_SIZE));
+        assert_eq!(parse_params(&raw(&[])).unwrap().cursor, None);
+        let e = |pairs: &[(&str, &str)]| {
+            crate::scim::wire::WireError::from(parse_params(&raw(pairs)).unwrap_err())
+        };
+        assert_eq!(e(&[("cursor", ""), ("startIndex", "1")]).scim_type, Some("invalidValue"));
+        for bad in ["1001", "-1", "x"] {
+            let w = e(&[("cursor", ""), ("count", bad)]);
+            assert_eq!((w.status.as_u16(), w.scim_type), (400, Some("invalidCount")), "{bad}");
+        }
+        assert_eq!(parse_params(&raw(&[("cursor", "c"), ("count", "0")])).unwrap().count, 0);
+        // Index paging keeps RFC 7644's clamping.
+        assert_eq!(parse_params(&raw(&[("count", "1001")])).unwrap().count, MAX_RESULTS);
     }
 
     #[test]

@@ -64,7 +64,7 @@ async fn scim_resources_get<R: Resource>(
     client: ScimClient,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ScimError> {
-    let list = pipeline::list::<R>(&s.db, &ctx(&s, client), params(&q)?).await?;
+    let list = pipeline::list::<R>(&s.db, &ctx(&s, client), params(&q)?, &s.secret_box).await?;
     Ok(scim_response(StatusCode::OK, &list, None, None))
 }
 
@@ -73,7 +73,7 @@ async fn scim_resources_search_post<R: Resource>(
     client: ScimClient,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ScimError> {
-    let list = pipeline::list::<R>(&s.db, &ctx(&s, client), search_params(&body)?).await?;
+    let list = pipeline::list::<R>(&s.db, &ctx(&s, client), search_params(&body)?, &s.secret_box).await?;
     Ok(scim_response(StatusCode::OK, &list, None, None))
 }
 

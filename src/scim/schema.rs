@@ -13,6 +13,8 @@ pub const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListRespons
 
 /// Largest page; also the advertised filter maxResults.
 pub const MAX_RESULTS: i64 = 1000;
+/// The page size when a list names no `count` (both paging methods).
+pub const DEFAULT_PAGE_SIZE: i64 = 100;
 /// Bulk limits advertised in /ServiceProviderConfig.
 pub const BULK_MAX_OPERATIONS: usize = 1000;
 
@@ -228,6 +230,16 @@ pub fn service_provider_config(base: &str) -> Value {
         "filter": {"supported": true, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
+        // RFC 9865 §4. Index paging stays the default: clients written for
+        // RFC 7644 send neither parameter and expect index pages (§2.4).
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_PAGE_SIZE,
+            "maxPageSize": MAX_RESULTS,
+            "cursorTimeout": super::cursor::CURSOR_TIMEOUT_SECS,
+        },
         "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken", "name": "OAuth Bearer Token", "primary": true,

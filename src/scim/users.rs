@@ -244,7 +244,7 @@ impl Resource for Users {
         conn: &Tx<'_>,
         org_id: &str,
         q: &UserQuery,
-        visit: &mut dyn FnMut(User, UserGroups) -> bool,
+        visit: &mut dyn FnMut(User, UserGroups, Option<String>) -> bool,
     ) -> Result<Streamed, StoreError> {
         st::each_user(conn, org_id, q, visit)
     }

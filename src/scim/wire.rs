@@ -79,6 +79,9 @@ impl From<ScimError> for WireError {
             E::InvalidSyntax { .. } => (StatusCode::BAD_REQUEST, Some("invalidSyntax")),
             E::InvalidValue { .. } | E::Membership(_) => (StatusCode::BAD_REQUEST, Some("invalidValue")),
             E::Filter(f) => (StatusCode::BAD_REQUEST, Some(f.scim_type(Grammar::Filter))),
+            // RFC 9865 §2.1, Table 3.
+            E::Cursor(c) => (StatusCode::BAD_REQUEST, Some(c.scim_type())),
+            E::InvalidCount { .. } => (StatusCode::BAD_REQUEST, Some("invalidCount")),
             E::Patch(p) => {
                 (StatusCode::from_u16(p.status()).unwrap_or(StatusCode::BAD_REQUEST), p.scim_type())
             }

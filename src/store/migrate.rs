@@ -18,6 +18,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_rate_limits", include_str!("migrations/0009_rate_limits.sql")),
     ("0010_scim_str_cmp", include_str!("migrations/0010_scim_str_cmp.sql")),
     ("0011_scim_list_index", include_str!("migrations/0011_scim_list_index.sql")),
+    ("0012_scim_group_list_index", include_str!("migrations/0012_scim_group_list_index.sql")),
 ];
 
 /// The versions (1-based) a database at schema version `current` has not seen, of `known`

@@ -139,6 +139,28 @@ fn user_order(conn: &Tx<'_>, s: Sort<UserSort>) -> String {
     }
 }
 
+/// A user list's condition, with the keyset condition of `paging` (cursor pages) ANDed.
+fn user_where(conn: &Tx<'_>, q: &UserQuery) -> Frag {
+    let w = compile(conn, &q.cond);
+    let Some(a) = &q.paging.after else { return w };
+    let after = match conn.engine() {
+        Engine::Sqlite => scim_sql::user_after(q.sort, a),
+        Engine::Postgres => scim_sql_pg::user_after(q.sort, a),
+    };
+    Frag::lit("(").then(w).t(") AND ").then(after)
+}
+
+/// A group list's condition, with the keyset condition of `paging` ANDed.
+fn group_where(conn: &Tx<'_>, q: &GroupQuery) -> Frag {
+    let w = compile(conn, &q.cond);
+    let Some(a) = &q.paging.after else { return w };
+    let after = match conn.engine() {
+        Engine::Sqlite => scim_sql::group_after(q.sort, a),
+        Engine::Postgres => scim_sql_pg::group_after(q.sort, a),
+    };
+    Frag::lit("(").then(w).t(") AND ").then(after)
+}
+
 fn group_order(conn: &Tx<'_>, s: Sort<GroupSort>) -> String {
     match conn.engine() {
         Engine::Sqlite => scim_sql::group_order(s),
@@ -167,19 +189,21 @@ fn decode<T: serde::de::DeserializeOwned>(what: &'static str, json: Option<Strin
 }
 
 /// Users matching `q.cond`, in `q.sort` order, the page `q.paging`, each
-/// with its groups, streamed one row at a time to `visit` (which returns
-/// false to stop): memory stays bounded whatever the size of the org.
+/// with its groups and its sort key (the position a cursor resumes after),
+/// streamed one row at a time to `visit` (which returns false to stop):
+/// memory stays bounded whatever the size of the org.
 pub fn each_user(
     conn: &Tx<'_>,
     org_id: &str,
     q: &UserQuery,
-    visit: &mut dyn FnMut(User, UserGroups) -> bool,
+    visit: &mut dyn FnMut(User, UserGroups, Option<String>) -> bool,
 ) -> Result<Streamed, StoreError> {
-    let w = compile(conn, &q.cond);
+    let w = user_where(conn, q);
     let sql = format!(
-        "SELECT {USER_COLUMNS}, {} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
+        "SELECT {USER_COLUMNS}, {}, u.{} FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {SCIM_VISIBLE} AND ({})
          ORDER BY {} LIMIT ? OFFSET ?",
         user_groups_sql(conn.engine()),
+        scim_sql::user_sort_column(q.sort.by).0,
         w.sql,
         user_order(conn, q.sort)
     );
@@ -189,7 +213,8 @@ pub fn each_user(
     conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
         seen += 1;
         let groups = user_groups(r.get(USER_COLUMN_COUNT)?)?;
-        if !visit(user_row(r)?, groups) {
+        let key = r.get(USER_COLUMN_COUNT + 1)?;
+        if !visit(user_row(r)?, groups, key) {
             exhausted = false;
             return Ok(false);
         }
@@ -311,13 +336,14 @@ pub fn each_group(
     conn: &Tx<'_>,
     org_id: &str,
     q: &GroupQuery,
-    visit: &mut dyn FnMut(ScimGroupRow, Option<Members>) -> bool,
+    visit: &mut dyn FnMut(ScimGroupRow, Option<Members>, Option<String>) -> bool,
 ) -> Result<Streamed, StoreError> {
     let members = if q.with_members { group_members_sql(conn.engine()) } else { "NULL".to_string() };
-    let w = compile(conn, &q.cond);
+    let w = group_where(conn, q);
     let sql = format!(
-        "SELECT {GROUP_COLS}, {members} FROM groups g WHERE g.org_id = ? AND ({})
+        "SELECT {GROUP_COLS}, {members}, g.{} FROM groups g WHERE g.org_id = ? AND ({})
          ORDER BY {} LIMIT ? OFFSET ?",
+        scim_sql::group_sort_column(q.sort.by).0,
         w.sql,
         group_order(conn, q.sort)
     );
@@ -327,7 +353,7 @@ pub fn each_group(
     conn.query_each(&sql, &query_params(&org_id, &w, Some(&page)), |r| {
         seen += 1;
         let m = if q.with_members { Some(group_members(r.get(7)?)?) } else { None };
-        if !visit(group_row(r)?, m) {
+        if !visit(group_row(r)?, m, r.get(8)?) {
             exhausted = false;
             return Ok(false);
         }

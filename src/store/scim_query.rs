@@ -196,11 +196,25 @@ pub struct Sort<S> {
     pub descending: bool,
 }
 
-/// A page of a list: skip `offset` rows, return at most `limit` (None: all).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A page of a list: the rows after `after` (when set), skipping `offset`
+/// of them, at most `limit` (None: all).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paging {
     pub limit: Option<i64>,
     pub offset: i64,
+    /// Keyset paging (SCIM cursors): only rows strictly after this position
+    /// in the list's order. A page then costs the same at any depth (an index
+    /// range, no OFFSET to walk).
+    pub after: Option<After>,
+}
+
+/// A position in a list: the sort key and id of the last row a page
+/// returned. `key` is the sort column's value (None: NULL); with the default
+/// order it is `created_at`. Ties are broken by id, in the list's direction.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct After {
+    pub key: Option<String>,
+    pub id: String,
 }
 
 /// A list of users: which, in what order, which page.

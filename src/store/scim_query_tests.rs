@@ -215,3 +215,105 @@ fn the_default_user_list_walks_the_scim_list_index() {
     let p = plan(&format!("SELECT count(*) FROM users u WHERE {visible} AND ?2 = ?2 AND ?3 = ?3"));
     assert!(p.iter().any(|l| l.contains("COVERING INDEX users_scim_list_idx")), "{p:?}");
 }
+
+/// A cursor page (RFC 9865) of users or groups in the default order resumes
+/// with a row-value range of the list index: the plan searches the index from
+/// the position (`(created_at,id)>(?,?)`), in order, with no sort and no
+/// OFFSET walk, so a page deep in the list costs what the first one does.
+#[test]
+fn cursor_pages_are_index_ranges() {
+    use super::scim_query::{After, GroupSort, Sort, UserSort};
+    let mut conn = Connection::open_in_memory().unwrap();
+    crate::store::migrate::apply(&mut conn).unwrap();
+    let plan = |sql: &str, args: &[Bound<'static>]| -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        stmt.query_map(params_from_iter(args.iter().map(raw_value)), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let text = |s: &str| Bound::Text(s.to_string().into());
+    let at = After { key: Some("2026-01-01T00:00:00.000Z".into()), id: "x".into() };
+    for descending in [false, true] {
+        let sort = Sort { by: None, descending };
+        let w = super::scim_sql::user_after(sort, &at);
+        let order = super::scim_sql::user_order(sort);
+        let sql = format!(
+            "SELECT u.id, u.attributes FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {} AND (1) AND {}
+             ORDER BY {order} LIMIT 101 OFFSET 0",
+            st::SCIM_VISIBLE,
+            w.sql
+        );
+        let mut args = vec![text("o")];
+        args.extend(w.args);
+        let p = plan(&sql, &args);
+        assert!(
+            p.iter().any(|l| l.contains("users_scim_list_idx") && l.contains("(created_at,id)")),
+            "{p:?}"
+        );
+        assert!(!p.iter().any(|l| l.contains("TEMP B-TREE")), "{p:?}");
+
+        let w = super::scim_sql::group_after(Sort::<GroupSort> { by: None, descending }, &at);
+        let order = super::scim_sql::group_order(Sort { by: None, descending });
+        let sql = format!(
+            "SELECT g.id FROM groups g WHERE g.org_id = ? AND (1) AND {} ORDER BY {order} LIMIT 101 OFFSET 0",
+            w.sql
+        );
+        let mut args = vec![text("o")];
+        args.extend(w.args);
+        let p = plan(&sql, &args);
+        assert!(
+            p.iter().any(|l| l.contains("groups_scim_list_idx") && l.contains("(created_at,id)")),
+            "{p:?}"
+        );
+        assert!(!p.iter().any(|l| l.contains("TEMP B-TREE")), "{p:?}");
+    }
+    // Sorted by userName (unique per org): a range of the userName index.
+    let sort = Sort { by: Some(UserSort::UserName), descending: false };
+    let w = super::scim_sql::user_after(sort, &After { key: Some("ann@acme.com".into()), id: "x".into() });
+    let sql = format!(
+        "SELECT u.id FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {} AND (1) AND {} ORDER BY {} LIMIT 101",
+        st::SCIM_VISIBLE,
+        w.sql,
+        super::scim_sql::user_order(sort)
+    );
+    let mut args = vec![text("o")];
+    args.extend(w.args);
+    let p = plan(&sql, &args);
+    assert!(p.iter().any(|l| l.contains("user_name_key") && l.contains("SEARCH")), "{p:?}");
+}
+
+/// The keyset condition selects exactly the rows after the position in the
+/// list's order, NULL keys included (smallest: first ascending, last
+/// descending), on a nullable sort column.
+#[test]
+fn the_keyset_condition_follows_the_order_with_nulls() {
+    use super::scim_query::{After, Sort, UserSort};
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch("CREATE TABLE users (id TEXT, external_id TEXT)").unwrap();
+    for (id, ext) in [("a", None), ("b", Some("k1")), ("c", None), ("d", Some("k1")), ("e", Some("k2"))] {
+        conn.execute("INSERT INTO users VALUES (?1, ?2)", params![id, ext]).unwrap();
+    }
+    for descending in [false, true] {
+        let sort = Sort { by: Some(UserSort::ExternalId), descending };
+        let order = super::scim_sql::user_order(sort);
+        let ids = |w: Option<&Frag>| -> Vec<(String, Option<String>)> {
+            let sql = format!(
+                "SELECT u.id, u.external_id FROM users u WHERE {} ORDER BY {order}",
+                w.map_or("1", |w| w.sql.as_str())
+            );
+            let mut stmt = conn.prepare(&sql).unwrap();
+            let args: Vec<Bound<'static>> = w.map(|w| w.args.clone()).unwrap_or_default();
+            stmt.query_map(params_from_iter(args.iter().map(raw_value)), |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let all = ids(None);
+        // After each row: exactly the rows that follow it.
+        for (i, (id, key)) in all.iter().enumerate() {
+            let w = super::scim_sql::user_after(sort, &After { key: key.clone(), id: id.clone() });
+            assert_eq!(ids(Some(&w)), all[i + 1..].to_vec(), "after {id} ({descending})");
+        }
+    }
+}

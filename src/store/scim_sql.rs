@@ -28,7 +28,7 @@
 use super::sql::Value;
 
 use super::scim_query::{
-    Cond, GroupColumn, GroupSort, Json, JsonPath, Literal, Membership, NoMembership, Op, Sort, Test,
+    After, Cond, GroupColumn, GroupSort, Json, JsonPath, Literal, Membership, NoMembership, Op, Sort, Test,
     UserColumn, UserSort,
 };
 
@@ -203,18 +203,87 @@ pub(crate) type Directions = (&'static str, &'static str);
 
 /// `user_order` with the engine's `(ascending, descending)`: one column map for both engines.
 pub(crate) fn user_order_in(s: Sort<UserSort>, dirs: Directions) -> String {
-    let col = s.by.map(|by| match by {
-        UserSort::Id => "id",
-        UserSort::ExternalId => "external_id",
-        UserSort::LastModified => "updated_at",
-        UserSort::Created => "created_at",
-        UserSort::UserName => "user_name_key",
-        UserSort::DisplayName => "display_name",
-        UserSort::FamilyName => "family_name",
-        UserSort::GivenName => "given_name",
-        UserSort::Email => "email_key",
-    });
-    order("u", col, if s.descending { dirs.1 } else { dirs.0 })
+    order("u", user_sort_column(s.by), s.descending, dirs)
+}
+
+/// The column a user list is sorted by (None: by creation), and whether it
+/// may hold NULL (which sorts smallest on both engines: see `Directions`).
+pub(crate) fn user_sort_column(by: Option<UserSort>) -> (&'static str, bool) {
+    match by {
+        None | Some(UserSort::Created) => ("created_at", false),
+        Some(UserSort::Id) => ("id", false),
+        Some(UserSort::ExternalId) => ("external_id", true),
+        Some(UserSort::LastModified) => ("updated_at", false),
+        Some(UserSort::UserName) => ("user_name_key", false),
+        Some(UserSort::DisplayName) => ("display_name", true),
+        Some(UserSort::FamilyName) => ("family_name", true),
+        Some(UserSort::GivenName) => ("given_name", true),
+        Some(UserSort::Email) => ("email_key", true),
+    }
+}
+
+/// The column a group list is sorted by, and whether it may hold NULL.
+pub(crate) fn group_sort_column(by: Option<GroupSort>) -> (&'static str, bool) {
+    match by {
+        None | Some(GroupSort::Created) => ("created_at", false),
+        Some(GroupSort::Id) => ("id", false),
+        Some(GroupSort::ExternalId) => ("external_id", true),
+        Some(GroupSort::LastModified) => ("updated_at", false),
+        Some(GroupSort::DisplayName) => ("display_name_key", false),
+    }
+}
+
+/// The rows strictly after `a` in the order `col dir, id dir` of alias `p`
+/// (keyset paging); `cast` follows each placeholder (PostgreSQL's `::text`).
+/// NULL sorts smallest (first ascending, last descending) on both engines,
+/// so a NULL key or a nullable column needs its own branch; a NOT NULL
+/// column is one row-value comparison, which both planners turn into a
+/// range of an index that starts `(org_id, col, id)`.
+pub(crate) fn after(p: &str, (col, nullable): (&str, bool), descending: bool, a: &After, cast: &str) -> Frag {
+    let c = format!("{p}.{col}");
+    let id = format!("{p}.id");
+    let gt = if descending { "<" } else { ">" };
+    let text = |s: &str| Value::Text(s.to_string().into());
+    match &a.key {
+        Some(k) if !nullable => Frag::lit(&format!("(({c}, {id}) {gt} ("))
+            .bind(text(k))
+            .t(cast)
+            .t(", ")
+            .bind(text(&a.id))
+            .t(cast)
+            .t("))"),
+        Some(k) => {
+            // NULLs are before every value ascending, after every value descending.
+            let nulls = if descending { format!(" OR {c} IS NULL") } else { String::new() };
+            Frag::lit(&format!("({c} {gt} "))
+                .bind(text(k))
+                .t(cast)
+                .t(&format!(" OR ({c} = "))
+                .bind(text(k))
+                .t(cast)
+                .t(&format!(" AND {id} {gt} "))
+                .bind(text(&a.id))
+                .t(cast)
+                .t(&format!("){nulls})"))
+        }
+        None => {
+            let values = if descending { String::new() } else { format!(" OR {c} IS NOT NULL") };
+            Frag::lit(&format!("(({c} IS NULL AND {id} {gt} "))
+                .bind(text(&a.id))
+                .t(cast)
+                .t(&format!("){values})"))
+        }
+    }
+}
+
+/// The keyset condition of a user list page after `a` (SQLite).
+pub fn user_after(s: Sort<UserSort>, a: &After) -> Frag {
+    after("u", user_sort_column(s.by), s.descending, a, "")
+}
+
+/// The keyset condition of a group list page after `a` (SQLite).
+pub fn group_after(s: Sort<GroupSort>, a: &After) -> Frag {
+    after("g", group_sort_column(s.by), s.descending, a, "")
 }
 
 /// ORDER BY for a group list, always with id as tie-break.
@@ -224,21 +293,24 @@ pub fn group_order(s: Sort<GroupSort>) -> String {
 
 /// `group_order` with the engine's `(ascending, descending)`.
 pub(crate) fn group_order_in(s: Sort<GroupSort>, dirs: Directions) -> String {
-    let col = s.by.map(|by| match by {
-        GroupSort::Id => "id",
-        GroupSort::ExternalId => "external_id",
-        GroupSort::LastModified => "updated_at",
-        GroupSort::Created => "created_at",
-        GroupSort::DisplayName => "display_name_key",
-    });
-    order("g", col, if s.descending { dirs.1 } else { dirs.0 })
+    order("g", group_sort_column(s.by), s.descending, dirs)
 }
 
-fn order(p: &str, col: Option<&str>, dir: &str) -> String {
-    match col {
-        Some(c) => format!("{p}.{c} {dir}, {p}.id {dir}"),
-        None => format!("{p}.created_at {dir}, {p}.id {dir}"),
-    }
+/// `col dir, id dir`. The engine's NULL placement is spelled only for a
+/// nullable column: on a NOT NULL one (and on id) it changes no order, and
+/// PostgreSQL uses an index `(…, col, id)` for `ORDER BY col ASC` (or a
+/// backward scan for DESC) but not for `ASC NULLS FIRST`: the default order
+/// and its cursor pages would sort every row instead of reading the index.
+fn order(p: &str, (col, nullable): (&str, bool), descending: bool, dirs: Directions) -> String {
+    let plain = if descending { "DESC" } else { "ASC" };
+    let dir = if !nullable {
+        plain
+    } else if descending {
+        dirs.1
+    } else {
+        dirs.0
+    };
+    format!("{p}.{col} {dir}, {p}.id {plain}")
 }
 
 /// An attribute name, bound lower-cased (names are ASCII by the grammar).

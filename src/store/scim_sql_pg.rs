@@ -12,7 +12,9 @@
 //!   `Value` variant (text, i64, f64) is the one the server expects.
 //! - ORDER BY: PostgreSQL sorts NULLs last in ascending order, SQLite first;
 //!   `NULLS FIRST`/`NULLS LAST` keep SQLite's order (nullable sort columns:
-//!   externalId, displayName, the names, email).
+//!   externalId, displayName, the names, email). Only those: on a NOT NULL
+//!   column the clause changes nothing but keeps the planner from reading
+//!   an ascending index in order (scim_sql.rs `order`).
 //! - The stored attributes are TEXT holding JSON: cast once per condition to
 //!   `jsonb` and walked with `jsonb_each` (objects) and `jsonb_array_elements`
 //!   (arrays), each inside a `CASE` branch that has checked `jsonb_typeof`, as
@@ -38,7 +40,7 @@
 //! attribute holding U+0000 makes any JSON condition over its org fail
 //! with an error (never a wrong answer).
 
-use super::scim_query::{Cond, GroupSort, Json, JsonPath, Literal, Op, Sort, Test, UserSort};
+use super::scim_query::{After, Cond, GroupSort, Json, JsonPath, Literal, Op, Sort, Test, UserSort};
 use super::scim_sql::{Frag, Members, Table};
 use super::sql::Value;
 
@@ -118,6 +120,17 @@ pub fn user_order(s: Sort<UserSort>) -> String {
 /// ORDER BY for a group list (PostgreSQL), always with id as tie-break.
 pub fn group_order(s: Sort<GroupSort>) -> String {
     super::scim_sql::group_order_in(s, PG_DIRECTIONS)
+}
+
+/// The keyset condition of a user list page after `a` (PostgreSQL: the
+/// placeholders typed; `NULLS FIRST`/`LAST` make NULL smallest, as in SQLite).
+pub fn user_after(s: Sort<UserSort>, a: &After) -> Frag {
+    super::scim_sql::after("u", super::scim_sql::user_sort_column(s.by), s.descending, a, "::text")
+}
+
+/// The keyset condition of a group list page after `a` (PostgreSQL).
+pub fn group_after(s: Sort<GroupSort>, a: &After) -> Frag {
+    super::scim_sql::after("g", super::scim_sql::group_sort_column(s.by), s.descending, a, "::text")
 }
 
 const PG_DIRECTIONS: super::scim_sql::Directions = ("ASC NULLS FIRST", "DESC NULLS LAST");
@@ -312,7 +325,7 @@ pub mod testing {
     use postgres::types::ToSql;
 
     use super::{compile, group_order, user_order};
-    use crate::store::scim_query::{GroupCond, GroupSort, Sort, UserCond, UserSort};
+    use crate::store::scim_query::{After, GroupCond, GroupSort, Sort, UserCond, UserSort};
     use crate::store::scim_sql::Frag;
     use crate::store::sql::Value;
 
@@ -387,6 +400,25 @@ pub mod testing {
             "SELECT g.id FROM groups g WHERE g.org_id = ? AND ({}) ORDER BY {}",
             w.sql,
             group_order(sort)
+        );
+        ids(client, &sql, org_id, &w)
+    }
+
+    /// The server's plan of a cursor page (RFC 9865) of the org's users after
+    /// `a` in `sort` order: the keyset condition and ORDER BY `each_user` runs.
+    pub fn user_page_plan(
+        client: &mut Client,
+        org_id: &str,
+        sort: Sort<UserSort>,
+        a: &After,
+    ) -> Result<Vec<String>, String> {
+        let w = super::user_after(sort, a);
+        let sql = format!(
+            "EXPLAIN SELECT u.id FROM users u WHERE u.org_id = ? AND u.deleted = 0 AND {} AND (TRUE) AND {}
+             ORDER BY {} LIMIT 101",
+            crate::store::scim::SCIM_VISIBLE,
+            w.sql,
+            user_order(sort)
         );
         ids(client, &sql, org_id, &w)
     }

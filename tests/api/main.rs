@@ -37,6 +37,7 @@ mod saml_pending;
 mod saml_slo;
 mod saml_wrapping;
 mod scim_conformance;
+mod scim_cursor;
 mod scim_entra_patch;
 mod scim_filter_pg;
 mod scim_groups;

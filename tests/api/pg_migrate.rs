@@ -15,7 +15,7 @@ use idbridge::store::pg;
 
 use crate::support::postgres::{PASSWORD, fresh_database};
 
-const KNOWN: u32 = 11;
+const KNOWN: u32 = 12;
 
 /// Run `f` where the blocking driver may run (never on the async runtime's threads).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {

@@ -13,7 +13,7 @@ use crate::support::helpers::{ADMIN_TOKEN, db_path, spawn_process};
 fn migrate_creates_the_schema_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_path(&dir);
-    for expected in ["11 migration(s) applied", "0 migration(s) applied"] {
+    for expected in ["12 migration(s) applied", "0 migration(s) applied"] {
         let out =
             Command::new(env!("CARGO_BIN_EXE_idbridge")).args(["migrate", "--db"]).arg(&db).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

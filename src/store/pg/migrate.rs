@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_rate_limits", include_str!("../migrations/postgres/0009_rate_limits.sql")),
     ("0010_scim_str_cmp", include_str!("../migrations/postgres/0010_scim_str_cmp.sql")),
     ("0011_scim_list_index", include_str!("../migrations/postgres/0011_scim_list_index.sql")),
+    ("0012_scim_group_list_index", include_str!("../migrations/postgres/0012_scim_group_list_index.sql")),
 ];
 
 const CREATE_LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
