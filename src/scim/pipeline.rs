@@ -174,7 +174,7 @@ fn rendered<R: Resource>(
 enum Written {
     Rendered(Value, i64),
     /// The id, and the parameters the answer is projected by.
-    Committed(String, ListParams),
+    Committed(String, Box<ListParams>),
 }
 
 /// A group answered with its members is rendered after the commit, on a read
@@ -206,7 +206,7 @@ async fn answer<R: Resource>(db: &Db, ctx: &Ctx, written: Written) -> Result<(Va
 fn written<R: Resource>(tx: &Tx<'_>, ctx: &Ctx, id: String, p: ListParams) -> Result<Written, ScimError> {
     let related = R::related_wanted(&p);
     if answer_after_commit::<R>(related) {
-        return Ok(Written::Committed(id, p));
+        return Ok(Written::Committed(id, Box::new(p)));
     }
     let (v, version) = rendered::<R>(tx, ctx, &id, related)?;
     Ok(Written::Rendered(project(v, &p.attributes, &p.excluded), version))
@@ -318,7 +318,8 @@ pub async fn list<R: Resource>(
     sb: &SecretBox,
 ) -> Result<Value, ScimError> {
     let (ctx, sb) = (ctx.clone(), sb.clone());
-    let point = R::KIND == Kind::User && p.cursor.is_none() && p.filter.as_ref().is_some_and(unique_user_lookup);
+    let point =
+        R::KIND == Kind::User && p.cursor.is_none() && p.filter.as_ref().is_some_and(unique_user_lookup);
     let job = move |c: &Tx<'_>| match p.cursor.as_deref() {
         Some(cursor) => cursor_list::<R>(c, &ctx, &p, cursor, &sb),
         None => list_in::<R>(c, &ctx, &p),
@@ -349,19 +350,42 @@ fn list_in<R: Resource>(c: &Tx<'_>, ctx: &Ctx, p: &ListParams) -> Result<Value, 
         Some((f, None)) => evaluated::<R>(c, ctx, p, f, sort, &mut page)?,
         compiled => {
             let cond = compiled.and_then(|(_, s)| s).unwrap_or(Cond::Always(true));
-            let paging = Paging { limit: Some(p.count), offset: p.start_index - 1, after: None };
+            // Index paging through a list page after page (an IdP's import) asks
+            // for startIndex = the previous page's end + 1: where that page
+            // ended is remembered, until the next commit, and the page is read
+            // as a keyset page from there instead of walking OFFSET rows —
+            // the same rows, at a cost that does not grow with depth.
+            let stamp = c.read_stamp()?;
+            let query = cursor::query_hash(R::ENDPOINT, p);
+            let mark = |start: i64| format!("{org}\n{query}\n{start}");
+            let resumed =
+                c.recall(stamp, &mark(p.start_index)).and_then(|m| serde_json::from_str::<After>(&m).ok());
+            let paging = match resumed {
+                Some(after) => Paging { limit: Some(p.count), offset: 0, after: Some(after) },
+                None => Paging { limit: Some(p.count), offset: p.start_index - 1, after: None },
+            };
             let q = R::query(cond, sort, paging, related);
+            let mut last: Option<After> = None;
             let streamed = if page.is_full() {
                 Streamed { seen: 0, exhausted: false }
             } else {
-                R::each(c, org, &q, &mut |row, rel, _| {
-                    page.offer(project(
+                R::each(c, org, &q, &mut |row, rel, key| {
+                    let before = page.resources.len();
+                    let more = page.offer(project(
                         R::render_listed(&ctx.base, &row, &rel, related),
                         &p.attributes,
                         &p.excluded,
-                    ))
+                    ));
+                    if page.resources.len() > before {
+                        last = Some(After { key, id: R::id(&row).to_string() });
+                    }
+                    more
                 })?
             };
+            if let Some(after) = last.and_then(|a| serde_json::to_string(&a).ok()) {
+                let next = p.start_index + i64::try_from(page.resources.len()).unwrap_or(0);
+                c.remember(stamp, mark(next), after);
+            }
             // A first page that read every match holds them all: no count
             // query (the common `userName eq` lookup costs one indexed probe).
             if p.start_index == 1 && streamed.exhausted && streamed.seen < p.count {

@@ -11,7 +11,7 @@ use super::{StoreError, Tx};
 
 /// A read connection of either engine.
 pub enum ReadConn {
-    Sqlite(Connection, CountCache),
+    Sqlite(Connection, Box<CountCache>),
     Pg(Box<PgConn>),
 }
 

@@ -38,10 +38,25 @@ pub struct CountCache {
 struct Counts {
     data_version: Option<i64>,
     by_query: HashMap<String, i64>,
+    /// Values the caller asked to keep (index paging's page positions).
+    marks: HashMap<String, String>,
 }
 
-/// Most counts one connection remembers (distinct filters of one data version).
+/// Most counts (and, apart, values) one connection remembers for one data version.
 const MAX_COUNTS: usize = 256;
+
+/// This connection's `PRAGMA data_version`; what `cache` remembers is dropped
+/// when it has changed (another connection committed).
+fn data_version(c: &Connection, cache: &CountCache) -> Result<i64, StoreError> {
+    let version: i64 = c.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+    let mut counts = cache.inner.borrow_mut();
+    if counts.data_version != Some(version) {
+        counts.by_query.clear();
+        counts.marks.clear();
+        counts.data_version = Some(version);
+    }
+    Ok(version)
+}
 
 /// Which engine a statement runs on, for the few statements whose SQL differs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,14 +179,10 @@ impl<'a> Tx<'a> {
         let Inner::Sqlite(c, Some(cache)) = self.inner else {
             return self.query_one(sql, params, |r| r.get(0));
         };
-        let version: i64 = c.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
+        let version = data_version(c, cache)?;
         let key = format!("{sql}\u{0}{:?}", params.iter().map(|p| p.value()).collect::<Vec<_>>());
         {
-            let mut counts = cache.inner.borrow_mut();
-            if counts.data_version != Some(version) || counts.by_query.len() >= MAX_COUNTS {
-                counts.by_query.clear();
-                counts.data_version = Some(version);
-            }
+            let counts = cache.inner.borrow();
             if let Some(n) = counts.by_query.get(&key) {
                 return Ok(*n);
             }
@@ -180,10 +191,39 @@ impl<'a> Tx<'a> {
         // Kept under the version read before counting: a commit in between
         // changes the version, so the next call counts again.
         let mut counts = cache.inner.borrow_mut();
-        if counts.data_version == Some(version) {
+        if counts.data_version == Some(version) && counts.by_query.len() < MAX_COUNTS {
             counts.by_query.insert(key, n);
         }
         Ok(n)
+    }
+
+    /// The state of the data this read sees, for [`Tx::recall`] and
+    /// [`Tx::remember`]: None where nothing is remembered (PostgreSQL, the writer).
+    pub fn read_stamp(&self) -> Result<Option<i64>, StoreError> {
+        match self.inner {
+            Inner::Sqlite(c, Some(cache)) => Ok(Some(data_version(c, cache)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A value remembered under `key` at `stamp`, if nothing has been committed since.
+    pub fn recall(&self, stamp: Option<i64>, key: &str) -> Option<String> {
+        let (Inner::Sqlite(_, Some(cache)), Some(stamp)) = (self.inner, stamp) else { return None };
+        let counts = cache.inner.borrow();
+        if counts.data_version != Some(stamp) {
+            return None;
+        }
+        counts.marks.get(key).cloned()
+    }
+
+    /// Keep `value` under `key` until the next commit of another connection,
+    /// if nothing has been committed since `stamp` was read.
+    pub fn remember(&self, stamp: Option<i64>, key: String, value: String) {
+        let (Inner::Sqlite(_, Some(cache)), Some(stamp)) = (self.inner, stamp) else { return };
+        let mut counts = cache.inner.borrow_mut();
+        if counts.data_version == Some(stamp) && counts.marks.len() < MAX_COUNTS {
+            counts.marks.insert(key, value);
+        }
     }
 
     /// The first row, mapped; no row is an error (an aggregate such as COUNT always has one).

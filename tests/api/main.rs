@@ -41,6 +41,7 @@ mod scim_cursor;
 mod scim_entra_patch;
 mod scim_filter_pg;
 mod scim_groups;
+mod scim_index_paging;
 mod scim_one_user;
 mod scim_patch;
 mod scim_users;
