@@ -209,7 +209,7 @@ async fn scim_root_search_post(_client: ScimClient) -> ScimError {
     ScimError::CrossTypeSearch
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     let router = resource_routes::<Groups>(resource_routes::<Users>(Router::new()));
     router
         .route("/scim/v2/{org}/ServiceProviderConfig", get(scim_service_provider_config_get))
@@ -221,4 +221,6 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/{org}/.search", post(scim_root_search_post))
         .route("/scim/v2/{org}/{*rest}", any(scim_unknown))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Outermost: an overloaded node refuses before the body is read (shed.rs).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), super::shed::admit))
 }
