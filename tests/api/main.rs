@@ -42,6 +42,7 @@ mod scim_filter_pg;
 mod scim_groups;
 mod scim_one_user;
 mod scim_patch;
+mod scim_shed;
 mod scim_users;
 mod sessions;
 mod ssf;
