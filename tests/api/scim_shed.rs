@@ -14,7 +14,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::raw_target::read_responses;
-use crate::support::helpers::{Scim, TestApp, spawn_app, spawn_app_with};
+use crate::support::helpers::{
+    ADMIN_TOKEN, Scim, TestApp, db_path, spawn_app, spawn_app_with, spawn_process,
+};
 use crate::within;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -223,6 +225,41 @@ async fn the_defaults_never_refuse_32_concurrent_provisioning_clients() {
     assert_eq!(metric(&app, "idbridge_scim_in_flight_requests").await, 0.0);
     assert_eq!(user_count(&clients[0]).await, 128);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn the_settings_come_from_the_environment_of_idbridge_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_path(&dir);
+    let proc = spawn_process(&db, &[("IDBRIDGE_SCIM_TOKEN_RATE", "0.2"), ("IDBRIDGE_SCIM_TOKEN_BURST", "2")]);
+    let http = reqwest::Client::new();
+    let admin = |path: &str| http.post(format!("{}{path}", proc.base)).bearer_auth(ADMIN_TOKEN);
+    let r = admin("/admin/v1/orgs").json(&json!({"slug": "acme", "name": "acme"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let t: Value =
+        admin("/admin/v1/orgs/acme/scim-tokens").json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let token = t["token"].as_str().unwrap();
+    let get = || http.get(format!("{}/scim/v2/acme/Users", proc.base)).bearer_auth(token).send();
+    assert_eq!(get().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(get().await.unwrap().status(), StatusCode::OK);
+    let refused = get().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "burst of 2 from IDBRIDGE_SCIM_TOKEN_BURST");
+    // 0.2 a second: the next request is 4–5 s away.
+    let secs: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((4..=5).contains(&secs), "Retry-After {secs}");
+
+    // A rate that is not a number refuses to start, naming the setting.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idbridge"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--scim-token-rate=-1", "--db"])
+        .arg(dir.path().join("other.db"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("scim_token_rate"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Run the futures concurrently on this task; their outputs in order.
