@@ -15,6 +15,9 @@
 //! The per-token limit is a token bucket per SCIM token (`rate` requests a
 //! second, `burst` at once), kept in this node's memory: no store round trip
 //! per request, so with N nodes a token gets up to N× the rate. Off by default.
+//! It is counted once the token is verified (wire.rs, the ScimClient
+//! extractor), before the body is read. The admission layer itself is in
+//! routes.rs: this file stays free of the HTTP framework (the layering check).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,13 +25,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
-use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
 use super::error::ScimError;
-use crate::http::AppState;
 use crate::metrics::Metrics;
 
 /// Default bound on SCIM requests in flight on one node: far above the 16–32
@@ -197,7 +194,7 @@ pub struct Shed {
 
 /// Holds one in-flight slot; gives it back when the answer is made (or the
 /// request is dropped).
-struct Slot<'a>(&'a Shed);
+pub struct Slot<'a>(&'a Shed);
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
@@ -207,10 +204,10 @@ impl Drop for Slot<'_> {
 }
 
 /// Writes go through the single writer; `/.search` POSTs only read.
-fn is_write(method: &Method, path: &str) -> bool {
-    match *method {
-        Method::GET | Method::HEAD | Method::OPTIONS => false,
-        Method::POST => !path.ends_with("/.search"),
+fn is_write(method: &str, path: &str) -> bool {
+    match method {
+        "GET" | "HEAD" | "OPTIONS" => false,
+        "POST" => !path.ends_with("/.search"),
         _ => true,
     }
 }
@@ -244,8 +241,9 @@ impl Shed {
         ScimError::TooManyRequests { reason: reason.label(), detail, retry_after_secs }
     }
 
-    /// Admit a request (a slot held until the guard drops), or the 429 refusal.
-    fn admit(&self, method: &Method, path: &str, queued: i64) -> Result<Slot<'_>, ScimError> {
+    /// Admit a request of `method` to `path` while `queued` store writes wait
+    /// (a slot held until the guard drops), or the 429 refusal.
+    pub fn admit(&self, method: &str, path: &str, queued: i64) -> Result<Slot<'_>, ScimError> {
         let before = self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.metrics.scim_in_flight_inc();
         let slot = Slot(self);
@@ -288,19 +286,6 @@ impl Shed {
             )
         })
     }
-}
-
-/// The layer around every SCIM route: admission before the handler runs (so
-/// before the body is read and anything is written).
-pub async fn admit(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let queued = s.metrics.write_queue_depth();
-    let slot = match s.scim_shed.admit(req.method(), req.uri().path(), queued) {
-        Ok(slot) => slot,
-        Err(refused) => return refused.into_response(),
-    };
-    let resp = next.run(req).await;
-    drop(slot);
-    resp
 }
 
 #[cfg(test)]
@@ -385,16 +370,16 @@ mod tests {
     #[test]
     fn in_flight_requests_are_bounded_and_slots_come_back() {
         let s = shed(2, 0);
-        let a = s.admit(&Method::GET, "/scim/v2/o/Users", 0).unwrap();
-        let b = s.admit(&Method::GET, "/scim/v2/o/Users", 0).unwrap();
-        let refused = s.admit(&Method::GET, "/scim/v2/o/Users", 0).map(|_| ()).unwrap_err();
+        let a = s.admit("GET", "/scim/v2/o/Users", 0).unwrap();
+        let b = s.admit("GET", "/scim/v2/o/Users", 0).unwrap();
+        let refused = s.admit("GET", "/scim/v2/o/Users", 0).map(|_| ()).unwrap_err();
         assert!(matches!(
             refused,
             ScimError::TooManyRequests { reason: "in_flight", retry_after_secs: 1, .. }
         ));
         assert_eq!(s.in_flight(), 2, "a refused request gives its slot back");
         drop(a);
-        let c = s.admit(&Method::GET, "/scim/v2/o/Users", 0).unwrap();
+        let c = s.admit("GET", "/scim/v2/o/Users", 0).unwrap();
         drop((b, c));
         assert_eq!(s.in_flight(), 0);
         assert!(s.metrics.render().contains("idbridge_scim_shed_requests_total{reason=\"in_flight\"} 1"));
@@ -403,19 +388,19 @@ mod tests {
     #[test]
     fn writes_are_refused_behind_a_deep_write_queue_and_reads_are_not() {
         let s = shed(0, 10);
-        assert!(s.admit(&Method::POST, "/scim/v2/o/Users", 9).is_ok());
+        assert!(s.admit("POST", "/scim/v2/o/Users", 9).is_ok());
         for (m, p) in [
-            (Method::POST, "/scim/v2/o/Users"),
-            (Method::PUT, "/scim/v2/o/Users/1"),
-            (Method::PATCH, "/scim/v2/o/Groups/1"),
-            (Method::DELETE, "/scim/v2/o/Users/1"),
-            (Method::POST, "/scim/v2/o/Bulk"),
+            ("POST", "/scim/v2/o/Users"),
+            ("PUT", "/scim/v2/o/Users/1"),
+            ("PATCH", "/scim/v2/o/Groups/1"),
+            ("DELETE", "/scim/v2/o/Users/1"),
+            ("POST", "/scim/v2/o/Bulk"),
         ] {
-            let e = s.admit(&m, p, 10).map(|_| ()).unwrap_err();
+            let e = s.admit(m, p, 10).map(|_| ()).unwrap_err();
             assert!(matches!(e, ScimError::TooManyRequests { reason: "write_queue", .. }), "{m} {p}");
         }
-        assert!(s.admit(&Method::GET, "/scim/v2/o/Users", 1_000).is_ok());
-        assert!(s.admit(&Method::POST, "/scim/v2/o/Users/.search", 1_000).is_ok());
+        assert!(s.admit("GET", "/scim/v2/o/Users", 1_000).is_ok());
+        assert!(s.admit("POST", "/scim/v2/o/Users/.search", 1_000).is_ok());
         assert_eq!(s.in_flight(), 0);
         assert!(s.metrics.render().contains("idbridge_scim_shed_requests_total{reason=\"write_queue\"} 5"));
     }
