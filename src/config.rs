@@ -43,6 +43,14 @@ pub struct FileConfig {
     pub outbound_allow_private: Option<bool>,
     /// Days change events are kept before housekeeping purges them (default 30).
     pub event_retention_days: Option<u32>,
+    /// SCIM requests in flight per node before 429 (default 256; 0: unbounded).
+    pub scim_max_in_flight: Option<usize>,
+    /// Queued store writes beyond which a SCIM write gets 429 (default 256; 0: unbounded).
+    pub scim_max_write_queue: Option<usize>,
+    /// Per-token SCIM requests per second, per node (default 0: off).
+    pub scim_token_rate: Option<f64>,
+    /// Per-token burst (default 0: the rate rounded up).
+    pub scim_token_burst: Option<u32>,
 }
 
 impl FileConfig {
@@ -75,6 +83,8 @@ pub struct Config {
     pub event_retention_days: u32,
     /// Webhook retry timings (production defaults; tests shorten them).
     pub webhook_delivery: crate::webhooks::DeliverySettings,
+    /// SCIM load shedding and the per-token rate limit (scim/shed.rs).
+    pub scim_shed: crate::scim::shed::ShedSettings,
 }
 
 impl Config {
@@ -94,6 +104,7 @@ impl Config {
             outbound_allow_private: false,
             event_retention_days: DEFAULT_EVENT_RETENTION_DAYS,
             webhook_delivery: crate::webhooks::DeliverySettings::default(),
+            scim_shed: crate::scim::shed::ShedSettings::default(),
         }
     }
 

@@ -117,6 +117,7 @@ impl App {
             .map_err(|e| StartError::Config(format!("session keys: {e}")))?;
         let sessions = Arc::new(session::Sessions { keys, config: config.session });
         let login_starts = Arc::new(http::limit::RateLimiter::new(db.clone()));
+        let scim_shed = Arc::new(scim::shed::Shed::new(config.scim_shed, metrics.clone()));
         let state = AppState {
             db,
             metrics,
@@ -127,6 +128,7 @@ impl App {
             sessions,
             scim_tokens: Arc::new(directory::tokens::TokenCache::default()),
             login_starts,
+            scim_shed,
             outbound: config.outbound_policy(),
             saml: Arc::new(saml::SamlState::default()),
             oidc: Arc::new(oidc::OidcState::new(config.outbound_policy())),

@@ -47,6 +47,18 @@ enum Command {
         /// Days change events are kept (default 30).
         #[arg(long, env = "IDBRIDGE_EVENT_RETENTION_DAYS", value_name = "DAYS")]
         event_retention_days: Option<u32>,
+        /// SCIM requests in flight on this node before 429 + Retry-After (default 256; 0: unbounded).
+        #[arg(long, env = "IDBRIDGE_SCIM_MAX_IN_FLIGHT", value_name = "N")]
+        scim_max_in_flight: Option<usize>,
+        /// Queued store writes beyond which a SCIM write gets 429 (default 256; 0: unbounded).
+        #[arg(long, env = "IDBRIDGE_SCIM_MAX_WRITE_QUEUE", value_name = "N")]
+        scim_max_write_queue: Option<usize>,
+        /// Per-token SCIM rate limit, requests per second per node (default 0: off).
+        #[arg(long, env = "IDBRIDGE_SCIM_TOKEN_RATE", value_name = "PER_SECOND")]
+        scim_token_rate: Option<f64>,
+        /// Per-token burst (default 0: the rate rounded up).
+        #[arg(long, env = "IDBRIDGE_SCIM_TOKEN_BURST", value_name = "N")]
+        scim_token_burst: Option<u32>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -228,7 +240,18 @@ fn main() -> anyhow::Result<()> {
             init_logs(cli.log_format.unwrap_or(LogFormat::Human));
             db_copy(&from, &to)
         }
-        Command::Serve { db, listen, public_url, config, outbound_allow_private, event_retention_days } => {
+        Command::Serve {
+            db,
+            listen,
+            public_url,
+            config,
+            outbound_allow_private,
+            event_retention_days,
+            scim_max_in_flight,
+            scim_max_write_queue,
+            scim_token_rate,
+            scim_token_burst,
+        } => {
             let file = match &config {
                 Some(p) => FileConfig::load(p).map_err(anyhow::Error::msg)?,
                 None => FileConfig::default(),
@@ -260,6 +283,17 @@ fn main() -> anyhow::Result<()> {
             }
             cfg.outbound_allow_private =
                 outbound_allow_private.or(file.outbound_allow_private).unwrap_or(false);
+            cfg.scim_shed = idbridge::scim::shed::ShedSettings::new(
+                scim_max_in_flight
+                    .or(file.scim_max_in_flight)
+                    .unwrap_or(idbridge::scim::shed::DEFAULT_MAX_IN_FLIGHT),
+                scim_max_write_queue
+                    .or(file.scim_max_write_queue)
+                    .unwrap_or(idbridge::scim::shed::DEFAULT_MAX_WRITE_QUEUE),
+                scim_token_rate.or(file.scim_token_rate).unwrap_or(0.0),
+                scim_token_burst.or(file.scim_token_burst).unwrap_or(0),
+            )
+            .map_err(anyhow::Error::msg)?;
             cfg.admin_token =
                 std::env::var("IDBRIDGE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()).map(Secret::new);
             cfg.secret_key =

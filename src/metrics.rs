@@ -30,6 +30,11 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShedLabels {
+    pub reason: String,
+}
+
 /// `type` is a keyword: the label set is spelled as pairs.
 type EventLabels = Vec<(&'static str, String)>;
 
@@ -61,6 +66,9 @@ pub struct Metrics {
     webhooks_failing: Gauge<i64, AtomicI64>,
     webhook_seconds: Histogram,
     oldest_undelivered: Gauge<f64, AtomicU64>,
+    scim_shed: Family<ShedLabels, Counter>,
+    scim_rate_limited: Family<ShedLabels, Counter>,
+    scim_in_flight: Gauge<i64, AtomicI64>,
 }
 
 impl Default for Metrics {
@@ -148,8 +156,29 @@ impl Metrics {
             "Age of the oldest change event some webhook has not acknowledged (0: none)",
             oldest_undelivered.clone(),
         );
+        let scim_shed = Family::<ShedLabels, Counter>::default();
+        registry.register(
+            "idbridge_scim_shed_requests",
+            "SCIM requests refused with 429 under overload, by reason (in_flight, write_queue)",
+            scim_shed.clone(),
+        );
+        let scim_rate_limited = Family::<ShedLabels, Counter>::default();
+        registry.register(
+            "idbridge_scim_rate_limited_requests",
+            "SCIM requests refused with 429 over their token's rate limit, by reason (token_rate)",
+            scim_rate_limited.clone(),
+        );
+        let scim_in_flight = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "idbridge_scim_in_flight_requests",
+            "SCIM requests in progress on this node",
+            scim_in_flight.clone(),
+        );
         Metrics {
             registry,
+            scim_shed,
+            scim_rate_limited,
+            scim_in_flight,
             webhook_deliveries,
             webhooks_failing,
             webhook_seconds,
@@ -216,6 +245,24 @@ impl Metrics {
     pub fn webhook_health(&self, failing: i64, oldest_undelivered_seconds: f64) {
         self.webhooks_failing.set(failing);
         self.oldest_undelivered.set(oldest_undelivered_seconds);
+    }
+
+    /// Count a SCIM request shed under overload (`in_flight`, `write_queue`).
+    pub fn scim_shed(&self, reason: &str) {
+        self.scim_shed.get_or_create(&ShedLabels { reason: reason.into() }).inc();
+    }
+
+    /// Count a SCIM request refused over its token's rate (`token_rate`).
+    pub fn scim_rate_limited(&self, reason: &str) {
+        self.scim_rate_limited.get_or_create(&ShedLabels { reason: reason.into() }).inc();
+    }
+
+    pub fn scim_in_flight_inc(&self) {
+        self.scim_in_flight.inc();
+    }
+
+    pub fn scim_in_flight_dec(&self) {
+        self.scim_in_flight.dec();
     }
 
     /// Current depth (for tests and logs).

@@ -39,6 +39,8 @@ pub struct AppState {
     pub scim_tokens: Arc<crate::directory::tokens::TokenCache>,
     /// Rate limit on unauthenticated login starts (per connection).
     pub login_starts: Arc<limit::RateLimiter>,
+    /// SCIM load shedding and per-token rate limits (scim/shed.rs).
+    pub scim_shed: Arc<crate::scim::shed::Shed>,
     /// What outbound fetches of admin-API URLs may reach (IdP metadata, OIDC).
     pub outbound: crate::outbound::Policy,
     pub saml: Arc<crate::saml::SamlState>,
@@ -71,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::access::routes::router())
         .merge(crate::saml::routes::router())
         .merge(crate::oidc::routes::router())
-        .merge(crate::scim::routes::router())
+        .merge(crate::scim::routes::router(&state))
         .merge(crate::signals::routes::router())
         .fallback(shape::not_found)
         .method_not_allowed_fallback(shape::method_not_allowed)

@@ -100,6 +100,10 @@ pub enum ScimError {
     /// A Bulk `bulkId:` reference to no earlier operation (409 `invalidValue`).
     #[error("unresolved reference bulkId:{bulk_id}")]
     BulkUnresolved { bulk_id: String },
+    /// Refused before any work, under overload or over the token's rate
+    /// (429 with `Retry-After`, shed.rs).
+    #[error("{detail}")]
+    TooManyRequests { reason: &'static str, detail: String, retry_after_secs: u64 },
     /// A failure of the domain below (access, directory).
     #[error(transparent)]
     Domain(Error),

@@ -18,5 +18,6 @@ pub mod query;
 pub mod resource;
 pub mod routes;
 pub mod schema;
+pub mod shed;
 pub mod users;
 pub mod wire;

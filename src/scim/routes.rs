@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::Value;
@@ -199,6 +200,19 @@ async fn scim_bulk_post(
     Ok(scim_response(StatusCode::OK, &bulk_response(out), None, None))
 }
 
+/// Admission of every SCIM request (shed.rs) before its handler runs, so
+/// before the body is read and anything is written: a 429 under overload.
+async fn shed_admit(State(s): State<AppState>, req: axum::extract::Request, next: Next) -> Response {
+    let queued = s.metrics.write_queue_depth();
+    let slot = match s.scim_shed.admit(req.method().as_str(), req.uri().path(), queued) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
+    };
+    let resp = next.run(req).await;
+    drop(slot);
+    resp
+}
+
 /// Any other path under an org's SCIM base: a SCIM 404.
 async fn scim_unknown(_client: ScimClient) -> ScimError {
     ScimError::NoEndpoint
@@ -209,7 +223,7 @@ async fn scim_root_search_post(_client: ScimClient) -> ScimError {
     ScimError::CrossTypeSearch
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     let router = resource_routes::<Groups>(resource_routes::<Users>(Router::new()));
     router
         .route("/scim/v2/{org}/ServiceProviderConfig", get(scim_service_provider_config_get))
@@ -221,4 +235,6 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/{org}/.search", post(scim_root_search_post))
         .route("/scim/v2/{org}/{*rest}", any(scim_unknown))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // Outermost: an overloaded node refuses before the body is read (shed.rs).
+        .layer(middleware::from_fn_with_state(state.clone(), shed_admit))
 }

@@ -28,11 +28,13 @@ pub struct WireError {
     pub status: StatusCode,
     pub scim_type: Option<&'static str>,
     pub detail: String,
+    /// `Retry-After` in seconds (429 answers).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl WireError {
     pub fn new(status: StatusCode, scim_type: Option<&'static str>, detail: impl Into<String>) -> Self {
-        WireError { status, scim_type, detail: detail.into() }
+        WireError { status, scim_type, detail: detail.into(), retry_after_secs: None }
     }
 }
 
@@ -72,6 +74,11 @@ impl From<ScimError> for WireError {
                     E::Store(s) => domain(Error::from(s)),
                     _ => WireError::new(StatusCode::INTERNAL_SERVER_ERROR, None, e.to_string()),
                 };
+            }
+            E::TooManyRequests { retry_after_secs, .. } => {
+                let mut w = WireError::new(StatusCode::TOO_MANY_REQUESTS, None, e.to_string());
+                w.retry_after_secs = Some(*retry_after_secs);
+                return w;
             }
             E::Unauthorized(_) => (StatusCode::UNAUTHORIZED, None),
             E::BadPath { .. } => (StatusCode::BAD_REQUEST, None),
@@ -115,7 +122,8 @@ fn error_body(e: &WireError) -> Value {
 
 impl IntoResponse for WireError {
     fn into_response(self) -> Response {
-        if self.status.is_client_error() {
+        // 429s are logged by shed.rs, at most once a second: a flood must not flood the log.
+        if self.status.is_client_error() && self.status != StatusCode::TOO_MANY_REQUESTS {
             tracing::info!(status = self.status.as_u16(), scim_type = ?self.scim_type, detail = %self.detail, "SCIM request refused");
         }
         let mut resp = (self.status, error_body(&self).to_string()).into_response();
@@ -123,6 +131,9 @@ impl IntoResponse for WireError {
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scim\""));
+        }
+        if let Some(secs) = self.retry_after_secs {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }
@@ -218,7 +229,11 @@ impl FromRequestParts<AppState> for ScimClient {
                 return Err(ScimError::BadPath { reason: rejection.body_text() });
             }
         };
-        verified.admit(org_slug).inspect_err(|_| state.metrics.refusal("scim", "token_of_other_org"))
+        let client =
+            verified.admit(org_slug).inspect_err(|_| state.metrics.refusal("scim", "token_of_other_org"))?;
+        // The token's rate (shed.rs): after the token is known, before the body is read.
+        state.scim_shed.check_token(&client.token_id)?;
+        Ok(client)
     }
 }
 

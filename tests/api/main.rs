@@ -44,6 +44,7 @@ mod scim_groups;
 mod scim_index_paging;
 mod scim_one_user;
 mod scim_patch;
+mod scim_shed;
 mod scim_users;
 mod sessions;
 mod ssf;
