@@ -383,6 +383,16 @@ pub fn members_of(
     )
 }
 
+/// Whether the group has more than `n` member rows (reads at most n + 1 of them).
+pub fn has_more_members_than(conn: &Tx<'_>, group_id: &str, n: i64) -> Result<bool, StoreError> {
+    let seen: i64 = conn.query_one(
+        "SELECT count(*) FROM (SELECT 1 FROM group_members WHERE group_id = ?1 LIMIT ?2) AS m",
+        p![group_id, n + 1],
+        |r| r.get(0),
+    )?;
+    Ok(seen > n)
+}
+
 pub fn member_ids(conn: &Tx<'_>, group_id: &str) -> Result<Vec<String>, StoreError> {
     conn.query_vec("SELECT user_id FROM group_members WHERE group_id = ?1", p![group_id], |r| r.get(0))
 }

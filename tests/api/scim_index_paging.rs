@@ -83,3 +83,33 @@ async fn sequential_index_pages_match_offset_pages() {
     assert_eq!(before_delete.len(), 56);
     assert_eq!(third, before_delete[20..30].to_vec());
 }
+
+/// A group with more than 1,000 members is answered after its write commits
+/// (pipeline::answer_after_commit); the answer is still the whole group with
+/// the ETag of what it shows, small groups and large alike.
+#[tokio::test]
+async fn large_and_small_group_patches_answer_the_whole_group() {
+    let app = spawn_app().await;
+    app.org("acme").await;
+    let scim = app.scim("acme").await;
+    let mut users = Vec::new();
+    for i in 0..1003 {
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("m{i}@acme.com")});
+        let (s, v): (StatusCode, Value) = scim.post("/Users", body).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        users.push(v["id"].as_str().unwrap().to_string());
+    }
+    let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    for (name, size) in [("small", 3usize), ("large", 1001)] {
+        let id = scim.group(name, &refs[..size]).await;
+        let add = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": users[1002]}]}]});
+        let (s, v) = scim.patch(&format!("/Groups/{id}"), add).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let members = v["members"].as_array().unwrap_or_else(|| panic!("{v}"));
+        assert_eq!(members.len(), size + 1, "{name}");
+        assert!(members.iter().any(|m| m["value"] == users[1002].as_str()), "{name}");
+        let (_, now) = scim.get(&format!("/Groups/{id}")).await;
+        assert_eq!(v["meta"]["version"], now["meta"]["version"], "{name}");
+    }
+}
