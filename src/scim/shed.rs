@@ -129,7 +129,9 @@ impl Bucket {
             self.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / rate.per_second))
+            // A tiny configured rate can make the wait too long for a Duration
+            // (from_secs_f64 would panic): the longest wait then.
+            Err(Duration::try_from_secs_f64((1.0 - self.tokens) / rate.per_second).unwrap_or(Duration::MAX))
         }
     }
 
@@ -142,7 +144,7 @@ impl Bucket {
 /// Whole seconds for Retry-After: rounded up (retrying earlier would be
 /// refused again), at least 1.
 fn retry_after_secs(wait: Duration) -> u64 {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let secs = wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0));
     secs.max(1)
 }
 
@@ -293,6 +295,17 @@ mod tests {
     use super::*;
 
     const RATE: TokenRate = TokenRate { per_second: 2.0, burst: 3 };
+
+    /// A rate so small that the wait overflows a Duration refuses with the
+    /// longest Retry-After rather than panicking in the request.
+    #[test]
+    fn a_tiny_rate_refuses_without_panicking() {
+        let rate = ShedSettings::new(0, 0, 1e-300, 1).unwrap().token_rate.unwrap();
+        let t0 = Instant::now();
+        let mut b = Buckets::default();
+        assert_eq!(b.take("t", rate, t0), Ok(()));
+        assert_eq!(b.take("t", rate, t0), Err(u64::MAX));
+    }
 
     #[test]
     fn a_bucket_allows_its_burst_then_refuses_until_refilled() {
