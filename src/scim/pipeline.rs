@@ -373,24 +373,17 @@ fn list_in<R: Resource>(c: &Tx<'_>, ctx: &Ctx, p: &ListParams) -> Result<Value, 
                 None => Paging { limit: Some(p.count), offset: p.start_index - 1, after: None },
             };
             let q = R::query(cond, sort, paging, related);
-            let mut last: Option<After> = None;
+            let mut walk = Walk::default();
             let streamed = if page.is_full() {
                 Streamed { seen: 0, exhausted: false }
             } else {
                 R::each(c, org, &q, &mut |row, rel, key| {
-                    let before = page.resources.len();
-                    let more = page.offer(project(
-                        R::render_listed(&ctx.base, &row, &rel, related),
-                        &p.attributes,
-                        &p.excluded,
-                    ));
-                    if page.resources.len() > before {
-                        last = Some(After { key, id: R::id(&row).to_string() });
-                    }
-                    more
+                    walk.take(&mut page, R::id(&row), key, || {
+                        project(R::render_listed(&ctx.base, &row, &rel, related), &p.attributes, &p.excluded)
+                    })
                 })?
             };
-            if let Some(after) = last.and_then(|a| serde_json::to_string(&a).ok()) {
+            if let Some(after) = walk.last.and_then(|a| serde_json::to_string(&a).ok()) {
                 let next = p.start_index + i64::try_from(page.resources.len()).unwrap_or(0);
                 c.remember(stamp, mark(next), after);
             }

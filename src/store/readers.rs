@@ -6,12 +6,12 @@ use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
 use super::pg::conn::PgConn;
-use super::tx::CountCache;
+use super::tx::ReadCache;
 use super::{StoreError, Tx};
 
 /// A read connection of either engine.
 pub enum ReadConn {
-    Sqlite(Connection, Box<CountCache>),
+    Sqlite(Connection, Box<ReadCache>),
     Pg(Box<PgConn>),
 }
 
@@ -57,15 +57,7 @@ impl Readers {
             let Some(conn) = conn else {
                 return Err(E::from(StoreError::Setup("reader pool empty".into())));
             };
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match conn.tx() {
-                Ok(tx) => job(&tx),
-                Err(e) => Err(E::from(e)),
-            }));
-            match pool.conns.lock() {
-                Ok(mut v) => v.push(conn),
-                Err(poisoned) => poisoned.into_inner().push(conn),
-            }
-            result.unwrap_or_else(|_| Err(E::from(StoreError::Panicked)))
+            pool.run_on(conn, job)
         })
         .await;
         drop(permit);
@@ -94,6 +86,17 @@ impl Readers {
             drop(permit);
             return Err(job);
         };
+        let result = self.run_on(conn, job);
+        drop(permit);
+        Ok(result)
+    }
+
+    /// Run `job` on `conn` (a panic is contained), then give `conn` back to the pool.
+    fn run_on<T, E, F>(&self, conn: ReadConn, job: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&Tx<'_>) -> Result<T, E>,
+    {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match conn.tx() {
             Ok(tx) => job(&tx),
             Err(e) => Err(E::from(e)),
@@ -102,8 +105,7 @@ impl Readers {
             Ok(mut v) => v.push(conn),
             Err(poisoned) => poisoned.into_inner().push(conn),
         }
-        drop(permit);
-        Ok(result.unwrap_or_else(|_| Err(E::from(StoreError::Panicked))))
+        result.unwrap_or_else(|_| Err(E::from(StoreError::Panicked)))
     }
 }
 

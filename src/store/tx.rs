@@ -20,17 +20,18 @@ pub struct Tx<'a> {
 
 #[derive(Clone, Copy)]
 enum Inner<'a> {
-    Sqlite(&'a Connection, Option<&'a CountCache>),
+    Sqlite(&'a Connection, Option<&'a ReadCache>),
     Pg(&'a PgConn),
 }
 
-/// Counts a read connection has answered, valid while nothing has been
+/// What a read connection remembers — the counts it answered, and values its
+/// callers asked it to keep (index paging's page ends) — valid while nothing has been
 /// committed since: SQLite's `PRAGMA data_version` of this connection changes
 /// exactly when another connection (the writer, another process) commits.
 /// Index paging states `totalResults` on every page; without this, walking an
 /// org's users page by page counted the whole org again for each page.
 #[derive(Default)]
-pub struct CountCache {
+pub struct ReadCache {
     inner: RefCell<Counts>,
 }
 
@@ -47,7 +48,7 @@ const MAX_COUNTS: usize = 256;
 
 /// This connection's `PRAGMA data_version`; what `cache` remembers is dropped
 /// when it has changed (another connection committed).
-fn data_version(c: &Connection, cache: &CountCache) -> Result<i64, StoreError> {
+fn data_version(c: &Connection, cache: &ReadCache) -> Result<i64, StoreError> {
     let version: i64 = c.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?;
     let mut counts = cache.inner.borrow_mut();
     if counts.data_version != Some(version) {
@@ -71,7 +72,7 @@ impl<'a> Tx<'a> {
     }
 
     /// A read connection's handle, with the counts it remembers.
-    pub(super) fn reading(conn: &'a Connection, counts: &'a CountCache) -> Tx<'a> {
+    pub(super) fn reading(conn: &'a Connection, counts: &'a ReadCache) -> Tx<'a> {
         Tx { inner: Inner::Sqlite(conn, Some(counts)) }
     }
 
@@ -173,7 +174,7 @@ impl<'a> Tx<'a> {
     }
 
     /// `SELECT count(*) …`: the count, remembered by a read connection until the
-    /// next commit of any other connection (see [`CountCache`]). PostgreSQL and
+    /// next commit of any other connection (see [`ReadCache`]). PostgreSQL and
     /// the writer always count.
     pub(in crate::store) fn count(&self, sql: &str, params: Params<'_>) -> Result<i64, StoreError> {
         let Inner::Sqlite(c, Some(cache)) = self.inner else {
